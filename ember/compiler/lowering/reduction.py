@@ -1,0 +1,81 @@
+"""JAX rules for reductions."""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+from jax.scipy.special import logsumexp
+
+
+def _axes(dims):
+    return None if dims is None else tuple(dims)
+
+
+def _sum(ctx, x, dims, keepdim):
+    dtype = ctx.out_dtype(0)
+    return jnp.sum(x, axis=_axes(dims), keepdims=keepdim, dtype=dtype)
+
+
+def _var(ctx, x, dims, keepdim, correction):
+    return jnp.var(x, axis=_axes(dims), keepdims=keepdim, ddof=correction)
+
+
+def _std(ctx, x, dims, keepdim, correction):
+    return jnp.std(x, axis=_axes(dims), keepdims=keepdim, ddof=correction)
+
+
+def _norm(ctx, x, dims, keepdim, ord):
+    axis = _axes(dims)
+    if ord == float("inf"):
+        return jnp.max(jnp.abs(x), axis=axis, keepdims=keepdim)
+    if ord == 2.0:
+        return jnp.sqrt(jnp.sum(x * x, axis=axis, keepdims=keepdim))
+    if ord == 1.0:
+        return jnp.sum(jnp.abs(x), axis=axis, keepdims=keepdim)
+    return jnp.sum(jnp.abs(x) ** ord, axis=axis, keepdims=keepdim) ** (1.0 / ord)
+
+
+def _arg(fn):
+    def rule(ctx, x, dim, keepdim):
+        if dim is None:
+            out = fn(x.reshape(-1)).astype(jnp.int32)
+            return out.reshape((1,) * x.ndim) if keepdim else out
+        return fn(x, axis=dim, keepdims=keepdim).astype(jnp.int32)
+
+    return rule
+
+
+def _value_index(value_fn, index_fn):
+    def rule(ctx, x, dim, keepdim):
+        return (value_fn(x, axis=dim, keepdims=keepdim),
+                index_fn(x, axis=dim, keepdims=keepdim).astype(jnp.int32))
+
+    return rule
+
+
+def _scan(fn):
+    def rule(ctx, x, dim):
+        return fn(x, axis=dim, dtype=ctx.out_dtype(0)) if x.ndim else x.astype(ctx.out_dtype(0))
+
+    return rule
+
+
+RULES = {
+    "sum": _sum,
+    "prod": lambda ctx, x, dims, keepdim: jnp.prod(x, axis=_axes(dims), keepdims=keepdim,
+                                                   dtype=ctx.out_dtype(0)),
+    "mean": lambda ctx, x, dims, keepdim: jnp.mean(x, axis=_axes(dims), keepdims=keepdim),
+    "amax": lambda ctx, x, dims, keepdim: jnp.max(x, axis=_axes(dims), keepdims=keepdim),
+    "amin": lambda ctx, x, dims, keepdim: jnp.min(x, axis=_axes(dims), keepdims=keepdim),
+    "logsumexp": lambda ctx, x, dims, keepdim: logsumexp(x, axis=_axes(dims), keepdims=keepdim),
+    "var": _var,
+    "std": _std,
+    "norm": _norm,
+    "all": lambda ctx, x, dims, keepdim: jnp.all(x, axis=_axes(dims), keepdims=keepdim),
+    "any": lambda ctx, x, dims, keepdim: jnp.any(x, axis=_axes(dims), keepdims=keepdim),
+    "argmax": _arg(jnp.argmax),
+    "argmin": _arg(jnp.argmin),
+    "max_dim": _value_index(jnp.max, jnp.argmax),
+    "min_dim": _value_index(jnp.min, jnp.argmin),
+    "cumsum": _scan(jnp.cumsum),
+    "cumprod": _scan(jnp.cumprod),
+}

@@ -1,0 +1,48 @@
+"""Run passes in order, optionally verifying and dumping the IR after each."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Sequence
+
+from ember.graphdef import Graph, verify
+
+from .eliminate_common_subexpressions import eliminate_common_subexpressions
+from .eliminate_dead_code import eliminate_dead_code
+from .functionalize_buffers import functionalize_buffers
+from .specialize_for_eval import specialize_for_eval
+
+Pass = Callable[[Graph], Graph]
+
+DEFAULT_PASSES: tuple[Pass, ...] = (
+    functionalize_buffers,
+    eliminate_common_subexpressions,
+    eliminate_dead_code,
+)
+EVAL_PASSES: tuple[Pass, ...] = (specialize_for_eval, *DEFAULT_PASSES)
+
+
+def run_passes(
+    graph: Graph,
+    passes: Sequence[Pass] = DEFAULT_PASSES,
+    *,
+    dump: bool | None = None,
+    check: bool = False,
+    out=None,
+) -> Graph:
+    """Apply `passes`; `dump=True` (or EMBER_DUMP_IR=1) prints the IR after each.
+
+    >>> g = run_passes(graph, dump=True)
+    """
+    dump = bool(int(os.environ.get("EMBER_DUMP_IR", "0"))) if dump is None else dump
+    out = out or sys.stderr
+    if dump:
+        print(f"=== IR before passes ===\n{graph}", file=out)
+    for p in passes:
+        graph = p(graph)
+        if check:
+            verify(graph)
+        if dump:
+            print(f"=== after {p.__name__} ===\n{graph}", file=out)
+    return graph

@@ -1,0 +1,92 @@
+"""Dtype names, short printer names and PyTorch's type-promotion rules.
+
+Dtypes are plain strings (``"float32"``) so the IR stays backend-free and JSON-able.
+Ember follows JAX's default of 32-bit integers: integer results that PyTorch
+makes int64 (argmax, arange, ...) are int32 unless the input is int64.
+"""
+
+from __future__ import annotations
+
+from .errors import DTypeError
+
+FLOATS = ("float16", "bfloat16", "float32", "float64")
+INTS = ("uint8", "int8", "int16", "int32", "uint32", "int64")
+ALL = ("bool", *INTS, *FLOATS)
+
+SHORT = {
+    "bool": "bool",
+    "uint8": "u8",
+    "uint32": "u32",
+    "int8": "i8",
+    "int16": "i16",
+    "int32": "i32",
+    "int64": "i64",
+    "float16": "f16",
+    "bfloat16": "bf16",
+    "float32": "f32",
+    "float64": "f64",
+}
+FROM_SHORT = {v: k for k, v in SHORT.items()}
+
+_ALIASES = {"float": "float32", "double": "float64", "half": "float16", "long": "int64", "int": "int32"}
+
+DEFAULT_FLOAT = "float32"
+DEFAULT_INT = "int32"
+
+
+def canonical(dtype) -> str:
+    """Normalize a dtype given as a string, numpy dtype or ember dtype object."""
+    name = getattr(dtype, "name", None) or str(dtype)
+    name = _ALIASES.get(name, name)
+    if name not in ALL:
+        raise DTypeError(f"unsupported dtype {dtype!r}; ember supports {', '.join(ALL)}")
+    return name
+
+
+def is_floating(dtype: str) -> bool:
+    return dtype in FLOATS
+
+
+def is_integer(dtype: str) -> bool:
+    return dtype in INTS
+
+
+def category(dtype: str) -> int:
+    """0 bool, 1 integer, 2 floating: PyTorch promotes across categories upward."""
+    return 0 if dtype == "bool" else (1 if dtype in INTS else 2)
+
+
+_INT_ORDER = {d: i for i, d in enumerate(INTS)}
+_FLOAT_ORDER = {"float16": 1, "bfloat16": 1, "float32": 2, "float64": 3}
+
+
+def promote(a: str, b: str) -> str:
+    """Result dtype of a binary op between two tensors (PyTorch's rules)."""
+    if a == b:
+        return a
+    ca, cb = category(a), category(b)
+    if ca != cb:
+        return a if ca > cb else b
+    if ca == 1:
+        if {a, b} == {"uint8", "int8"}:
+            return "int16"
+        return a if _INT_ORDER[a] > _INT_ORDER[b] else b
+    if {a, b} == {"float16", "bfloat16"}:
+        return "float32"
+    return a if _FLOAT_ORDER[a] > _FLOAT_ORDER[b] else b
+
+
+def scalar_dtype(value) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return DEFAULT_INT
+    return DEFAULT_FLOAT
+
+
+def promote_with_scalar(tensor_dtype: str, value) -> str:
+    """A Python scalar is 'weak': it only lifts the category (int tensor * 0.5 -> float)."""
+    sd = scalar_dtype(value)
+    if category(sd) > category(tensor_dtype):
+        return sd
+    return tensor_dtype

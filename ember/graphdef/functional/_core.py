@@ -1,0 +1,125 @@
+"""Shared plumbing for functional ops: operand conversion, promotion, emission."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .. import dtypes
+from ..errors import TraceError
+from ..parameter import Parameter
+from ..tensor import Tensor
+from ..tracer import GraphBuilder, current_builder
+
+_MAX_LITERAL = 4096  # larger arrays belong in a registered buffer, not in the IR text
+
+
+def active_builder(*args: Any) -> GraphBuilder:
+    for a in args:
+        if isinstance(a, Tensor):
+            return a.builder
+    builder = current_builder()
+    if builder is None:
+        raise TraceError(
+            "ember ops build a graph and run only inside a traced forward (a Module call, "
+            "em.trace or em.compile); fix: wrap the computation in a Module and call it on "
+            "numpy arrays (net(x)), which compiles and runs it"
+        )
+    return builder
+
+
+def is_scalar(x: Any) -> bool:
+    return isinstance(x, (bool, int, float)) or (isinstance(x, np.generic) and x.ndim == 0)
+
+
+def constant(builder: GraphBuilder, value: Any, dtype: str, shape: tuple = ()) -> Tensor:
+    if isinstance(value, np.generic):
+        value = value.item()
+    if dtypes.is_floating(dtype):
+        value = float(value)
+    elif dtype == "bool":
+        value = bool(value)
+    else:
+        value = int(value)
+    (out,) = builder.emit("constant", [], {"value": value, "shape": tuple(shape), "dtype": dtype})
+    return out
+
+
+def as_tensor(x: Any, builder: GraphBuilder | None = None, dtype: str | None = None) -> Tensor:
+    """Turn an operand (Tensor, Parameter, scalar, small array) into a traced Tensor."""
+    if isinstance(x, Tensor):
+        return x
+    builder = builder or active_builder()
+    if isinstance(x, Parameter):
+        return builder.param_tensor(x)
+    if is_scalar(x):
+        return constant(builder, x, dtype or dtypes.scalar_dtype(x))
+    if isinstance(x, (list, tuple, np.ndarray)):
+        arr = np.asarray(x)
+        if arr.size > _MAX_LITERAL:
+            raise builder.error(
+                TraceError(
+                    f"a numpy array of shape {arr.shape} is used in forward; arrays larger "
+                    f"than {_MAX_LITERAL} elements are not embedded in the IR; fix: "
+                    "self.register_buffer('name', array) in __init__ and use self.name"
+                )
+            )
+        dt = dtype or dtypes.canonical(arr.dtype)
+        if dt == "float64":
+            dt = dtypes.DEFAULT_FLOAT
+        if dt == "int64":
+            dt = dtypes.DEFAULT_INT
+        value = tuple(arr.astype(dt).ravel().tolist())
+        (out,) = builder.emit("constant", [], {"value": value, "shape": arr.shape, "dtype": dt})
+        return out
+    raise builder.error(TraceError(f"cannot use a {type(x).__name__} as a tensor operand"))
+
+
+def cast(x: Tensor, dtype: str) -> Tensor:
+    dtype = dtypes.canonical(dtype)
+    if x.dtype == dtype:
+        return x
+    (out,) = x.builder.emit("convert", [x], {"dtype": dtype})
+    return out
+
+
+def emit(op: str, inputs: list, **attrs: Any):
+    """Emit `op`; one result comes back as a Tensor, several as a tuple."""
+    builder = active_builder(*inputs)
+    outs = builder.emit(op, [as_tensor(t, builder) for t in inputs], attrs)
+    return outs[0] if len(outs) == 1 else tuple(outs)
+
+
+def promote_pair(a: Any, b: Any) -> tuple[Tensor, Tensor]:
+    """PyTorch promotion for binary ops; Python scalars are weakly typed."""
+    builder = active_builder(a, b)
+    if isinstance(a, Parameter):
+        a = builder.param_tensor(a)
+    if isinstance(b, Parameter):
+        b = builder.param_tensor(b)
+    if isinstance(a, Tensor) and isinstance(b, Tensor):
+        dt = dtypes.promote(a.dtype, b.dtype)
+        return cast(a, dt), cast(b, dt)
+    if isinstance(a, Tensor) and is_scalar(b):
+        dt = dtypes.promote_with_scalar(a.dtype, b)
+        return cast(a, dt), constant(builder, b, dt)
+    if isinstance(b, Tensor) and is_scalar(a):
+        dt = dtypes.promote_with_scalar(b.dtype, a)
+        return constant(builder, a, dt), cast(b, dt)
+    ta, tb = as_tensor(a, builder), as_tensor(b, builder)
+    dt = dtypes.promote(ta.dtype, tb.dtype)
+    return cast(ta, dt), cast(tb, dt)
+
+
+def to_float(x: Tensor) -> Tensor:
+    """Integer/bool inputs of float-valued ops are computed in the default float dtype."""
+    return x if dtypes.is_floating(x.dtype) else cast(x, dtypes.DEFAULT_FLOAT)
+
+
+def dims_arg(dim) -> tuple[int, ...] | None:
+    if dim is None:
+        return None
+    if isinstance(dim, int):
+        return (dim,)
+    return tuple(int(d) for d in dim)

@@ -1,0 +1,216 @@
+"""Elementwise functions and Tensor operators (PyTorch names and promotion)."""
+
+from __future__ import annotations
+
+from .. import dtypes
+from ..ops.elementwise import FLOAT_UNARY, PREDICATES, SAME_UNARY
+from ..tensor import Tensor, tensor_method
+from ._core import active_builder, as_tensor, cast, constant, emit, is_scalar, promote_pair, to_float
+
+_module = globals()
+
+
+def _make_unary(op: str, float_valued: bool):
+    def fn(input, **attrs):
+        x = as_tensor(input)
+        return emit(op, [to_float(x) if float_valued else x], **attrs)
+
+    fn.__name__ = op
+    fn.__doc__ = f"Elementwise `{op}` (like `torch.{op}`)."
+    return fn
+
+
+# parameterized activations have their own signatures in activation.py
+_PLAIN_FLOAT = [n for n in FLOAT_UNARY if n not in ("leaky_relu", "elu", "celu", "softplus",
+                                                     "hardtanh", "gelu", "gelu_tanh")]
+for _op in _PLAIN_FLOAT:
+    _module[_op] = tensor_method(_op)(_make_unary(_op, True))
+for _op in SAME_UNARY:
+    if _op != "round":
+        _module[_op] = tensor_method(_op)(_make_unary(_op, False))
+for _op in PREDICATES:
+    _module[_op] = tensor_method(_op)(_make_unary(_op, False))
+
+
+@tensor_method()
+def round(input, decimals: int = 0):  # noqa: A001 (PyTorch's name)
+    return emit("round", [as_tensor(input)], decimals=int(decimals))
+
+
+def _binary(op: str, result: str = "same"):
+    def fn(input, other):
+        a, b = promote_pair(input, other)
+        if result == "float":
+            a, b = to_float(a), to_float(b)
+        return emit(op, [a, b])
+
+    fn.__name__ = op
+    return fn
+
+
+add_ = _binary("add")
+sub_ = _binary("sub")
+mul = tensor_method("mul", "multiply")(_binary("mul"))
+true_divide = _binary("div", "float")
+maximum = tensor_method()(_binary("maximum"))
+minimum = tensor_method()(_binary("minimum"))
+fmod = tensor_method()(_binary("fmod"))
+remainder = tensor_method()(_binary("remainder"))
+atan2 = tensor_method()(_binary("atan2", "float"))
+floor_divide = tensor_method()(_binary("floor_divide"))
+eq = tensor_method()(_binary("eq"))
+ne = tensor_method()(_binary("ne"))
+lt = tensor_method()(_binary("lt"))
+le = tensor_method()(_binary("le"))
+gt = tensor_method()(_binary("gt"))
+ge = tensor_method()(_binary("ge"))
+logical_and = tensor_method()(_binary("logical_and"))
+logical_or = tensor_method()(_binary("logical_or"))
+logical_xor = tensor_method()(_binary("logical_xor"))
+bitwise_and = tensor_method()(_binary("bitwise_and"))
+bitwise_or = tensor_method()(_binary("bitwise_or"))
+bitwise_xor = tensor_method()(_binary("bitwise_xor"))
+greater, less, greater_equal, less_equal, not_equal = gt, lt, ge, le, ne
+
+
+@tensor_method()
+def add(input, other, *, alpha=1):
+    return add_(input, other if alpha == 1 else mul(other, alpha))
+
+
+@tensor_method()
+def sub(input, other, *, alpha=1):
+    return sub_(input, other if alpha == 1 else mul(other, alpha))
+
+
+subtract = sub
+
+
+@tensor_method("div", "divide")
+def div(input, other, *, rounding_mode: str | None = None):
+    if rounding_mode is None:
+        return true_divide(input, other)
+    q = true_divide(input, other)
+    out = floor(q) if rounding_mode == "floor" else trunc(q)  # noqa: F821 (defined above)
+    a, _ = promote_pair(input, other)
+    return cast(out, a.dtype)
+
+
+divide = div
+
+
+@tensor_method()
+def pow(input, exponent):  # noqa: A001
+    if is_scalar(exponent) and isinstance(input, Tensor):
+        if exponent == 2:
+            return emit("mul", [input, input])
+        a, b = promote_pair(input, exponent)
+        return emit("pow", [a, b])
+    a, b = promote_pair(input, exponent)
+    return emit("pow", [a, b])
+
+
+@tensor_method("clamp", "clip")
+def clamp(input, min=None, max=None):  # noqa: A002
+    x = as_tensor(input)
+    if min is None and max is None:
+        raise ValueError("clamp: at least one of min and max must be given")
+    lo = x if min is None else min
+    hi = x if max is None else max
+    if min is not None:
+        x = maximum(x, lo)
+    if max is not None:
+        x = minimum(x, hi)
+    return x
+
+
+clip = clamp
+
+
+@tensor_method()
+def where(condition, input, other):
+    builder = active_builder(condition, input, other)
+    cond = as_tensor(condition, builder)
+    if cond.dtype != "bool":
+        cond = cast(cond, "bool")
+    a, b = promote_pair(input, other)
+    return emit("where", [cond, a, b])
+
+
+@tensor_method()
+def lerp(input, end, weight):
+    a, b = promote_pair(input, end)
+    w = weight if isinstance(weight, Tensor) else constant(a.builder, weight, a.dtype)
+    return emit("lerp", [a, b, cast(w, a.dtype)])
+
+
+@tensor_method()
+def nan_to_num(input, nan: float = 0.0, posinf: float | None = None, neginf: float | None = None):
+    return emit("nan_to_num", [as_tensor(input)], nan=float(nan), posinf=posinf, neginf=neginf)
+
+
+@tensor_method()
+def stop_gradient(input):
+    return emit("stop_gradient", [as_tensor(input)])
+
+
+@tensor_method()
+def bitwise_not(input):
+    return emit("bitwise_not", [as_tensor(input)])
+
+
+@tensor_method("to")
+def to(input, *args, dtype=None, **kwargs):
+    """`x.to(dtype)`; device arguments are accepted and ignored (XLA places data)."""
+    for a in args:
+        if isinstance(a, str) and a in dtypes.ALL or hasattr(a, "dtype") and not isinstance(a, str):
+            dtype = a if isinstance(a, str) else a.dtype
+        elif isinstance(a, str) and a in ("float", "double", "half", "long", "int"):
+            dtype = a
+    return input if dtype is None else cast(as_tensor(input), dtypes.canonical(dtype))
+
+
+def _cast_method(name: str, dtype: str):
+    tensor_method(name)(lambda self: cast(self, dtype))
+
+
+for _name, _dt in (("float", "float32"), ("double", "float64"), ("half", "float16"),
+                   ("bfloat16", "bfloat16"), ("long", "int64"), ("int", "int32"), ("bool", "bool")):
+    _cast_method(_name, _dt)
+
+
+@tensor_method()
+def type_as(input, other):
+    return cast(input, other.dtype)
+
+
+def _reflected(fn):
+    return lambda self, other: fn(other, self)
+
+
+Tensor.__add__ = add
+Tensor.__radd__ = _reflected(add)
+Tensor.__sub__ = sub
+Tensor.__rsub__ = _reflected(sub)
+Tensor.__mul__ = mul
+Tensor.__rmul__ = _reflected(mul)
+Tensor.__truediv__ = div
+Tensor.__rtruediv__ = _reflected(div)
+Tensor.__floordiv__ = floor_divide
+Tensor.__rfloordiv__ = _reflected(floor_divide)
+Tensor.__mod__ = remainder
+Tensor.__pow__ = pow
+Tensor.__rpow__ = _reflected(pow)
+Tensor.__neg__ = lambda self: emit("neg", [self])
+Tensor.__pos__ = lambda self: self
+Tensor.__abs__ = lambda self: emit("abs", [self])
+Tensor.__eq__ = eq
+Tensor.__ne__ = ne
+Tensor.__lt__ = lt
+Tensor.__le__ = le
+Tensor.__gt__ = gt
+Tensor.__ge__ = ge
+Tensor.__and__ = lambda a, b: (logical_and if a.dtype == "bool" else bitwise_and)(a, b)
+Tensor.__or__ = lambda a, b: (logical_or if a.dtype == "bool" else bitwise_or)(a, b)
+Tensor.__xor__ = lambda a, b: (logical_xor if a.dtype == "bool" else bitwise_xor)(a, b)
+Tensor.__invert__ = lambda a: emit("logical_not" if a.dtype == "bool" else "bitwise_not", [a])

@@ -1,0 +1,103 @@
+"""Reductions with PyTorch's `dim` / `keepdim` arguments."""
+
+from __future__ import annotations
+
+from collections import namedtuple
+
+from ..tensor import tensor_method
+from ._core import as_tensor, dims_arg, emit, to_float
+
+MaxMin = namedtuple("MaxMin", ["values", "indices"])  # torch.return_types.max/min
+
+
+def _reduction(op: str, float_valued: bool = False):
+    def fn(input, dim=None, keepdim: bool = False, *, dtype=None):
+        x = as_tensor(input)
+        if float_valued:
+            x = to_float(x)
+        out = emit(op, [x], dims=dims_arg(dim), keepdim=bool(keepdim))
+        return out.to(dtype) if dtype is not None else out
+
+    fn.__name__ = op
+    fn.__doc__ = f"`torch.{op}(input, dim=None, keepdim=False)`."
+    return fn
+
+
+sum = tensor_method()(_reduction("sum"))  # noqa: A001
+mean = tensor_method()(_reduction("mean", True))
+prod = tensor_method()(_reduction("prod"))
+amax = tensor_method()(_reduction("amax"))
+amin = tensor_method()(_reduction("amin"))
+logsumexp = tensor_method()(_reduction("logsumexp", True))
+all = tensor_method()(_reduction("all"))  # noqa: A001
+any = tensor_method()(_reduction("any"))  # noqa: A001
+
+
+def _correction(unbiased, correction) -> float:
+    if correction is not None:
+        return float(correction)
+    return 1.0 if unbiased in (None, True) else 0.0
+
+
+@tensor_method()
+def var(input, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
+    x = to_float(as_tensor(input))
+    return emit("var", [x], dims=dims_arg(dim), keepdim=bool(keepdim),
+                correction=_correction(unbiased, correction))
+
+
+@tensor_method()
+def std(input, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
+    x = to_float(as_tensor(input))
+    return emit("std", [x], dims=dims_arg(dim), keepdim=bool(keepdim),
+                correction=_correction(unbiased, correction))
+
+
+@tensor_method()
+def norm(input, p=2, dim=None, keepdim: bool = False):
+    x = to_float(as_tensor(input))
+    ord_ = float("inf") if p in ("inf", float("inf")) else (2.0 if p == "fro" else float(p))
+    return emit("norm", [x], dims=dims_arg(dim), keepdim=bool(keepdim), ord=ord_)
+
+
+def _extreme(op: str, reduce_op: str):
+    def fn(input, dim=None, keepdim: bool = False):
+        x = as_tensor(input)
+        if dim is None:
+            return emit(reduce_op, [x], dims=None, keepdim=False)
+        if not isinstance(dim, int):  # torch.max(a, b) is elementwise maximum
+            from .elementwise import maximum, minimum
+
+            return (maximum if op == "max_dim" else minimum)(x, dim)
+        values, indices = emit(op, [x], dim=int(dim), keepdim=bool(keepdim))
+        return MaxMin(values, indices)
+
+    return fn
+
+
+max = tensor_method()(_extreme("max_dim", "amax"))  # noqa: A001
+min = tensor_method()(_extreme("min_dim", "amin"))  # noqa: A001
+
+
+@tensor_method()
+def argmax(input, dim=None, keepdim: bool = False):
+    return emit("argmax", [as_tensor(input)], dim=dim, keepdim=bool(keepdim))
+
+
+@tensor_method()
+def argmin(input, dim=None, keepdim: bool = False):
+    return emit("argmin", [as_tensor(input)], dim=dim, keepdim=bool(keepdim))
+
+
+@tensor_method()
+def cumsum(input, dim: int, *, dtype=None):
+    x = as_tensor(input)
+    x = x.to(dtype) if dtype is not None else x
+    return emit("cumsum", [x], dim=int(dim))
+
+
+@tensor_method()
+def cumprod(input, dim: int, *, dtype=None):
+    x = as_tensor(input)
+    x = x.to(dtype) if dtype is not None else x
+    return emit("cumprod", [x], dim=int(dim))

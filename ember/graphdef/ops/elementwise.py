@@ -1,0 +1,108 @@
+"""Elementwise ops: unary math, binary arithmetic, comparisons, where, casts.
+
+Binary ops take operands of one dtype (the tracer inserts `convert` for
+promotion) and broadcast their shapes like PyTorch.
+"""
+
+from __future__ import annotations
+
+from ..registry import register_op
+from ..types import TensorType
+from .common import broadcast_shapes, require_float, same_dtype
+
+# float-valued unary ops: integer inputs are cast to float by the tracer
+FLOAT_UNARY = (
+    "exp", "exp2", "log", "log2", "log10", "log1p", "expm1", "sqrt", "rsqrt", "sin", "cos",
+    "tan", "tanh", "sigmoid", "erf", "erfc", "reciprocal", "asin", "acos", "atan", "sinh",
+    "cosh", "asinh", "acosh", "atanh", "erfinv", "lgamma", "digamma",
+    "relu6", "gelu", "gelu_tanh", "silu", "mish", "softplus", "elu", "selu", "celu",
+    "leaky_relu", "hardtanh", "hardswish", "hardsigmoid", "logsigmoid", "softsign",
+)
+# unary ops that keep the input dtype
+SAME_UNARY = ("neg", "abs", "relu", "sign", "floor", "ceil", "round", "trunc", "square")
+PREDICATES = ("isnan", "isinf", "isfinite", "logical_not")
+
+ARITHMETIC = ("add", "sub", "mul", "div", "pow", "maximum", "minimum", "fmod", "remainder",
+              "atan2", "floor_divide")
+COMPARISONS = ("eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_xor")
+BITWISE = ("bitwise_and", "bitwise_or", "bitwise_xor")
+
+# per-op attrs of parameterized activations
+UNARY_ATTRS = {
+    "leaky_relu": {"negative_slope": "float"},
+    "elu": {"alpha": "float"},
+    "celu": {"alpha": "float"},
+    "softplus": {"beta": "float", "threshold": "float"},
+    "hardtanh": {"min_val": "float", "max_val": "float"},
+    "round": {"decimals": "int"},
+}
+
+
+def _float_unary(op):
+    def infer(types, **attrs):
+        require_float(op, types[0])
+        return [types[0]]
+
+    return infer
+
+
+def _same(types, **attrs):
+    return [types[0]]
+
+
+def _predicate(types, **attrs):
+    return [TensorType(types[0].shape, "bool")]
+
+
+def _binary(op, result_dtype=None):
+    def infer(types, **attrs):
+        dtype = same_dtype(op, types)
+        shape = broadcast_shapes(types[0].shape, types[1].shape)
+        return [TensorType(shape, result_dtype or dtype)]
+
+    return infer
+
+
+def _where(types, **attrs):
+    cond, a, b = types
+    if cond.dtype != "bool":
+        from ..errors import DTypeError
+
+        raise DTypeError(f"where: condition must be bool, got {cond.dtype}")
+    dtype = same_dtype("where", [a, b])
+    return [TensorType(broadcast_shapes(cond.shape, a.shape, b.shape), dtype)]
+
+
+def _convert(types, dtype):
+    return [TensorType(types[0].shape, dtype)]
+
+
+def _clamp(types, **attrs):
+    dtype = same_dtype("clamp", types)
+    return [TensorType(broadcast_shapes(*(t.shape for t in types)), dtype)]
+
+
+def _lerp(types, **attrs):
+    dtype = same_dtype("lerp", types)
+    return [TensorType(broadcast_shapes(*(t.shape for t in types)), dtype)]
+
+
+for _name in FLOAT_UNARY:
+    register_op(_name, _float_unary(_name), attrs=UNARY_ATTRS.get(_name, {}))
+for _name in SAME_UNARY:
+    register_op(_name, _same, attrs=UNARY_ATTRS.get(_name, {}))
+for _name in PREDICATES:
+    register_op(_name, _predicate, differentiable=False)
+for _name in ARITHMETIC:
+    register_op(_name, _binary(_name), num_inputs=2)
+for _name in COMPARISONS:
+    register_op(_name, _binary(_name, "bool"), num_inputs=2, differentiable=False)
+for _name in BITWISE:
+    register_op(_name, _binary(_name), num_inputs=2, differentiable=False)
+register_op("bitwise_not", _same, differentiable=False)
+register_op("where", _where, num_inputs=3)
+register_op("convert", _convert, attrs={"dtype": "dtype"})
+register_op("clamp", _clamp, num_inputs=3, doc="clamp(x, min, max), bounds as tensors")
+register_op("lerp", _lerp, num_inputs=3)
+register_op("nan_to_num", _same, attrs={"nan": "float", "posinf": "float?", "neginf": "float?"})
+register_op("stop_gradient", _same)

@@ -1,0 +1,53 @@
+"""`TensorType`: the static type of every IR value (shape + dtype, never optional)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import dtypes
+
+
+@dataclass(frozen=True)
+class TensorType:
+    """Shape and dtype of a value.
+
+    >>> str(TensorType((64, 784), "float32"))
+    'f32[64,784]'
+    """
+
+    shape: tuple[int, ...]
+    dtype: str
+
+    def __post_init__(self):
+        object.__setattr__(self, "shape", tuple(int(d) for d in self.shape))
+        object.__setattr__(self, "dtype", dtypes.canonical(self.dtype))
+        if any(d < 0 for d in self.shape):
+            raise ValueError(f"negative dimension in shape {self.shape}")
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        n = 1
+        for d in self.shape:
+            n *= d
+        return n
+
+    def __str__(self) -> str:
+        return f"{dtypes.SHORT[self.dtype]}[{','.join(map(str, self.shape))}]"
+
+    @staticmethod
+    def parse(text: str) -> TensorType:
+        short, _, rest = text.partition("[")
+        if not rest.endswith("]") or short not in dtypes.FROM_SHORT:
+            raise ValueError(f"not a tensor type: {text!r}")
+        body = rest[:-1]
+        shape = tuple(int(d) for d in body.split(",")) if body else ()
+        return TensorType(shape, dtypes.FROM_SHORT[short])
+
+
+def TensorSpec(shape, dtype: str = "float32") -> TensorType:  # noqa: N802 (reads as a type)
+    """Describe a traced input by shape and dtype: `em.TensorSpec((64, 784))`."""
+    return TensorType(tuple(shape), dtype)

@@ -1,0 +1,30 @@
+"""Dataset loaders for the examples: MNIST (IDX files) and character-level text.
+
+Everything returns plain numpy arrays / strings; nothing is pickled. Cached
+downloads live under `$EMBER_DATA` (default `~/.cache/ember`), one
+subdirectory per dataset (`mnist/`, `text/`).
+
+>>> from ember.runtime.datasets import load_mnist
+>>> data = load_mnist(verbose=False)  # doctest: +SKIP
+"""
+
+from ._fetch import DownloadError, data_root, fetch
+from .idx import parse_idx, read_idx
+from .mnist import MNIST_MEAN, MNIST_STD, MnistData, digits_as_mnist, load_mnist
+from .text import CharVocabulary, load_text, load_tinyshakespeare
+
+__all__ = [
+    "MNIST_MEAN",
+    "MNIST_STD",
+    "CharVocabulary",
+    "DownloadError",
+    "MnistData",
+    "data_root",
+    "digits_as_mnist",
+    "fetch",
+    "load_mnist",
+    "load_text",
+    "load_tinyshakespeare",
+    "parse_idx",
+    "read_idx",
+]

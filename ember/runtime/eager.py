@@ -1,0 +1,83 @@
+"""Calling a Module on concrete arrays: trace once per input types, jit, cache.
+
+`net(x_numpy)` returns numpy. In train mode, buffer updates (BatchNorm
+statistics) are written back to the module, as PyTorch would do.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import jax
+import numpy as np
+
+from ember.compiler import lower, run_passes
+from ember.compiler.steps import step_key
+from ember.graphdef import Module, TraceError, module as module_lib
+from ember.graphdef.parameter import initial_seed, to_numpy
+from ember.graphdef.trace import input_names, spec_of, trace_function, unflatten_outputs
+
+from .stats import COMPILES, note_compile
+
+_eager_steps = itertools.count()
+
+
+def _is_array(x) -> bool:
+    return hasattr(x, "shape") and hasattr(x, "dtype")
+
+
+def _canonical_input(x):
+    """Host arrays in JAX's default precision (float64 -> float32, int64 -> int32)."""
+    arr = to_numpy(x) if not isinstance(x, jax.Array) else x
+    if not jax.config.jax_enable_x64:
+        if arr.dtype == np.float64:
+            arr = arr.astype(np.float32)
+        elif arr.dtype == np.int64:
+            arr = arr.astype(np.int32)
+    return arr
+
+
+def eager_call(module: Module, args: tuple, kwargs: dict):
+    if kwargs:
+        raise TraceError(f"{type(module).__name__}: keyword arguments are not supported when calling "
+                         "a module on arrays; pass inputs positionally")
+    if not args or not all(_is_array(a) or isinstance(a, (list, tuple)) for a in args):
+        raise TraceError(f"{type(module).__name__} was called on {[type(a).__name__ for a in args]}; "
+                         "call modules on numpy/JAX arrays (or inside another module's forward)")
+    inputs = [_canonical_input(np.asarray(a) if isinstance(a, (list, tuple)) else a) for a in args]
+    types = tuple(spec_of(a) for a in inputs)
+    key = (types, module.training)
+    entry = module._compiled_cache.get(key)
+    if entry is None:
+        graph, struct = trace_function(
+            module, types, modules=[("", module)], names=input_names(module.forward, len(types)),
+            graph_name=type(module).__name__,
+        )
+        graph = run_passes(graph)
+        lowered = lower(graph)
+        entry = (jax.jit(lowered.fn), lowered, struct)
+        module._compiled_cache[key] = entry
+        note_compile(f"{type(module).__name__}.__call__", types)
+    fn, lowered, struct = entry
+    named = dict(module.named_parameters())
+    params = [named[n].data for n in lowered.param_names]
+    buffers_by_name = dict(module.named_buffers())
+    buffers = [buffers_by_name[n] for n in lowered.buffer_names]
+    rng = None
+    if lowered.uses_rng:
+        base = np.asarray(jax.random.key_data(jax.random.PRNGKey(initial_seed())))
+        rng = step_key(base, next(_eager_steps))
+    outputs, new_buffers = fn(params, buffers, inputs, rng)
+    if module.training and lowered.buffer_names:
+        owners = {}
+        for path, m in module.named_modules():
+            for b in m._buffers:
+                owners[f"{path}.{b}" if path else b] = (m, b)
+        for name, value in zip(lowered.buffer_names, new_buffers, strict=True):
+            m, b = owners[name]
+            m._set_buffer(b, np.asarray(value))
+    return unflatten_outputs([np.asarray(o) for o in outputs], struct)
+
+
+module_lib.EAGER_CALL[0] = eager_call
+__all__ = ["eager_call", "COMPILES"]

@@ -1,0 +1,243 @@
+"""`em.compile(module, loss=..., optimizer=..., metrics=[...])` -> `CompiledModel`.
+
+The compiled model owns the train state (params, buffers, optimizer state,
+step, RNG key, metric sums). The module's parameters and buffers are bound to
+the same `StateStore`, so `net.fc1.weight` and `net.state_dict()` always show
+the trained values, and the step only swaps whole lists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from ember.compiler import build_eval_step, build_predict_step, build_train_step, lower, run_passes
+from ember.compiler.metrics import resolve_metrics
+from ember.compiler.steps import empty_sums
+from ember.graphdef import Module, ShapeError, StateStore, TraceError
+from ember.graphdef.module import BoundBuffer
+from ember.graphdef.parameter import initial_seed
+from ember.graphdef.trace import flatten_outputs, spec_of, trace_function
+
+from .eager import _canonical_input
+from .loop import LoopMixin
+from .stats import note_compile
+
+
+def _to_device(x):
+    return jnp.asarray(x)
+
+
+class CompiledModel(LoopMixin):
+    """A Module with a loss, optimizer and metrics, compiled to fused XLA steps.
+
+    >>> model = em.compile(net, loss=nn.CrossEntropyLoss(), optimizer=optim.SGD(lr=0.01))
+    >>> logs = model.train_step(x, y)        # {'loss': Array, ...}; float(logs['loss'])
+    >>> history = model.fit(x, y, batch_size=64, epochs=3)
+    """
+
+    def __init__(self, module: Module, loss=None, optimizer=None, metrics=None, *,
+                 grad_transform: Callable | None = None, seed: int | None = None):
+        if not isinstance(module, Module):
+            raise TypeError(f"em.compile expects an ember nn.Module, got {type(module).__name__}")
+        self.module = module
+        self.loss = loss
+        self.optimizer = optimizer
+        self.metric_fns = resolve_metrics(metrics)
+        self.grad_transform = grad_transform
+        self._steps: dict[tuple, Any] = {}
+        self._last_types: dict[str, tuple] = {}
+        self.compile_log: list[str] = []
+        self._bind_state(seed)
+
+    # -- state ----------------------------------------------------------------------
+    def _state_modules(self) -> list[tuple[str, Module]]:
+        mods = [("", self.module)]
+        if isinstance(self.loss, Module):
+            mods.append(("loss", self.loss))
+        return mods
+
+    def _bind_state(self, seed: int | None) -> None:
+        self._named_params = []
+        self._buffer_slots = []
+        for prefix, mod in self._state_modules():
+            self._named_params += list(mod.named_parameters(prefix=prefix))
+            for path, m in mod.named_modules(prefix=prefix):
+                for b, value in m._buffers.items():
+                    if value is not None:
+                        self._buffer_slots.append((f"{path}.{b}" if path else b, m, b))
+        params = [_to_device(np.asarray(p.data)) for _, p in self._named_params]
+        buffers = []
+        for _, m, b in self._buffer_slots:
+            value = m._buffers[b]
+            buffers.append(_to_device(np.asarray(value.get() if isinstance(value, BoundBuffer) else value)))
+        self.store = StateStore(params, buffers, convert=_to_device)
+        for i, (_, p) in enumerate(self._named_params):
+            p.bind(self.store, i)
+        for i, (_, m, b) in enumerate(self._buffer_slots):
+            m._buffers[b] = BoundBuffer(self.store, i)
+        self.tx = None
+        opt_state = None
+        if self.optimizer is not None:
+            self.tx = self.optimizer.build(self._named_params)
+            opt_state = self.tx.init(self.store.params)
+        key = jax.random.PRNGKey(initial_seed() if seed is None else seed)
+        self._state = {
+            "opt_state": opt_state,
+            "step": jnp.zeros((), jnp.int32),
+            "rng": jax.random.key_data(key),
+            "sums": empty_sums(self.metric_fns),
+        }
+
+    def _full_state(self) -> dict:
+        if self.optimizer is not None and self.optimizer.dirty:
+            opt_state = self._state["opt_state"]
+            self._state["opt_state"] = opt_state._replace(hyperparams=self.optimizer.hyperparams_state())
+        return {"params": self.store.params, "buffers": self.store.buffers, **self._state}
+
+    def _absorb(self, state: dict) -> None:
+        self.store.params = state["params"]
+        self.store.buffers = state["buffers"]
+        self._state = {k: state[k] for k in ("opt_state", "step", "rng", "sums")}
+
+    @property
+    def step(self) -> int:
+        return int(self._state["step"])
+
+    def reset_metrics(self) -> None:
+        self._state["sums"] = empty_sums(self.metric_fns)
+
+    def metric_results(self) -> dict[str, float]:
+        """Epoch means accumulated since the last reset (one host sync)."""
+        sums = jax.device_get(self._state["sums"])
+        return {k: float(s / c) if c else float("nan") for k, (s, c) in sums.items()}
+
+    # -- tracing and compiling --------------------------------------------------------
+    def _explain(self, kind: str, types: tuple) -> str:
+        old = self._last_types.get(kind)
+        self._last_types[kind] = types
+        if old is None:
+            return "first call"
+        changes = [f"input {i} changed from {a} to {b}" for i, (a, b) in
+                   enumerate(zip(old, types, strict=False)) if a != b]
+        return "; ".join(changes) or "new input structure"
+
+    def _trace(self, kind: str, types: tuple, training: bool):
+        loss = self.loss
+        if kind != "predict" and loss is None:
+            raise TraceError("this model was compiled without a loss; fix: em.compile(net, loss=...)")
+        was_training = self.module.training
+        self.module.train(training)
+        try:
+            def with_loss(x, y):
+                out = self.module(x)
+                leaves, _ = flatten_outputs(out)
+                value = loss(leaves[0], y)
+                if tuple(value.shape) != ():
+                    raise ShapeError(f"the loss must return a scalar, got shape {tuple(value.shape)}; "
+                                     "fix: use reduction='mean' or 'sum'")
+                return (value, *leaves)
+
+            fn, names = (with_loss, ["x", "y"]) if kind != "predict" else (self.module, None)
+            if names is None:
+                from ember.graphdef.trace import input_names
+
+                names = input_names(self.module.forward, len(types))
+            graph, struct = trace_function(fn, types, modules=self._state_modules(), names=names,
+                                           graph_name=f"{type(self.module).__name__}.{kind}")
+        finally:
+            self.module.train(was_training)
+        graph = run_passes(graph)
+        return graph, struct
+
+    def _compiled(self, kind: str, types: tuple):
+        key = (kind, types)
+        entry = self._steps.get(key)
+        if entry is None:
+            graph, struct = self._trace(kind, types, training=(kind == "train"))
+            lowered = lower(graph)
+            expected = tuple(n for n, _ in self._named_params)
+            if lowered.param_names != expected:
+                raise TraceError(f"internal: traced parameters {lowered.param_names} != {expected}")
+            if kind == "train":
+                if self.tx is None:
+                    raise TraceError("this model was compiled without an optimizer; fix: "
+                                     "em.compile(net, loss=..., optimizer=optim.SGD(lr=0.01))")
+                step = build_train_step(lowered, self.tx, self.metric_fns, self.grad_transform)
+            elif kind == "eval":
+                step = build_eval_step(lowered, self.metric_fns)
+            else:
+                step = build_predict_step(lowered)
+            entry = (step, lowered, struct, graph)
+            self._steps[key] = entry
+            reason = self._explain(kind, types)
+            note_compile(f"{kind}_step", types, reason)
+            self.compile_log.append(f"{kind}_step for {', '.join(map(str, types))}: {reason}")
+        return entry
+
+    def graph(self, kind: str = "train", *example) -> Any:
+        """The optimized IR of a step kind for example inputs (arrays or specs)."""
+        types = tuple(spec_of(_canonical_input(e) if not hasattr(e, "ndim") or True else e) for e in example)
+        return self._compiled(kind, types)[3]
+
+    @property
+    def compile_count(self) -> int:
+        return len(self._steps)
+
+    # -- steps --------------------------------------------------------------------------
+    def train_step(self, x, y) -> dict:
+        """One fused forward+backward+update step; returns device scalars ('loss', metrics)."""
+        x, y = _canonical_input(x), _canonical_input(y)
+        step, _, _, _ = self._compiled("train", (spec_of(x), spec_of(y)))
+        state, logs = step(self._full_state(), x, y)
+        self._absorb(state)
+        return logs
+
+    def eval_step(self, x, y) -> dict:
+        x, y = _canonical_input(x), _canonical_input(y)
+        step, _, _, _ = self._compiled("eval", (spec_of(x), spec_of(y)))
+        sums, logs = step(self.store.params, self.store.buffers, self._state["sums"], x, y)
+        self._state["sums"] = sums
+        return logs
+
+    def predict_step(self, x):
+        x = _canonical_input(x)
+        step, lowered, struct, _ = self._compiled("predict", (spec_of(x),))
+        outputs, _ = step(self.store.params, self.store.buffers, [x], None)
+        return outputs, struct
+
+    # -- state dicts ------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        """Model state (torch names) plus optimizer state and step, as numpy arrays."""
+        opt_leaves = jax.tree_util.tree_leaves(self._state["opt_state"])
+        return {
+            "model": self.module.state_dict(),
+            "optimizer": {str(i): np.asarray(v) for i, v in enumerate(opt_leaves)},
+            "step": int(self._state["step"]),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.module.load_state_dict(state["model"])
+        treedef = jax.tree_util.tree_structure(self._state["opt_state"])
+        leaves = jax.tree_util.tree_leaves(self._state["opt_state"])
+        saved = state["optimizer"]
+        if len(saved) != len(leaves):
+            raise ShapeError(f"optimizer state has {len(saved)} arrays, this optimizer needs {len(leaves)}")
+        new = [jnp.asarray(saved[str(i)], dtype=leaf.dtype) for i, leaf in enumerate(leaves)]
+        self._state["opt_state"] = jax.tree_util.tree_unflatten(treedef, new)
+        self._state["step"] = jnp.asarray(state["step"], jnp.int32)
+
+
+def compile(module: Module, loss=None, optimizer=None, metrics=None, **options) -> CompiledModel:  # noqa: A001
+    """Compile `module` with a loss, optimizer and metrics into fused XLA steps.
+
+    >>> model = em.compile(net, loss=nn.CrossEntropyLoss(),
+    ...                    optimizer=optim.SGD(net.parameters(), lr=0.01, momentum=0.9),
+    ...                    metrics=["accuracy"])
+    """
+    return CompiledModel(module, loss, optimizer, metrics, **options)
