@@ -1,26 +1,23 @@
-"""The functional op library (`ember.nn.functional`, and `em.*` for tensor ops)."""
+"""The functional op library (`ember.nn.functional`, and `em.*` for tensor ops).
 
-from .activation import (  # noqa: F401
-    celu, elu, gelu, glu, hardsigmoid, hardswish, hardtanh, leaky_relu, log_softmax, logsigmoid,
-    mish, prelu, relu, relu6, selu, silu, softmax, softmin, softplus, softsign, threshold,
-)
-from .dropout import alpha_dropout, dropout, dropout1d, dropout2d, dropout3d  # noqa: F401
-from .elementwise import *  # noqa: F401,F403
-from .elementwise import (  # noqa: F401
-    add, clamp, clip, div, divide, lerp, mul, nan_to_num, pow, round, stop_gradient, sub,
-    subtract, to, type_as, where,
-)
-from .indexing import gather, index_select, masked_fill, take_along_dim  # noqa: F401
-from .linalg import (  # noqa: F401
-    addmm, baddbmm, bilinear, bmm, einsum, ger, linear, matmul, mm, outer,
-)
-from .loss import cross_entropy, l1_loss, mse_loss, nll_loss  # noqa: F401
-from .reduction import (  # noqa: F401
-    all, amax, amin, any, argmax, argmin, cumprod, cumsum, logsumexp, max, mean, min, norm,
-    prod, std, sum, var,
-)
-from .shape import (  # noqa: F401
-    broadcast_to, cat, chunk, concat, concatenate, expand, expand_as, flatten, flip, movedim,
-    moveaxis, narrow, permute, repeat, reshape, roll, split, squeeze, stack, t, tile, transpose,
-    tril, triu, unbind, unflatten, unsqueeze, view, view_as,
-)
+Every module in this package is imported and its public names (its `__all__`,
+else every public function) are re-exported, so an op family is one new file.
+"""
+
+import importlib as _importlib
+import inspect as _inspect
+import pkgutil as _pkgutil
+
+__all__ = []
+for _info in sorted(_pkgutil.iter_modules(__path__), key=lambda m: m.name):
+    if _info.name.startswith("_"):
+        continue
+    _mod = _importlib.import_module(f"{__name__}.{_info.name}")
+    _names = getattr(_mod, "__all__", None)
+    if _names is None:
+        _names = [n for n, v in vars(_mod).items() if not n.startswith("_")
+                  and _inspect.isfunction(v) and v.__module__ == _mod.__name__
+                  and n not in getattr(_mod, "__internal__", ())]
+    for _n in _names:
+        globals()[_n] = getattr(_mod, _n)
+    __all__ += [n for n in _names if n not in __all__]

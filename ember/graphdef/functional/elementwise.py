@@ -7,6 +7,8 @@ from ..ops.elementwise import FLOAT_UNARY, PREDICATES, SAME_UNARY
 from ..tensor import Tensor, tensor_method
 from ._core import active_builder, as_tensor, cast, constant, emit, is_scalar, promote_pair, to_float
 
+__internal__ = ("add_", "sub_", "true_divide")
+
 _module = globals()
 
 

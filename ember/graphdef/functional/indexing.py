@@ -9,6 +9,8 @@ from ..tensor import Tensor, tensor_method
 from ._core import as_tensor, emit
 from .shape import reshape, slice_dims
 
+__internal__ = ("getitem",)
+
 
 def _expand_ellipsis(index: tuple, ndim: int) -> tuple:
     used = builtins.sum(1 for i in index if i is not None and i is not Ellipsis)

@@ -59,8 +59,9 @@ def einsum(equation: str, *operands):
     ts = [as_tensor(o, builder) for o in operands]
     eq = equation.replace(" ", "")
     if "->" not in eq:  # implicit output: letters used once, alphabetical
-        letters = eq.replace(",", "")
-        eq = eq + "->" + "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
+        letters = eq.replace(",", "").replace(".", "")
+        lead = "..." if "..." in eq else ""
+        eq = eq + "->" + lead + "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
     if "..." in eq:
         eq = _expand_ellipsis(eq, ts)
     from .. import dtypes

@@ -10,6 +10,8 @@ from ..errors import DTypeError, ShapeError
 from ..tensor import Tensor
 from ._core import active_builder, as_tensor, emit, to_float
 
+__internal__ = ("check_reduction", "reduce", "check_same_shape")
+
 REDUCTIONS = ("mean", "sum", "none")
 
 

@@ -9,6 +9,8 @@ from ..ops.common import normalize_dim
 from ..tensor import Tensor, tensor_method
 from ._core import active_builder, as_tensor, emit
 
+__internal__ = ("infer_reshape", "slice_dims")
+
 
 def _shape_arg(shape) -> tuple:
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):

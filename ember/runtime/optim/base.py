@@ -12,7 +12,8 @@ Contract used by the compiler (`ember.compiler.steps`) and the schedulers:
 - `build(named_params)` -> `optax.GradientTransformation` over *flat lists* of
   arrays in the order of `named_params` ([(name, param_object), ...]).
   Its state is `OptimizerState(hyperparams, inner)`; `hyperparams[g][key]` is
-  a float32 scalar the update reads.
+  a float32 scalar the update reads. Refresh it only with `hyperparams_state()`:
+  that also fills derived entries (`one_minus_<key>`, see `complements`).
 - `hyperparams()` -> per-group dict of the numeric hyperparameters now set;
   `dirty` is True when one changed since the runtime last read them.
 
@@ -76,6 +77,10 @@ class Optimizer:
     """
 
     static_keys: tuple[str, ...] = ()
+    # Keys whose `1 - value` the state also holds (as "one_minus_<key>"), computed in
+    # double precision as torch does: float32(1 - 0.999) is accurate, while
+    # 1 - float32(0.999) is off by 1.3e-5 relative.
+    complements: tuple[str, ...] = ()
 
     def __init__(self, params: Iterable | None, defaults: dict[str, Any]):
         self.defaults = dict(defaults)
@@ -147,9 +152,13 @@ class Optimizer:
                 f"{list(self.static_keys)}) changed after the step was built; only numeric "
                 "hyperparameters can change during training. Rebuild the optimizer."
             )
-        return tuple(
-            {k: jnp.asarray(v, jnp.float32) for k, v in hp.items()} for hp in self.hyperparams()
-        )
+        out = []
+        for hp in self.hyperparams():
+            for k in self.complements:
+                if k in hp:
+                    hp[f"one_minus_{k}"] = 1.0 - hp[k]
+            out.append({k: jnp.asarray(v, jnp.float32) for k, v in hp.items()})
+        return tuple(out)
 
     def static_signature(self) -> list[dict[str, Any]]:
         """Per group, everything the compiled step bakes in (see `static_keys`)."""
@@ -197,6 +206,11 @@ def lerp(start: jax.Array, end: jax.Array, weight: jax.Array) -> jax.Array:
     """`torch.lerp`, with ATen's two-sided formula so EMAs round like PyTorch's."""
     small = jnp.abs(weight) < 0.5
     return jnp.where(small, start + weight * (end - start), end - (end - start) * (1 - weight))
+
+
+def one_minus_pow(one_minus_beta: jax.Array, step: jax.Array) -> jax.Array:
+    """`1 - beta**step` (a bias correction) without cancellation when beta is near 1."""
+    return -jnp.expm1(step * jnp.log1p(-one_minus_beta))
 
 
 def _compute_dtype(dtype) -> jnp.dtype:

@@ -1,0 +1,1 @@
+"""OpInfo entries by family: each module exports `OP_DB: list[OpInfo]`."""
