@@ -99,6 +99,8 @@ class GraphBuilder:
             for bname, value in module._buffers.items():
                 if value is None:
                     continue
+                if hasattr(value, "store"):  # a BoundBuffer: the value lives in a compiled model
+                    value = value.get()
                 full = f"{path}.{bname}" if path else bname
                 t = self.add_input("buffer", full, TensorType(value.shape, value.dtype))
                 self.state_tensors[(id(module), bname)] = t

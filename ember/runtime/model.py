@@ -33,6 +33,19 @@ def _to_device(x):
     return jnp.asarray(x)
 
 
+def _distinct_buffers(tree):
+    """Copy leaves that alias another leaf: a donated state must not repeat a buffer."""
+    seen = set()
+
+    def fresh(leaf):
+        if id(leaf) in seen:
+            return jnp.array(leaf, copy=True)
+        seen.add(id(leaf))
+        return leaf
+
+    return jax.tree_util.tree_map(fresh, tree)
+
+
 class CompiledModel(LoopMixin):
     """A Module with a loss, optimizer and metrics, compiled to fused XLA steps.
 
@@ -85,7 +98,7 @@ class CompiledModel(LoopMixin):
         opt_state = None
         if self.optimizer is not None:
             self.tx = self.optimizer.build(self._named_params)
-            opt_state = self.tx.init(self.store.params)
+            opt_state = _distinct_buffers(self.tx.init(self.store.params))
         key = jax.random.PRNGKey(initial_seed() if seed is None else seed)
         self._state = {
             "opt_state": opt_state,
@@ -97,7 +110,8 @@ class CompiledModel(LoopMixin):
     def _full_state(self) -> dict:
         if self.optimizer is not None and self.optimizer.dirty:
             opt_state = self._state["opt_state"]
-            self._state["opt_state"] = opt_state._replace(hyperparams=self.optimizer.hyperparams_state())
+            self._state["opt_state"] = _distinct_buffers(
+                opt_state._replace(hyperparams=self.optimizer.hyperparams_state()))
         return {"params": self.store.params, "buffers": self.store.buffers, **self._state}
 
     def _absorb(self, state: dict) -> None:

@@ -1,0 +1,91 @@
+"""LayerNorm and RMSNorm (PyTorch parameters: weight of ones, bias of zeros)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from ..functional import layer_norm, rms_norm
+from ..module import Module
+from ..parameter import Parameter
+
+
+def _shape(normalized_shape: int | Sequence[int]) -> tuple[int, ...]:
+    if isinstance(normalized_shape, int):
+        return (normalized_shape,)
+    return tuple(int(d) for d in normalized_shape)
+
+
+def _ones(rng, shape, dtype):
+    return np.ones(shape, dtype)
+
+
+def _zeros(rng, shape, dtype):
+    return np.zeros(shape, dtype)
+
+
+class LayerNorm(Module):
+    """Normalize over the trailing `normalized_shape` dims, then scale and shift.
+
+    >>> norm = LayerNorm(16)          # weight (16,) ones, bias (16,) zeros
+    >>> y = norm(np.zeros((4, 10, 16), np.float32))
+    """
+
+    def __init__(self, normalized_shape: int | Sequence[int], eps: float = 1e-5,
+                 elementwise_affine: bool = True, bias: bool = True, device=None, dtype=None):
+        super().__init__()
+        self.normalized_shape = _shape(normalized_shape)
+        self.eps = eps
+        self.elementwise_affine = elementwise_affine
+        if elementwise_affine:
+            self.weight = Parameter(shape=self.normalized_shape, dtype=dtype, init=_ones)
+            if bias:
+                self.bias = Parameter(shape=self.normalized_shape, dtype=dtype, init=_zeros)
+            else:
+                self.register_parameter("bias", None)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+
+    def reset_parameters(self) -> None:
+        if self.weight is not None:
+            self.weight.set_initializer(_ones)
+        if self.bias is not None:
+            self.bias.set_initializer(_zeros)
+
+    def forward(self, input):
+        return layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return (f"{self.normalized_shape}, eps={self.eps}, "
+                f"elementwise_affine={self.elementwise_affine}")
+
+
+class RMSNorm(Module):
+    """`x / sqrt(mean(x^2) + eps) * weight` over the trailing dims; eps None = finfo(dtype).eps.
+
+    >>> norm = RMSNorm(16)            # weight (16,) ones
+    """
+
+    def __init__(self, normalized_shape: int | Sequence[int], eps: float | None = None,
+                 elementwise_affine: bool = True, device=None, dtype=None):
+        super().__init__()
+        self.normalized_shape = _shape(normalized_shape)
+        self.eps = eps
+        self.elementwise_affine = elementwise_affine
+        if elementwise_affine:
+            self.weight = Parameter(shape=self.normalized_shape, dtype=dtype, init=_ones)
+        else:
+            self.register_parameter("weight", None)
+
+    def reset_parameters(self) -> None:
+        if self.weight is not None:
+            self.weight.set_initializer(_ones)
+
+    def forward(self, input):
+        return rms_norm(input, self.normalized_shape, self.weight, self.eps)
+
+    def extra_repr(self) -> str:
+        return (f"{self.normalized_shape}, eps={self.eps}, "
+                f"elementwise_affine={self.elementwise_affine}")

@@ -1,0 +1,25 @@
+"""Test helpers: ember loss/gradients through the real trace → passes → lowering path."""
+
+import jax
+import numpy as np
+
+from ember.compiler import lower, run_passes
+from ember.graphdef.trace import trace_function
+
+
+def loss_and_grads(net, loss_fn, x, y):
+    """(loss, logits, {param name: grad}) computed by ember's lowered graph."""
+    graph, _ = trace_function(
+        lambda a, b: (loss_fn(net(a), b), net(a)), [x, y], modules=[("", net)], names=["x", "y"]
+    )
+    lowered = lower(run_passes(graph))
+    named = dict(net.named_parameters())
+    params = [np.asarray(named[n].data) for n in lowered.param_names]
+    buffers = [dict(net.named_buffers())[n] for n in lowered.buffer_names]
+
+    def f(ps):
+        outs, _ = lowered.fn(ps, buffers, [x, y], None)
+        return outs[0], outs[1]
+
+    (loss, logits), grads = jax.value_and_grad(f, has_aux=True)(params)
+    return float(loss), np.asarray(logits), dict(zip(lowered.param_names, map(np.asarray, grads), strict=True))

@@ -1,0 +1,93 @@
+"""Module registration, repr, traversal, modes, lazy seeded init, state_dict, eager calls."""
+
+import numpy as np
+import torch
+from models import EmberMLP, mnist_like
+
+import ember as em
+from ember import nn, optim
+
+
+def test_registration_and_torch_names():
+    net = EmberMLP()
+    assert [n for n, _ in net.named_parameters()] == ["fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"]
+    assert [n for n, _ in net.named_modules()] == ["", "fc1", "fc2"]
+    assert [type(m).__name__ for m in net.children()] == ["Linear", "Linear"]
+    assert net.fc1.weight.shape == (128, 784)
+    sd = net.state_dict()
+    assert list(sd) == list(EmberMLP().state_dict())
+    assert sd["fc1.weight"].shape == (128, 784) and sd["fc1.weight"].dtype == np.float32
+
+
+def test_repr_matches_torch_layout():
+    expected = (
+        "EmberMLP(\n"
+        "  (fc1): Linear(in_features=784, out_features=128, bias=True)\n"
+        "  (fc2): Linear(in_features=128, out_features=10, bias=True)\n"
+        ")"
+    )
+    assert repr(EmberMLP()) == expected
+    seq = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Dropout(0.1))
+    assert repr(seq) == repr(torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.ReLU(), torch.nn.Dropout(0.1)))
+
+
+def test_train_eval_modes_propagate():
+    seq = nn.Sequential(nn.Linear(2, 2), nn.Dropout())
+    seq.eval()
+    assert not seq[1].training
+    seq.train()
+    assert all(m.training for m in seq.modules())
+
+
+def test_lazy_init_is_deterministic_and_follows_pytorch_bounds():
+    em.manual_seed(7)
+    a = EmberMLP()
+    em.manual_seed(7)
+    b = EmberMLP()
+    _ = b.fc2.weight.data  # materialize in a different order: same values
+    for k, v in a.state_dict().items():
+        np.testing.assert_array_equal(v, b.state_dict()[k])
+    em.manual_seed(8)
+    c = EmberMLP()
+    assert not np.array_equal(c.state_dict()["fc1.weight"], a.state_dict()["fc1.weight"])
+    w = a.state_dict()["fc1.weight"]
+    bound = 1 / np.sqrt(784)
+    assert np.abs(w).max() <= bound and np.abs(w).max() > 0.95 * bound
+    assert abs(w.std() - bound / np.sqrt(3)) < 0.05 * bound  # uniform(-b, b) has std b/sqrt(3)
+
+
+def test_module_reflects_trained_values_and_load_after_compile_reaches_the_step():
+    net = EmberMLP()
+    model = em.compile(net, loss=nn.CrossEntropyLoss(), optimizer=optim.SGD(lr=0.5))
+    before = net.state_dict()["fc2.bias"].copy()
+    x, y = mnist_like(32)
+    model.train_step(x, y)
+    assert not np.allclose(net.fc2.bias.numpy(), before)
+    zeros = {k: np.zeros_like(v) for k, v in net.state_dict().items()}
+    net.load_state_dict(zeros)
+    np.testing.assert_array_equal(model.predict(x), np.zeros((32, 10), np.float32))
+
+
+def test_calling_a_module_twice_with_same_shapes_compiles_once():
+    net = EmberMLP()
+    x, _ = mnist_like(8)
+    before = em.compile_count("EmberMLP.__call__")
+    y1 = net(x)
+    y2 = net(x + 1)
+    assert em.compile_count("EmberMLP.__call__") == before + 1
+    assert y1.shape == (8, 10) and isinstance(y1, np.ndarray) and not np.allclose(y1, y2)
+    net(x[:4])
+    assert em.compile_count("EmberMLP.__call__") == before + 2
+
+
+def test_fit_accepts_an_iterable_of_batches_like_a_dataloader():
+    x, y = mnist_like(64)
+    ds = torch.utils.data.TensorDataset(torch.from_numpy(x), torch.from_numpy(y))
+    loader = torch.utils.data.DataLoader(ds, batch_size=16)
+    net = EmberMLP()
+    model = em.compile(net, loss=nn.CrossEntropyLoss(), optimizer=optim.Adam(lr=1e-3), metrics=["accuracy"])
+    history = model.fit(loader, epochs=3, verbose=0)
+    assert len(history["loss"]) == 3 and history["loss"][-1] < history["loss"][0]
+    result = model.evaluate(x, y, verbose=0)
+    assert set(result) == {"loss", "accuracy"}
+    assert model.predict(x, batch_size=48).shape == (64, 10)  # ragged tail padded
