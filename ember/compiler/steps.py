@@ -48,8 +48,18 @@ def build_train_step(
     tx: optax.GradientTransformation,
     metric_fns: dict[str, Callable],
     grad_transform: Callable | None = None,
+    accumulate_steps: int = 1,
 ) -> Callable:
+    """The fused step. With `accumulate_steps=N` each call is a micro-batch:
+    gradients are averaged in `state["grad_acc"]` and the optimizer (after
+    `grad_transform`, e.g. clipping) runs on every N-th call only."""
     fn = lowered.fn
+
+    def update(grads, state):
+        if grad_transform is not None:
+            grads = grad_transform(grads)
+        updates, opt_state = tx.update(grads, state["opt_state"], state["params"])
+        return optax.apply_updates(state["params"], updates), opt_state
 
     def train_step(state, x, y):
         key = step_key(state["rng"], state["step"]) if lowered.uses_rng else None
@@ -59,20 +69,27 @@ def build_train_step(
             return outs[0], (outs[1:], new_buffers)
 
         (loss, (outs, new_buffers)), grads = jax.value_and_grad(loss_of, has_aux=True)(state["params"])
-        if grad_transform is not None:
-            grads = grad_transform(grads)
-        updates, opt_state = tx.update(grads, state["opt_state"], state["params"])
-        params = optax.apply_updates(state["params"], updates)
+        new_state = dict(state)
+        if accumulate_steps == 1:
+            params, opt_state = update(grads, state)
+        else:
+            acc = jax.tree_util.tree_map(jnp.add, state["grad_acc"], grads)
+            apply_now = (state["step"] + 1) % accumulate_steps == 0
+
+            def do_update(acc):
+                mean = jax.tree_util.tree_map(lambda g: g / accumulate_steps, acc)
+                params, opt_state = update(mean, state)
+                return params, opt_state, jax.tree_util.tree_map(jnp.zeros_like, acc)
+
+            def skip(acc):
+                return state["params"], state["opt_state"], acc
+
+            params, opt_state, acc = jax.lax.cond(apply_now, do_update, skip, acc)
+            new_state["grad_acc"] = acc
         batch = jnp.asarray(x.shape[0] if x.ndim else 1, jnp.float32)
         sums, logs = _accumulate(state["sums"], loss, batch, outs[0], y, metric_fns)
-        new_state = {
-            "params": params,
-            "buffers": new_buffers,
-            "opt_state": opt_state,
-            "step": state["step"] + 1,
-            "rng": state["rng"],
-            "sums": sums,
-        }
+        new_state.update(params=params, buffers=new_buffers, opt_state=opt_state,
+                         step=state["step"] + 1, sums=sums)
         return new_state, logs
 
     return jax.jit(train_step, donate_argnums=0)

@@ -17,6 +17,7 @@ import numpy as np
 import optax
 
 from ember.compiler import build_eval_step, build_predict_step, build_train_step, lower, run_passes
+from ember.compiler import gradients
 from ember.compiler.metrics import resolve_metrics
 from ember.compiler.steps import empty_sums
 from ember.graphdef import Module, ShapeError, StateStore, TraceError
@@ -55,15 +56,26 @@ class CompiledModel(LoopMixin):
     """
 
     def __init__(self, module: Module, loss=None, optimizer=None, metrics=None, *,
-                 grad_transform: Callable | None = None, seed: int | None = None):
+                 clip_grad_norm: float | None = None, clip_grad_value: float | None = None,
+                 accumulate_steps: int = 1, grad_transform: Callable | None = None,
+                 seed: int | None = None):
         if not isinstance(module, Module):
             raise TypeError(f"em.compile expects an ember nn.Module, got {type(module).__name__}")
         self.module = module
         self.loss = loss
         self.optimizer = optimizer
         self.metric_fns = resolve_metrics(metrics)
-        self.grad_transform = grad_transform
+        if accumulate_steps < 1:
+            raise ValueError(f"accumulate_steps must be >= 1, got {accumulate_steps}")
+        self.accumulate_steps = int(accumulate_steps)
+        # PyTorch order: clip values first, then the global norm, then any user transform
+        self.grad_transform = gradients.chain(
+            gradients.clip_grad_value(clip_grad_value) if clip_grad_value is not None else None,
+            gradients.clip_grad_norm(clip_grad_norm) if clip_grad_norm is not None else None,
+            grad_transform,
+        )
         self._steps: dict[tuple, Any] = {}
+        self._fast_train: dict[tuple, Any] = {}
         self._last_types: dict[str, tuple] = {}
         self.compile_log: list[str] = []
         self._bind_state(seed)
@@ -106,6 +118,8 @@ class CompiledModel(LoopMixin):
             "rng": jax.random.key_data(key),
             "sums": empty_sums(self.metric_fns),
         }
+        if self.accumulate_steps > 1:
+            self._state["grad_acc"] = [jnp.zeros_like(p) for p in self.store.params]
 
     def _full_state(self) -> dict:
         if self.optimizer is not None and self.optimizer.dirty:
@@ -117,7 +131,8 @@ class CompiledModel(LoopMixin):
     def _absorb(self, state: dict) -> None:
         self.store.params = state["params"]
         self.store.buffers = state["buffers"]
-        self._state = {k: state[k] for k in ("opt_state", "step", "rng", "sums")}
+        del state["params"], state["buffers"]
+        self._state = state
 
     @property
     def step(self) -> int:
@@ -182,7 +197,8 @@ class CompiledModel(LoopMixin):
                 if self.tx is None:
                     raise TraceError("this model was compiled without an optimizer; fix: "
                                      "em.compile(net, loss=..., optimizer=optim.SGD(lr=0.01))")
-                step = build_train_step(lowered, self.tx, self.metric_fns, self.grad_transform)
+                step = build_train_step(lowered, self.tx, self.metric_fns, self.grad_transform,
+                                        self.accumulate_steps)
             elif kind == "eval":
                 step = build_eval_step(lowered, self.metric_fns)
             else:
@@ -205,9 +221,23 @@ class CompiledModel(LoopMixin):
 
     # -- steps --------------------------------------------------------------------------
     def train_step(self, x, y) -> dict:
-        """One fused forward+backward+update step; returns device scalars ('loss', metrics)."""
-        x, y = _canonical_input(x), _canonical_input(y)
-        step, _, _, _ = self._compiled("train", (spec_of(x), spec_of(y)))
+        """One fused forward+backward+update step; returns device scalars ('loss', metrics).
+
+        The per-step path is a dict lookup on the raw input shapes/dtypes, the
+        jitted call and two list swaps: it does not grow with the model.
+        """
+        key = (getattr(x, "shape", None), getattr(x, "dtype", None),
+               getattr(y, "shape", None), getattr(y, "dtype", None))
+        fast = self._fast_train.get(key)
+        if fast is None:
+            cx, cy = _canonical_input(x), _canonical_input(y)
+            step = self._compiled("train", (spec_of(cx), spec_of(cy)))[0]
+            cast = (cx.dtype != getattr(x, "dtype", None) or cy.dtype != getattr(y, "dtype", None)
+                    or not hasattr(x, "dtype") or not hasattr(y, "dtype"))
+            fast = self._fast_train[key] = (step, cast)
+        step, cast = fast
+        if cast:
+            x, y = _canonical_input(x), _canonical_input(y)
         state, logs = step(self._full_state(), x, y)
         self._absorb(state)
         return logs

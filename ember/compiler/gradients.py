@@ -1,0 +1,42 @@
+"""Gradient transforms applied inside the fused step (PyTorch's clipping semantics)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+
+
+def clip_grad_norm(max_norm: float, norm_type: float = 2.0) -> Callable:
+    """Like `torch.nn.utils.clip_grad_norm_`: scale by min(1, max_norm / (total_norm + 1e-6))."""
+
+    def apply(grads):
+        leaves = jax.tree_util.tree_leaves(grads)
+        if norm_type == float("inf"):
+            total = jnp.max(jnp.stack([jnp.max(jnp.abs(g)) for g in leaves]))
+        else:
+            total = sum(jnp.sum(jnp.abs(g.astype(jnp.float32)) ** norm_type) for g in leaves) ** (
+                1.0 / norm_type)
+        coef = jnp.minimum(max_norm / (total + 1e-6), 1.0)
+        return jax.tree_util.tree_map(lambda g: (g * coef).astype(g.dtype), grads)
+
+    return apply
+
+
+def clip_grad_value(clip_value: float) -> Callable:
+    """Like `torch.nn.utils.clip_grad_value_`: clamp every gradient to [-v, v]."""
+    return lambda grads: jax.tree_util.tree_map(lambda g: jnp.clip(g, -clip_value, clip_value), grads)
+
+
+def chain(*transforms: Callable | None) -> Callable | None:
+    active = [t for t in transforms if t is not None]
+    if not active:
+        return None
+
+    def apply(grads):
+        for t in active:
+            grads = t(grads)
+        return grads
+
+    return apply
