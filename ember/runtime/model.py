@@ -20,7 +20,7 @@ from ember.compiler import build_eval_step, build_predict_step, build_train_step
 from ember.compiler import gradients
 from ember.compiler.metrics import resolve_metrics
 from ember.compiler.steps import empty_sums
-from ember.graphdef import Module, ShapeError, StateStore, TraceError
+from ember.graphdef import Module, ShapeError, StateStore, TensorType, TraceError
 from ember.graphdef.module import BoundBuffer
 from ember.graphdef.parameter import initial_seed
 from ember.graphdef.trace import flatten_outputs, spec_of, trace_function
@@ -212,7 +212,7 @@ class CompiledModel(LoopMixin):
 
     def graph(self, kind: str = "train", *example) -> Any:
         """The optimized IR of a step kind for example inputs (arrays or specs)."""
-        types = tuple(spec_of(_canonical_input(e) if not hasattr(e, "ndim") or True else e) for e in example)
+        types = tuple(spec_of(e if isinstance(e, TensorType) else _canonical_input(e)) for e in example)
         return self._compiled(kind, types)[3]
 
     @property
