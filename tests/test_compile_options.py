@@ -177,3 +177,16 @@ def test_param_group_without_weight_decay_is_untouched_by_decay():
         np.testing.assert_array_equal(after[name], before[name])
     for name in ("fc1.weight", "fc2.weight"):
         np.testing.assert_allclose(after[name], before[name] * (1 - 0.01 * 0.1) ** 5, rtol=1e-6)
+
+
+def test_frozen_parameters_are_not_updated_even_when_given_to_the_optimizer():
+    _, e = pair(8)
+    e.fc1.weight.requires_grad = False
+    before = e.state_dict()
+    model = em.compile(e, loss=mse, optimizer=optim.AdamW(e.parameters(), lr=0.1, weight_decay=0.5))
+    x, y = data()
+    for _ in range(3):
+        model.train_step(x, y)
+    after = e.state_dict()
+    np.testing.assert_array_equal(after["fc1.weight"], before["fc1.weight"])
+    assert not np.allclose(after["fc1.bias"], before["fc1.bias"])

@@ -49,6 +49,7 @@ def build_train_step(
     metric_fns: dict[str, Callable],
     grad_transform: Callable | None = None,
     accumulate_steps: int = 1,
+    frozen: tuple[bool, ...] = (),
 ) -> Callable:
     """The fused step. With `accumulate_steps=N` each call is a micro-batch:
     gradients are averaged in `state["grad_acc"]` and the optimizer (after
@@ -58,8 +59,13 @@ def build_train_step(
     def update(grads, state):
         if grad_transform is not None:
             grads = grad_transform(grads)
+        if any(frozen):  # requires_grad=False: no gradient reaches the optimizer, no update
+            grads = [jnp.zeros_like(g) if f else g for g, f in zip(grads, frozen, strict=True)]
         updates, opt_state = tx.update(grads, state["opt_state"], state["params"])
-        return optax.apply_updates(state["params"], updates), opt_state
+        params = optax.apply_updates(state["params"], updates)
+        if any(frozen):
+            params = [old if f else new for old, new, f in zip(state["params"], params, frozen, strict=True)]
+        return params, opt_state
 
     def train_step(state, x, y):
         key = step_key(state["rng"], state["step"]) if lowered.uses_rng else None

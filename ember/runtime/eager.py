@@ -37,21 +37,53 @@ def _canonical_input(x):
     return arr
 
 
+def _flatten_args(args) -> tuple[list, object]:
+    """Arrays (possibly in nested tuples/lists, or None) -> flat arrays + structure."""
+    if args is None:
+        return [], None
+    if isinstance(args, (tuple, list)) and not (args and all(isinstance(a, (int, float)) for a in args)):
+        leaves, subs = [], []
+        for a in args:
+            sub_leaves, st = _flatten_args(a)
+            leaves += sub_leaves
+            subs.append(st)
+        return leaves, (type(args), tuple(subs))
+    if not _is_array(args) and not isinstance(args, (list, tuple)):
+        raise TraceError(f"modules take arrays (or tuples of arrays) when called outside a trace, "
+                         f"got {type(args).__name__}")
+    return [_canonical_input(np.asarray(args) if isinstance(args, (list, tuple)) else args)], "*"
+
+
+def _rebuild_args(leaves, struct):
+    it = iter(leaves)
+
+    def build(st):
+        if st is None:
+            return None
+        if st == "*":
+            return next(it)
+        kind, subs = st
+        return kind(build(s) for s in subs)
+
+    return build(struct)
+
+
 def eager_call(module: Module, args: tuple, kwargs: dict):
     if kwargs:
         raise TraceError(f"{type(module).__name__}: keyword arguments are not supported when calling "
                          "a module on arrays; pass inputs positionally")
-    if not args or not all(_is_array(a) or isinstance(a, (list, tuple)) for a in args):
-        raise TraceError(f"{type(module).__name__} was called on {[type(a).__name__ for a in args]}; "
-                         "call modules on numpy/JAX arrays (or inside another module's forward)")
-    inputs = [_canonical_input(np.asarray(a) if isinstance(a, (list, tuple)) else a) for a in args]
+    inputs, arg_struct = _flatten_args(tuple(args))
+    if not inputs:
+        raise TraceError(f"{type(module).__name__} was called without array inputs")
     types = tuple(spec_of(a) for a in inputs)
-    key = (types, module.training)
+    key = (types, arg_struct, module.training)
     entry = module._compiled_cache.get(key)
     if entry is None:
+        names = input_names(module.forward, len(types)) if arg_struct[1] and all(
+            s == "*" for s in arg_struct[1]) else [f"input{i}" for i in range(len(types))]
         graph, struct = trace_function(
-            module, types, modules=[("", module)], names=input_names(module.forward, len(types)),
-            graph_name=type(module).__name__,
+            lambda *flat: module(*_rebuild_args(flat, arg_struct)), types, modules=[("", module)],
+            names=names, graph_name=type(module).__name__,
         )
         graph = run_passes(graph)
         lowered = lower(graph)

@@ -197,8 +197,9 @@ class CompiledModel(LoopMixin):
                 if self.tx is None:
                     raise TraceError("this model was compiled without an optimizer; fix: "
                                      "em.compile(net, loss=..., optimizer=optim.SGD(lr=0.01))")
+                frozen = tuple(not p.requires_grad for _, p in self._named_params)
                 step = build_train_step(lowered, self.tx, self.metric_fns, self.grad_transform,
-                                        self.accumulate_steps)
+                                        self.accumulate_steps, frozen)
             elif kind == "eval":
                 step = build_eval_step(lowered, self.metric_fns)
             else:
