@@ -36,6 +36,8 @@ def flatten_outputs(out: Any) -> tuple[list[Tensor], Any]:
     """Flatten (nested) tuples/lists/dicts of Tensors; return leaves and a structure."""
     if isinstance(out, Tensor):
         return [out], "*"
+    if out is None:
+        return [], None
     if isinstance(out, dict):
         leaves, struct = [], {}
         for k, v in out.items():
@@ -59,6 +61,8 @@ def unflatten_outputs(leaves: Sequence, struct: Any):
     it = iter(leaves)
 
     def build(s):
+        if s is None:
+            return None
         if s == "*":
             return next(it)
         kind, body = s

@@ -41,6 +41,10 @@ def _flatten_args(args) -> tuple[list, object]:
     """Arrays (possibly in nested tuples/lists, or None) -> flat arrays + structure."""
     if args is None:
         return [], None
+    if isinstance(args, (bool, int, float, str)) or (
+        isinstance(args, tuple) and args and all(isinstance(a, (bool, int, float)) for a in args)
+    ):
+        return [], ("static", args)  # Python options (need_weights=False, sizes) stay static
     if isinstance(args, (tuple, list)) and not (args and all(isinstance(a, (int, float)) for a in args)):
         leaves, subs = [], []
         for a in args:
@@ -63,26 +67,33 @@ def _rebuild_args(leaves, struct):
         if st == "*":
             return next(it)
         kind, subs = st
+        if kind == "static":
+            return subs
         return kind(build(s) for s in subs)
 
     return build(struct)
 
 
 def eager_call(module: Module, args: tuple, kwargs: dict):
-    if kwargs:
-        raise TraceError(f"{type(module).__name__}: keyword arguments are not supported when calling "
-                         "a module on arrays; pass inputs positionally")
-    inputs, arg_struct = _flatten_args(tuple(args))
+    names_kw = tuple(sorted(kwargs))
+    inputs, arg_struct = _flatten_args((tuple(args), tuple(kwargs[k] for k in names_kw)))
     if not inputs:
         raise TraceError(f"{type(module).__name__} was called without array inputs")
     types = tuple(spec_of(a) for a in inputs)
-    key = (types, arg_struct, module.training)
+    key = (types, arg_struct, names_kw, module.training)
     entry = module._compiled_cache.get(key)
     if entry is None:
-        names = input_names(module.forward, len(types)) if arg_struct[1] and all(
-            s == "*" for s in arg_struct[1]) else [f"input{i}" for i in range(len(types))]
+        positional = arg_struct[1][0][1]
+        simple = not names_kw and all(s == "*" for s in positional)
+        names = input_names(module.forward, len(types)) if simple else [
+            f"input{i}" for i in range(len(types))]
+
+        def call(*flat):
+            pos, kw = _rebuild_args(flat, arg_struct)
+            return module(*pos, **dict(zip(names_kw, kw, strict=True)))
+
         graph, struct = trace_function(
-            lambda *flat: module(*_rebuild_args(flat, arg_struct)), types, modules=[("", module)],
+            call, types, modules=[("", module)],
             names=names, graph_name=type(module).__name__,
         )
         graph = run_passes(graph)
