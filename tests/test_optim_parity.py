@@ -30,9 +30,7 @@ WORST: dict[str, dict[str, float]] = {}
 
 def _mlp(dtype: torch.dtype) -> torch.nn.Module:
     torch.manual_seed(0)
-    return torch.nn.Sequential(
-        torch.nn.Linear(5, 7), torch.nn.Tanh(), torch.nn.Linear(7, 3)
-    ).to(dtype)
+    return torch.nn.Sequential(torch.nn.Linear(5, 7), torch.nn.Tanh(), torch.nn.Linear(7, 3)).to(dtype)
 
 
 def _data(dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
@@ -125,7 +123,8 @@ def run_against_torch(torch_opt_fn, ember_opt_fn, dtype, lr_change_at=None, new_
             assert eopt.dirty
             state = state._replace(hyperparams=eopt.hyperparams_state())
         topt.zero_grad()
-        loss = torch.nn.functional.mse_loss(model(x), y) + 0.1 * model(x).pow(4).mean()
+        out = model(x)
+        loss = torch.nn.functional.mse_loss(out, y) + 0.1 * out.pow(4).mean()
         loss.backward()
         grads = [_to_jax(p.grad) for p in params]
         topt.step()
@@ -135,39 +134,42 @@ def run_against_torch(torch_opt_fn, ember_opt_fn, dtype, lr_change_at=None, new_
 
 # -- parity with torch ---------------------------------------------------------
 
+# (optimizer, options, also in float64). float64 runs cover every option whose
+# effect is small enough for float32 rounding to hide a mistake (eps placement,
+# bias corrections); the others differ from a float64 case only in a big way.
 CASES = [
-    ("SGD", {"lr": 0.05}),
-    ("SGD", {"lr": 0.05, "momentum": 0.9}),
-    ("SGD", {"lr": 0.05, "momentum": 0.9, "dampening": 0.3}),
-    ("SGD", {"lr": 0.05, "momentum": 0.9, "nesterov": True}),
-    ("SGD", {"lr": 0.05, "momentum": 0.5, "weight_decay": 0.05}),
-    ("SGD", {"lr": 0.01, "momentum": 0.9, "maximize": True}),
-    ("Adam", {"lr": 1e-2}),
-    ("Adam", {"lr": 1e-2, "weight_decay": 0.1}),
-    ("Adam", {"lr": 1e-2, "amsgrad": True}),
-    ("Adam", {"lr": 1e-2, "maximize": True}),
-    ("Adam", {"lr": 1e-2, "weight_decay": 0.1, "decoupled_weight_decay": True}),
-    ("AdamW", {"lr": 1e-2}),
-    ("AdamW", {"lr": 1e-2, "weight_decay": 0.1, "amsgrad": True, "betas": (0.8, 0.99)}),
-    ("Adamax", {"lr": 1e-2}),
-    ("Adamax", {"lr": 1e-2, "weight_decay": 0.1, "maximize": True}),
-    ("NAdam", {"lr": 1e-2}),
-    ("NAdam", {"lr": 1e-2, "weight_decay": 0.1, "momentum_decay": 1e-2}),
-    ("NAdam", {"lr": 1e-2, "weight_decay": 0.1, "decoupled_weight_decay": True}),
-    ("RAdam", {"lr": 1e-2}),
-    ("RAdam", {"lr": 1e-2, "weight_decay": 0.1}),
-    ("RAdam", {"lr": 1e-2, "weight_decay": 0.1, "decoupled_weight_decay": True}),
-    ("RMSprop", {"lr": 1e-2}),
-    ("RMSprop", {"lr": 1e-2, "centered": True, "momentum": 0.9}),
-    ("RMSprop", {"lr": 1e-2, "alpha": 0.9, "momentum": 0.5, "weight_decay": 0.05}),
-    ("Adagrad", {"lr": 5e-2}),
-    ("Adagrad", {"lr": 5e-2, "lr_decay": 0.01, "initial_accumulator_value": 0.1}),
-    ("Adagrad", {"lr": 5e-2, "weight_decay": 0.05, "maximize": True}),
-    ("Adadelta", {}),
-    ("Adadelta", {"lr": 0.5, "rho": 0.95, "weight_decay": 0.05}),
-    ("Adafactor", {}),
-    ("Adafactor", {"lr": 5e-2, "eps": (1e-30, 1e-3), "d": 2.0, "weight_decay": 0.1}),
-    ("Adafactor", {"lr": 1e-2, "beta2_decay": -0.5, "maximize": True}),
+    ("SGD", {"lr": 0.05}, False),
+    ("SGD", {"lr": 0.05, "momentum": 0.9}, False),
+    ("SGD", {"lr": 0.05, "momentum": 0.9, "dampening": 0.3}, True),
+    ("SGD", {"lr": 0.05, "momentum": 0.9, "nesterov": True}, True),
+    ("SGD", {"lr": 0.05, "momentum": 0.5, "weight_decay": 0.05}, True),
+    ("SGD", {"lr": 0.01, "momentum": 0.9, "maximize": True}, False),
+    ("Adam", {"lr": 1e-2}, True),
+    ("Adam", {"lr": 1e-2, "weight_decay": 0.1}, False),
+    ("Adam", {"lr": 1e-2, "amsgrad": True}, True),
+    ("Adam", {"lr": 1e-2, "maximize": True}, False),
+    ("Adam", {"lr": 1e-2, "weight_decay": 0.1, "decoupled_weight_decay": True}, True),
+    ("AdamW", {"lr": 1e-2}, False),
+    ("AdamW", {"lr": 1e-2, "weight_decay": 0.1, "amsgrad": True, "betas": (0.8, 0.99)}, True),
+    ("Adamax", {"lr": 1e-2}, False),
+    ("Adamax", {"lr": 1e-2, "weight_decay": 0.1, "maximize": True}, True),
+    ("NAdam", {"lr": 1e-2}, False),
+    ("NAdam", {"lr": 1e-2, "weight_decay": 0.1, "momentum_decay": 1e-2}, True),
+    ("NAdam", {"lr": 1e-2, "weight_decay": 0.1, "decoupled_weight_decay": True}, True),
+    ("RAdam", {"lr": 1e-2}, False),
+    ("RAdam", {"lr": 1e-2, "weight_decay": 0.1}, True),
+    ("RAdam", {"lr": 1e-2, "weight_decay": 0.1, "decoupled_weight_decay": True}, True),
+    ("RMSprop", {"lr": 1e-2}, False),
+    ("RMSprop", {"lr": 1e-2, "centered": True, "momentum": 0.9}, True),
+    ("RMSprop", {"lr": 1e-2, "alpha": 0.9, "momentum": 0.5, "weight_decay": 0.05}, True),
+    ("Adagrad", {"lr": 5e-2}, False),
+    ("Adagrad", {"lr": 5e-2, "lr_decay": 0.01, "initial_accumulator_value": 0.1}, True),
+    ("Adagrad", {"lr": 5e-2, "weight_decay": 0.05, "maximize": True}, True),
+    ("Adadelta", {}, True),
+    ("Adadelta", {"lr": 0.5, "rho": 0.95, "weight_decay": 0.05}, True),
+    ("Adafactor", {}, True),
+    ("Adafactor", {"lr": 5e-2, "eps": (1e-30, 1e-3), "d": 2.0, "weight_decay": 0.1}, True),
+    ("Adafactor", {"lr": 1e-2, "beta2_decay": -0.5, "maximize": True}, False),
 ]
 
 
@@ -175,9 +177,17 @@ def _label(name: str, kwargs: dict) -> str:
     return f"{name}({', '.join(f'{k}={v}' for k, v in kwargs.items())})"
 
 
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["f32", "f64"])
-@pytest.mark.parametrize("name,kwargs", CASES, ids=[_label(*c) for c in CASES])
+TRAJECTORIES = [
+    pytest.param(name, kwargs, dtype, id=f"{_label(name, kwargs)}-{tag}")
+    for name, kwargs, f64 in CASES
+    for dtype, tag in [(torch.float32, "f32"), (torch.float64, "f64")]
+    if f64 or dtype == torch.float32
+]
+
+
+@pytest.mark.parametrize("name,kwargs,dtype", TRAJECTORIES)
 def test_trajectory_matches_torch(name, kwargs, dtype):
+    label = _label(name, kwargs)
     if dtype == torch.float64:
         kwargs = _f32_exact_options(name, kwargs)
     with _precision(dtype):
@@ -189,7 +199,7 @@ def test_trajectory_matches_torch(name, kwargs, dtype):
     assert traces == 1
     assert all(a.dtype == b.dtype for a, b in zip(t, e, strict=True))
     worst = _worst_rel(e, t)
-    _record(_label(name, kwargs), dtype, worst)
+    _record(label, dtype, worst)
     assert worst < (1e-5 if dtype == torch.float32 else 1e-12), worst
 
 
@@ -254,7 +264,7 @@ def _setup():
     return objs, named, params, _grad_stream(shapes)
 
 
-@pytest.mark.parametrize("cls", [optim.AdamW, optim.Adam, optim.SGD, optim.Lion, optim.LAMB])
+@pytest.mark.parametrize("cls", [optim.AdamW, optim.SGD, optim.Lion])
 def test_zero_weight_decay_group_is_exactly_undecayed(cls):
     objs, named, params, stream = _setup()
     grouped = cls([{"params": objs[:2], "weight_decay": 0.1}, {"params": objs[2:], "weight_decay": 0}])
@@ -266,18 +276,20 @@ def test_zero_weight_decay_group_is_exactly_undecayed(cls):
     assert not np.array_equal(a[0], b[0])  # the decayed group did change
 
 
-@pytest.mark.parametrize("cls", [optim.Adam, optim.SGD, optim.Adafactor, optim.Lion])
+@pytest.mark.parametrize("cls", [optim.Adam, optim.Lion])
 def test_parameter_in_no_group_is_unchanged(cls):
     objs, named, params, stream = _setup()
     out, state = _run_stream(cls(objs[:3], lr=0.1), named, params, stream)
     np.testing.assert_array_equal(out[3], params[3])
     assert not np.array_equal(out[2], params[2])
+    if isinstance(state.inner, optim.RuleState):
+        assert state.inner.slots[3] == ()  # and it costs no optimizer memory
 
 
 def test_tuple_in_tuple_out():
     objs, named, params, stream = _setup()
     tx = optim.SGD(objs, lr=0.1).build(named)
-    updates, _ = tx.update(tuple(stream[0]), tx.init(params), tuple(params))
+    updates, _ = jax.eval_shape(tx.update, tuple(stream[0]), tx.init(params), tuple(params))
     assert isinstance(updates, tuple)
 
 
@@ -299,8 +311,10 @@ def test_hyperparams_layout():
     opt = optim.Adafactor(objs)
     (hp,) = opt.hyperparams()
     assert hp == {"lr": 1e-2, "beta2_decay": -0.8, "eps1": 1e-3, "d": 1.0, "weight_decay": 0.0}
-    (hp,) = optim.Adam(objs, betas=(0.8, 0.9)).hyperparams_state()
-    assert hp["betas0"].dtype == jnp.float32 and float(hp["betas1"]) == np.float32(0.9)
+    (hp,) = optim.Adam(objs, betas=(0.8, 0.999)).hyperparams_state()
+    assert hp["betas0"].dtype == jnp.float32 and float(hp["betas1"]) == np.float32(0.999)
+    # 1 - beta comes from double precision, as torch's `value=1 - beta2` does.
+    assert float(hp["one_minus_betas1"]) == np.float32(1 - 0.999) != 1 - np.float32(0.999)
 
 
 # -- optax-native optimizers against numpy references ---------------------------
@@ -339,8 +353,7 @@ def _ref_lamb(p, g, s, lr, b1, b2, eps, wd):
 
 REFS = [
     ("Lion", optim.Lion, {"lr": 1e-3, "betas": (0.9, 0.99), "weight_decay": 0.1}, _ref_lion),
-    ("LAMB", optim.LAMB, {"lr": 1e-2, "betas": (0.9, 0.999), "eps": 1e-6, "weight_decay": 0.1},
-     _ref_lamb),
+    ("LAMB", optim.LAMB, {"lr": 1e-2, "betas": (0.9, 0.999), "eps": 1e-6, "weight_decay": 0.1}, _ref_lamb),
 ]
 
 
@@ -364,8 +377,13 @@ def test_optax_native_matches_numpy_reference(name, cls, kwargs, ref):
         return optax.apply_updates(ps, updates), state
 
     step = jax.jit(step)
-    hp = {"lr": kwargs["lr"], "b1": kwargs["betas"][0], "b2": kwargs["betas"][1],
-          "wd": kwargs["weight_decay"], **({"eps": kwargs["eps"]} if "eps" in kwargs else {})}
+    hp = {
+        "lr": kwargs["lr"],
+        "b1": kwargs["betas"][0],
+        "b2": kwargs["betas"][1],
+        "wd": kwargs["weight_decay"],
+        **({"eps": kwargs["eps"]} if "eps" in kwargs else {}),
+    }
     for i in range(STEPS):
         if i == 50:  # a mid-run lr change must reach optax through the state
             hp["lr"] = kwargs["lr"] / 3
@@ -379,18 +397,20 @@ def test_optax_native_matches_numpy_reference(name, cls, kwargs, ref):
         ]
     assert traces == 1
     worst = _worst_rel([np.asarray(p) for p in jparams], ref_params)
-    _record(f"{name}{tuple(kwargs.items())} vs numpy, lr/3 at step 50", torch.float32, worst)
+    _record(f"{_label(name, kwargs)} vs numpy, lr/3 at step 50", torch.float32, worst)
     assert worst < 1e-4, worst
 
 
 def test_optax_adafactor_is_optax_adafactor():
     objs, named, params, stream = _setup()
-    ours, _ = _run_stream(optim.OptaxAdafactor(objs, lr=1e-2, momentum=0.9,
-                                               min_dim_size_to_factor=4), named, params, stream)
+    ours, _ = _run_stream(
+        optim.OptaxAdafactor(objs, lr=1e-2, momentum=0.9, min_dim_size_to_factor=4), named, params, stream
+    )
     tx = optax.adafactor(1e-2, momentum=0.9, min_dim_size_to_factor=4)
     state, theirs = tx.init(params), params
+    update = jax.jit(tx.update)
     for grads in stream:
-        updates, state = tx.update(grads, state, theirs)
+        updates, state = update(grads, state, theirs)
         theirs = optax.apply_updates(theirs, updates)
     worst = _worst_rel(ours, theirs)
     _record("OptaxAdafactor vs optax.adafactor", torch.float32, worst)

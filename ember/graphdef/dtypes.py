@@ -77,9 +77,11 @@ def promote(a: str, b: str) -> str:
 
 
 def scalar_dtype(value) -> str:
-    if isinstance(value, bool):
+    # numpy scalars (np.int64(3), np.bool_) count by kind, like Python scalars
+    kind = getattr(getattr(value, "dtype", None), "kind", None)
+    if isinstance(value, bool) or kind == "b":
         return "bool"
-    if isinstance(value, int):
+    if isinstance(value, int) or kind in ("i", "u"):
         return DEFAULT_INT
     return DEFAULT_FLOAT
 
@@ -90,3 +92,26 @@ def promote_with_scalar(tensor_dtype: str, value) -> str:
     if category(sd) > category(tensor_dtype):
         return sd
     return tensor_dtype
+
+
+def result_type(*operands: tuple[str, int]) -> str:
+    """PyTorch's promotion over `(dtype, priority)` operands.
+
+    Priority 2 is a tensor with dimensions, 1 a 0-d tensor, 0 a Python scalar
+    (given as its `scalar_dtype`). A lower-priority group only matters when its
+    category (bool < int < float) is higher than the result so far, so
+    `f16[3] + f32[]` is f16 and `i32[3] + f64[]` is f64, as in PyTorch.
+    """
+    result = None
+    for priority in (2, 1, 0):
+        group = [d for d, p in operands if p == priority]
+        if not group:
+            continue
+        dt = group[0]
+        for d in group[1:]:
+            dt = promote(dt, d)
+        if result is None or category(dt) > category(result):
+            result = dt
+    if result is None:
+        raise DTypeError("result_type needs at least one operand")
+    return result

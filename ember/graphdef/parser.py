@@ -15,7 +15,9 @@ from .types import TensorType
 
 _HEADER = re.compile(r"^graph (\S+)\($")
 _INPUT = re.compile(r"^(\w+)\s+%([\w.\-]+): (\S+),$")
-_NODE = re.compile(r"^(?P<outs>.+?) = (?P<op>[\w.]+)\((?P<args>[^)]*)\)(?P<attrs> \{.*\})?  # (?P<src>.*)$")
+_NODE = re.compile(  # a node without results prints as `= op(...)`
+    r"^(?:(?P<outs>.+?) )?= (?P<op>[\w.]+)\((?P<args>[^)]*)\)(?P<attrs> \{.*\})?  # (?P<src>.*)$"
+)
 _OUT = re.compile(r"^%([\w.\-]+): (\S+)$")
 _SRC = re.compile(r"^(?P<path>\S+)(?: @ (?P<file>.+):(?P<line>\d+))?$")
 _UPDATE = re.compile(r"^update (\S+) <- %([\w.\-]+)$")
@@ -92,7 +94,7 @@ def _parse_block(lines: list[str], i: int) -> tuple[Graph, int]:
             raise GraphParseError(f"line {i + 1}: cannot parse {line!r}")
         get_op(nm.group("op"))  # unknown ops fail here, by registry lookup only
         outs = []
-        for part in nm.group("outs").split(", "):
+        for part in nm.group("outs").split(", ") if nm.group("outs") else ():
             om = _OUT.match(part)
             if not om:
                 raise GraphParseError(f"line {i + 1}: bad result {part!r}")

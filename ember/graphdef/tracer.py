@@ -155,9 +155,15 @@ class GraphBuilder:
         return zlib.crc32(f"{path}#{count}".encode()) & 0x7FFFFFFF
 
     # -- nodes ------------------------------------------------------------------
-    def emit(self, op: str, inputs: Sequence, attrs: dict | None = None) -> list:
+    def emit(
+        self, op: str, inputs: Sequence, attrs: dict | None = None, subgraphs: Sequence = ()
+    ) -> list:
         from .tensor import Tensor
 
+        inner = current_builder()
+        if inner is not self and self in getattr(inner, "enclosing", ()):
+            # an op on closed-over tensors inside a control-flow body belongs to the body
+            return inner.emit(op, inputs, attrs, subgraphs)
         attrs = dict(attrs or {})
         opdef = get_op(op)
         values = []
@@ -169,11 +175,12 @@ class GraphBuilder:
             if key not in attrs or not check_attr(kind, attrs[key]):
                 raise self.error(TraceError(f"{op}: attr {key}={attrs.get(key)!r} is not a {kind}"))
         try:
-            types = list(opdef.infer([v.type for v in values], **attrs))
+            extra = {"subgraphs": tuple(subgraphs)} if subgraphs else {}
+            types = list(opdef.infer([v.type for v in values], **attrs, **extra))
         except EmberError as e:
             raise self.error(e) from None
         outs = tuple(Value(t) for t in types)
-        self.nodes.append(Node(op, tuple(values), attrs, outs, self.source()))
+        self.nodes.append(Node(op, tuple(values), attrs, outs, self.source(), tuple(subgraphs)))
         return [Tensor(v, self) for v in outs]
 
     def build(self, outputs: Sequence) -> Graph:

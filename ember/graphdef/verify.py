@@ -52,7 +52,8 @@ def verify(graph: Graph) -> Graph:
         if missing:
             _fail(graph, index, f"{node.op}: missing attrs {sorted(missing)}")
         try:
-            inferred = list(opdef.infer([v.type for v in node.inputs], **node.attrs))
+            extra = {"subgraphs": node.subgraphs} if node.subgraphs else {}
+            inferred = list(opdef.infer([v.type for v in node.inputs], **node.attrs, **extra))
         except EmberError as e:
             _fail(graph, index, f"{node.op}: type inference failed: {e}")
         actual = [v.type for v in node.outputs]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.scipy import special
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
@@ -23,6 +24,12 @@ def _round(x, decimals):
     return jnp.round(x * scale) / scale
 
 
+def _gelu_tanh(x):
+    # x * (1 + tanh(z)) / 2 == x * sigmoid(2z): no cancellation in the negative tail
+    z = np.sqrt(2 / np.pi).astype(x.dtype) * (x + 0.044715 * x**3)
+    return x * jax.nn.sigmoid(2 * z)
+
+
 def _floor_divide(a, b):
     return jnp.floor_divide(a, b)
 
@@ -38,7 +45,7 @@ UNARY = {
     "asinh": jnp.arcsinh, "acosh": jnp.arccosh, "atanh": jnp.arctanh, "erfinv": special.erfinv,
     "lgamma": special.gammaln, "digamma": special.digamma,
     "relu6": jax.nn.relu6, "gelu": lambda x: jax.nn.gelu(x, approximate=False),
-    "gelu_tanh": lambda x: jax.nn.gelu(x, approximate=True), "silu": jax.nn.silu,
+    "gelu_tanh": _gelu_tanh, "silu": jax.nn.silu,
     "mish": lambda x: x * jnp.tanh(jax.nn.softplus(x)), "selu": lambda x: _SELU_SCALE * jnp.where(
         x > 0, x, _SELU_ALPHA * jnp.expm1(jnp.minimum(x, 0))),
     "hardswish": jax.nn.hard_swish, "hardsigmoid": jax.nn.hard_sigmoid,

@@ -50,8 +50,9 @@ def _constant(ctx, value, shape, dtype):
 
 
 RULES = {
-    "softmax": lambda ctx, x, dim: jax.nn.softmax(x, axis=dim),
-    "log_softmax": lambda ctx, x, dim: jax.nn.log_softmax(x, axis=dim),
+    # a 0-d input is one class: probability 1 (PyTorch), with a zero gradient
+    "softmax": lambda ctx, x, dim: jax.nn.softmax(x, axis=dim) if jnp.ndim(x) else x - x + 1,
+    "log_softmax": lambda ctx, x, dim: jax.nn.log_softmax(x, axis=dim) if jnp.ndim(x) else x - x,
     "nll_loss": _nll_loss,
     "dropout": _dropout,
     "constant": _constant,

@@ -23,15 +23,26 @@ def _std(ctx, x, dims, keepdim, correction):
     return jnp.std(x, axis=_axes(dims), keepdims=keepdim, ddof=correction)
 
 
+def _safe_root(s, p):
+    # d/ds s**(1/p) is infinite at s == 0; PyTorch's norm has gradient 0 there
+    zero = s == 0
+    return jnp.where(zero, 0.0, jnp.where(zero, 1.0, s) ** (1.0 / p)).astype(s.dtype)
+
+
 def _norm(ctx, x, dims, keepdim, ord):
     axis = _axes(dims)
+    a = jnp.abs(x)
     if ord == float("inf"):
-        return jnp.max(jnp.abs(x), axis=axis, keepdims=keepdim)
-    if ord == 2.0:
-        return jnp.sqrt(jnp.sum(x * x, axis=axis, keepdims=keepdim))
+        return jnp.max(a, axis=axis, keepdims=keepdim)
+    if ord == float("-inf"):
+        return jnp.min(a, axis=axis, keepdims=keepdim)
+    if ord == 0.0:
+        return jnp.sum(x != 0, axis=axis, keepdims=keepdim).astype(x.dtype)
     if ord == 1.0:
-        return jnp.sum(jnp.abs(x), axis=axis, keepdims=keepdim)
-    return jnp.sum(jnp.abs(x) ** ord, axis=axis, keepdims=keepdim) ** (1.0 / ord)
+        return jnp.sum(a, axis=axis, keepdims=keepdim)
+    if ord == 2.0:
+        return _safe_root(jnp.sum(x * x, axis=axis, keepdims=keepdim), 2.0)
+    return _safe_root(jnp.sum(a**ord, axis=axis, keepdims=keepdim), ord)
 
 
 def _arg(fn):
@@ -46,6 +57,8 @@ def _arg(fn):
 
 def _value_index(value_fn, index_fn):
     def rule(ctx, x, dim, keepdim):
+        if x.ndim == 0:  # PyTorch allows dim 0 of a 0-d tensor
+            return x, jnp.zeros((), jnp.int32)
         return (value_fn(x, axis=dim, keepdims=keepdim),
                 index_fn(x, axis=dim, keepdims=keepdim).astype(jnp.int32))
 

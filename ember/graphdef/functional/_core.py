@@ -92,24 +92,25 @@ def emit(op: str, inputs: list, **attrs: Any):
 
 
 def promote_pair(a: Any, b: Any) -> tuple[Tensor, Tensor]:
-    """PyTorch promotion for binary ops; Python scalars are weakly typed."""
-    builder = active_builder(a, b)
-    if isinstance(a, Parameter):
-        a = builder.param_tensor(a)
-    if isinstance(b, Parameter):
-        b = builder.param_tensor(b)
-    if isinstance(a, Tensor) and isinstance(b, Tensor):
-        dt = dtypes.promote(a.dtype, b.dtype)
-        return cast(a, dt), cast(b, dt)
-    if isinstance(a, Tensor) and is_scalar(b):
-        dt = dtypes.promote_with_scalar(a.dtype, b)
-        return cast(a, dt), constant(builder, b, dt)
-    if isinstance(b, Tensor) and is_scalar(a):
-        dt = dtypes.promote_with_scalar(b.dtype, a)
-        return constant(builder, a, dt), cast(b, dt)
-    ta, tb = as_tensor(a, builder), as_tensor(b, builder)
-    dt = dtypes.promote(ta.dtype, tb.dtype)
-    return cast(ta, dt), cast(tb, dt)
+    """PyTorch promotion for binary ops; Python scalars and 0-d tensors are weaker."""
+    a, b = promote_all(a, b)
+    return a, b
+
+
+def promote_all(*operands: Any) -> list[Tensor]:
+    """Cast all operands to PyTorch's `result_type` of them (see `dtypes.result_type`)."""
+    builder = active_builder(*operands)
+    keyed = []
+    for x in operands:
+        if isinstance(x, Parameter):
+            x = builder.param_tensor(x)
+        if not (isinstance(x, Tensor) or is_scalar(x)):
+            x = as_tensor(x, builder)
+        keyed.append(x)
+    dt = dtypes.result_type(*(
+        (x.dtype, 2 if x.ndim else 1) if isinstance(x, Tensor) else (dtypes.scalar_dtype(x), 0)
+        for x in keyed))
+    return [cast(x, dt) if isinstance(x, Tensor) else constant(builder, x, dt) for x in keyed]
 
 
 def to_float(x: Tensor) -> Tensor:

@@ -23,21 +23,29 @@ def dropout(input, p: float = 0.5, training: bool = True, inplace: bool = False)
     return _dropout(input, p, training, "element")
 
 
-def _channel_dropout(min_ndim: int):
+def _channel_dropout(batched_ndim: int, name: str):
+    """Zero whole channels. Inputs of `batched_ndim` dims are (N, C, ...); one dim fewer is an
+    unbatched (C, ...) input, except that dropout2d reads 3-D input as (N, C, L) like PyTorch."""
+
     def fn(input, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
         x = as_tensor(input)
-        if x.ndim < min_ndim:
-            raise x.builder.error(
-                ShapeError(f"channel dropout expects at least {min_ndim}-D input, got {x.shape}")
-            )
+        if x.ndim < batched_ndim - 1 or (name == "dropout1d" and x.ndim > 3):
+            raise x.builder.error(ShapeError(
+                f"{name}: expects a {batched_ndim - 1}-D (unbatched) or {batched_ndim}-D (batched) "
+                f"input, got shape {x.shape}"))
+        if not training or p == 0.0:
+            return _dropout(x, p, training, "channel")  # validates p, returns x
+        if x.ndim == batched_ndim - 1 and name != "dropout2d":
+            return _dropout(x.reshape((1,) + x.shape), p, training, "channel").reshape(x.shape)
         return _dropout(x, p, training, "channel")
 
+    fn.__name__ = name
     return fn
 
 
-dropout1d = _channel_dropout(2)
-dropout2d = _channel_dropout(3)
-dropout3d = _channel_dropout(4)
+dropout1d = _channel_dropout(3, "dropout1d")
+dropout2d = _channel_dropout(4, "dropout2d")
+dropout3d = _channel_dropout(5, "dropout3d")
 
 
 def alpha_dropout(input, p: float = 0.5, training: bool = False, inplace: bool = False) -> Tensor:

@@ -3,11 +3,24 @@
 from __future__ import annotations
 
 from .. import dtypes
+from ..errors import DTypeError, TraceError
 from ..ops.elementwise import FLOAT_UNARY, PREDICATES, SAME_UNARY
 from ..tensor import Tensor, tensor_method
-from ._core import active_builder, as_tensor, cast, constant, emit, is_scalar, promote_pair, to_float
+from ._core import (
+    active_builder,
+    as_tensor,
+    cast,
+    constant,
+    emit,
+    is_scalar,
+    promote_all,
+    promote_pair,
+    to_float,
+)
 
-__internal__ = ("add_", "sub_", "true_divide")
+# activations with PyTorch signatures (inplace=...) are exported from activation.py
+__internal__ = ("add_", "sub_", "true_divide", "relu", "relu6", "selu", "silu", "mish", "softsign",
+                "hardswish", "hardsigmoid", "logsigmoid")
 
 _module = globals()
 
@@ -92,10 +105,17 @@ subtract = sub
 def div(input, other, *, rounding_mode: str | None = None):
     if rounding_mode is None:
         return true_divide(input, other)
-    q = true_divide(input, other)
-    out = floor(q) if rounding_mode == "floor" else trunc(q)  # noqa: F821 (defined above)
-    a, _ = promote_pair(input, other)
-    return cast(out, a.dtype)
+    if rounding_mode not in ("floor", "trunc"):
+        raise ValueError(
+            f"div: rounding_mode must be None, 'floor' or 'trunc', got {rounding_mode!r}")
+    a, b = promote_pair(input, other)
+    if rounding_mode == "floor":
+        return emit("floor_divide", [a, b])
+    if dtypes.is_floating(a.dtype):
+        return trunc(true_divide(a, b))  # noqa: F821 (defined above)
+    # integers: truncate toward zero without a float round trip
+    q = emit("floor_divide", [abs(a), abs(b)])
+    return where(logical_xor(a < 0, b < 0), -q, q)
 
 
 divide = div
@@ -114,24 +134,38 @@ def pow(input, exponent):  # noqa: A001
 
 @tensor_method("clamp", "clip")
 def clamp(input, min=None, max=None):  # noqa: A002
+    """`torch.clamp`: bounds may be numbers or tensors; min > max gives max, as in PyTorch."""
     x = as_tensor(input)
     if min is None and max is None:
         raise ValueError("clamp: at least one of min and max must be given")
-    lo = x if min is None else min
-    hi = x if max is None else max
-    if min is not None:
-        x = maximum(x, lo)
-    if max is not None:
-        x = minimum(x, hi)
-    return x
+    if min is None:
+        return minimum(x, max)
+    if max is None:
+        return maximum(x, min)
+    return emit("clamp", promote_all(x, min, max))
+
+
+@tensor_method()
+def clamp_min(input, min):  # noqa: A002
+    return clamp(input, min=min)
+
+
+@tensor_method()
+def clamp_max(input, max):  # noqa: A002
+    return clamp(input, max=max)
 
 
 clip = clamp
 
 
 @tensor_method()
-def where(condition, input, other):
+def where(condition, input=None, other=None):
+    """`torch.where(condition, input, other)`; numbers are weakly typed like other operands."""
     builder = active_builder(condition, input, other)
+    if input is None or other is None:
+        raise builder.error(TraceError(
+            "where(condition) with one argument (like nonzero) has a data-dependent shape; fix: "
+            "use where(condition, input, other), or a mask in a reduction"))
     cond = as_tensor(condition, builder)
     if cond.dtype != "bool":
         cond = cast(cond, "bool")
@@ -143,6 +177,8 @@ def where(condition, input, other):
 def lerp(input, end, weight):
     a, b = promote_pair(input, end)
     w = weight if isinstance(weight, Tensor) else constant(a.builder, weight, a.dtype)
+    if not dtypes.is_floating(a.dtype):
+        raise a.builder.error(DTypeError(f"lerp: expects floating-point tensors, got {a.dtype}"))
     return emit("lerp", [a, b, cast(w, a.dtype)])
 
 
@@ -201,6 +237,7 @@ Tensor.__rtruediv__ = _reflected(div)
 Tensor.__floordiv__ = floor_divide
 Tensor.__rfloordiv__ = _reflected(floor_divide)
 Tensor.__mod__ = remainder
+Tensor.__rmod__ = _reflected(remainder)
 Tensor.__pow__ = pow
 Tensor.__rpow__ = _reflected(pow)
 Tensor.__neg__ = lambda self: emit("neg", [self])
@@ -212,7 +249,11 @@ Tensor.__lt__ = lt
 Tensor.__le__ = le
 Tensor.__gt__ = gt
 Tensor.__ge__ = ge
-Tensor.__and__ = lambda a, b: (logical_and if a.dtype == "bool" else bitwise_and)(a, b)
-Tensor.__or__ = lambda a, b: (logical_or if a.dtype == "bool" else bitwise_or)(a, b)
-Tensor.__xor__ = lambda a, b: (logical_xor if a.dtype == "bool" else bitwise_xor)(a, b)
+# on bool tensors the bitwise ops are the logical ones, as in PyTorch
+Tensor.__and__ = bitwise_and
+Tensor.__or__ = bitwise_or
+Tensor.__xor__ = bitwise_xor
+Tensor.__rand__ = _reflected(bitwise_and)
+Tensor.__ror__ = _reflected(bitwise_or)
+Tensor.__rxor__ = _reflected(bitwise_xor)
 Tensor.__invert__ = lambda a: emit("logical_not" if a.dtype == "bool" else "bitwise_not", [a])

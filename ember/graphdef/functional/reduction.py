@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import namedtuple
 
+from ..errors import UnsupportedOpError
 from ..tensor import tensor_method
 from ._core import as_tensor, dims_arg, emit, to_float
 
@@ -13,10 +14,11 @@ MaxMin = namedtuple("MaxMin", ["values", "indices"])  # torch.return_types.max/m
 def _reduction(op: str, float_valued: bool = False):
     def fn(input, dim=None, keepdim: bool = False, *, dtype=None):
         x = as_tensor(input)
+        if dtype is not None:  # PyTorch casts the input before reducing
+            x = x.to(dtype)
         if float_valued:
             x = to_float(x)
-        out = emit(op, [x], dims=dims_arg(dim), keepdim=bool(keepdim))
-        return out.to(dtype) if dtype is not None else out
+        return emit(op, [x], dims=dims_arg(dim), keepdim=bool(keepdim))
 
     fn.__name__ = op
     fn.__doc__ = f"`torch.{op}(input, dim=None, keepdim=False)`."
@@ -53,10 +55,18 @@ def std(input, dim=None, unbiased=None, keepdim: bool = False, *, correction=Non
                 correction=_correction(unbiased, correction))
 
 
+_NORM_ORDS = {"fro": 2.0, "inf": float("inf"), "-inf": float("-inf")}
+
+
 @tensor_method()
-def norm(input, p=2, dim=None, keepdim: bool = False):
-    x = to_float(as_tensor(input))
-    ord_ = float("inf") if p in ("inf", float("inf")) else (2.0 if p == "fro" else float(p))
+def norm(input, p="fro", dim=None, keepdim: bool = False, dtype=None):
+    """`torch.norm`: vector p-norms over `dim` (all dims by default); 'fro' is the 2-norm."""
+    x = as_tensor(input)
+    x = to_float(x if dtype is None else x.to(dtype))
+    if isinstance(p, str) and p not in _NORM_ORDS:
+        raise x.builder.error(UnsupportedOpError(
+            f"norm: p={p!r} is not supported; use p='fro', a number, inf or -inf"))
+    ord_ = _NORM_ORDS[p] if isinstance(p, str) else (2.0 if p is None else float(p))
     return emit("norm", [x], dims=dims_arg(dim), keepdim=bool(keepdim), ord=ord_)
 
 
@@ -72,6 +82,9 @@ def _extreme(op: str, reduce_op: str):
         values, indices = emit(op, [x], dim=int(dim), keepdim=bool(keepdim))
         return MaxMin(values, indices)
 
+    fn.__name__ = reduce_op[1:]  # "max" / "min": the Tensor method name
+    fn.__doc__ = f"`torch.{fn.__name__}`: over all elements, (values, indices) along `dim`, or " \
+                 "elementwise with a tensor `other`."
     return fn
 
 

@@ -73,7 +73,10 @@ def flatten(input, start_dim: int = 0, end_dim: int = -1):
 def unflatten(input, dim: int, sizes):
     x = as_tensor(input)
     d = normalize_dim(dim, x.ndim)
-    sizes = infer_reshape((x.shape[d],), tuple(sizes))
+    try:
+        sizes = infer_reshape((x.shape[d],), tuple(sizes))
+    except ShapeError as e:
+        raise x.builder.error(ShapeError(f"unflatten: dim {dim} of {x.shape}: {e}")) from None
     return reshape(x, x.shape[:d] + sizes + x.shape[d + 1 :])
 
 
@@ -111,6 +114,10 @@ def movedim(input, source, destination):
     src = [normalize_dim(d, x.ndim) for d in ((source,) if isinstance(source, int) else source)]
     dst = [normalize_dim(d, x.ndim) for d in
            ((destination,) if isinstance(destination, int) else destination)]
+    if len(src) != len(dst) or len(set(src)) != len(src) or len(set(dst)) != len(dst):
+        raise x.builder.error(ShapeError(
+            f"movedim: source {source} and destination {destination} must be the same number of "
+            "distinct dims"))
     rest = [d for d in range(x.ndim) if d not in src]
     perm = [None] * x.ndim
     for s, d in zip(src, dst, strict=True):
@@ -145,6 +152,10 @@ def expand(input, *sizes):
     x = as_tensor(input)
     sizes = _shape_arg(sizes)
     lead = len(sizes) - x.ndim
+    if lead < 0 or any(s == -1 for s in sizes[:lead]):
+        raise x.builder.error(ShapeError(
+            f"expand: sizes {sizes} must have at least {x.ndim} entries (one per dim of {x.shape}) "
+            "and -1 only for existing dims"))
     shape = tuple(x.shape[i - lead] if s == -1 else s for i, s in enumerate(sizes))
     return broadcast_to(x, shape)
 
@@ -181,7 +192,13 @@ concat = concatenate = cat
 
 
 def stack(tensors, dim: int = 0):
-    ts = [as_tensor(t) for t in tensors]
+    builder = active_builder(*tensors)
+    ts = [as_tensor(t, builder) for t in tensors]
+    if not ts:
+        raise builder.error(ShapeError("stack expects a non-empty sequence of tensors"))
+    if any(t.shape != ts[0].shape for t in ts):
+        raise builder.error(ShapeError(
+            f"stack expects each tensor to be equal size, got shapes {[t.shape for t in ts]}"))
     d = normalize_dim(dim, ts[0].ndim + 1)
     return cat([unsqueeze(t, d) for t in ts], dim=d)
 
@@ -191,6 +208,10 @@ def narrow(input, dim: int, start: int, length: int):
     x = as_tensor(input)
     d = normalize_dim(dim, x.ndim)
     start = start + x.shape[d] if start < 0 else start
+    if not (0 <= start <= x.shape[d] and 0 <= length and start + length <= x.shape[d]):
+        raise x.builder.error(ShapeError(
+            f"narrow: start {start} + length {length} exceeds dim {dim} of size {x.shape[d]} "
+            f"(input {x.shape})"))
     return slice_dims(x, {d: (start, start + length, 1)})
 
 
@@ -213,6 +234,8 @@ def split(input, split_size_or_sections, dim: int = 0):
     n = x.shape[d]
     if isinstance(split_size_or_sections, int):
         size = split_size_or_sections
+        if size <= 0 and n > 0:
+            raise x.builder.error(ShapeError(f"split: split_size must be positive, got {size}"))
         sizes = [min(size, n - i) for i in range(0, n, size)] or [0]
     else:
         sizes = list(split_size_or_sections)
@@ -228,8 +251,12 @@ def split(input, split_size_or_sections, dim: int = 0):
 @tensor_method()
 def chunk(input, chunks: int, dim: int = 0):
     x = as_tensor(input)
+    if chunks <= 0:
+        raise x.builder.error(ShapeError(f"chunk: chunks must be positive, got {chunks}"))
     n = x.shape[normalize_dim(dim, x.ndim)]
-    return split(x, max(1, -(-n // chunks)), dim)
+    if n == 0:  # PyTorch returns `chunks` empty pieces
+        return tuple(x for _ in range(chunks))
+    return split(x, -(-n // chunks), dim)
 
 
 @tensor_method()
@@ -244,6 +271,10 @@ def repeat(input, *sizes):
     x = as_tensor(input)
     sizes = _shape_arg(sizes)
     lead = len(sizes) - x.ndim
+    if lead < 0:
+        raise x.builder.error(ShapeError(
+            f"repeat: got {len(sizes)} repeat sizes {sizes} for a tensor of shape {x.shape}; "
+            f"give at least {x.ndim}"))
     x = reshape(x, (1,) * lead + x.shape)
     # interleave a broadcast axis before each dim, then merge: (r0, s0, r1, s1, ...)
     expanded = reshape(x, tuple(v for s in x.shape for v in (1, s)))

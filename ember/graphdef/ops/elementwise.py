@@ -6,6 +6,8 @@ promotion) and broadcast their shapes like PyTorch.
 
 from __future__ import annotations
 
+from ..dtypes import INTS as INTEGER
+from ..errors import DTypeError
 from ..registry import register_op
 from ..types import TensorType
 from .common import broadcast_shapes, require_float, same_dtype
@@ -63,11 +65,22 @@ def _binary(op, result_dtype=None):
     return infer
 
 
+def _bitwise(op):
+    infer = _binary(op)
+
+    def check(types, **attrs):
+        for t in types:
+            if t.dtype not in ("bool", *INTEGER):
+                raise DTypeError(f"{op}: expects integer or bool tensors, got {t.dtype} with shape "
+                                 f"{t.shape}; fix: use logical_and/or/xor, or cast with .int()")
+        return infer(types, **attrs) if len(types) == 2 else [types[0]]
+
+    return check
+
+
 def _where(types, **attrs):
     cond, a, b = types
     if cond.dtype != "bool":
-        from ..errors import DTypeError
-
         raise DTypeError(f"where: condition must be bool, got {cond.dtype}")
     dtype = same_dtype("where", [a, b])
     return [TensorType(broadcast_shapes(cond.shape, a.shape, b.shape), dtype)]
@@ -98,8 +111,8 @@ for _name in ARITHMETIC:
 for _name in COMPARISONS:
     register_op(_name, _binary(_name, "bool"), num_inputs=2, differentiable=False)
 for _name in BITWISE:
-    register_op(_name, _binary(_name), num_inputs=2, differentiable=False)
-register_op("bitwise_not", _same, differentiable=False)
+    register_op(_name, _bitwise(_name), num_inputs=2, differentiable=False)
+register_op("bitwise_not", _bitwise("bitwise_not"), differentiable=False)
 register_op("where", _where, num_inputs=3)
 register_op("convert", _convert, attrs={"dtype": "dtype"})
 register_op("clamp", _clamp, num_inputs=3, doc="clamp(x, min, max), bounds as tensors")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..errors import DTypeError
+from ..errors import DTypeError, ShapeError
 from ..registry import register_op
 from ..types import TensorType
 from .common import normalize_dim, normalize_dims, require_float
@@ -15,9 +15,20 @@ def reduced_shape(shape, dims, keepdim):
     return tuple(s for i, s in enumerate(shape) if i not in dims)
 
 
-def _reduce(result_dtype=None, float_only=False):
+def _check_nonempty(op, shape, dims):
+    """max/min-like reductions have no identity: a reduced dim of size 0 is an error."""
+    dims = normalize_dims(dims, len(shape))
+    if any(shape[d] == 0 for d in dims if d < len(shape)):
+        raise ShapeError(f"{op}: cannot reduce over a dimension of size 0 (input shape {shape}, "
+                         f"dims {dims}); fix: reduce over non-empty dims or mask with a fill "
+                         "value")
+
+
+def _reduce(result_dtype=None, float_only=False, name=None):
     def infer(types, dims, keepdim, **attrs):
         t = types[0]
+        if name is not None:
+            _check_nonempty(name, t.shape, dims)
         if float_only:
             require_float("reduction", t)
         dtype = result_dtype or t.dtype
@@ -30,6 +41,7 @@ def _reduce(result_dtype=None, float_only=False):
 
 def _arg_reduce(types, dim, keepdim):
     t = types[0]
+    _check_nonempty("argmax/argmin", t.shape, None if dim is None else (dim,))
     if dim is None:
         return [TensorType((1,) * t.ndim if keepdim else (), "int32")]
     return [TensorType(reduced_shape(t.shape, (dim,), keepdim), "int32")]
@@ -45,6 +57,7 @@ def _scan(types, dim):
 
 def _value_and_index(types, dim, keepdim):
     t = types[0]
+    _check_nonempty("max/min", t.shape, (dim,))
     shape = reduced_shape(t.shape, (dim,), keepdim)
     return [TensorType(shape, t.dtype), TensorType(shape, "int32")]
 
@@ -64,8 +77,8 @@ _DIMS = {"dims": "ints?", "keepdim": "bool"}
 register_op("sum", _reduce("sum_dtype"), attrs=_DIMS)
 register_op("prod", _reduce("sum_dtype"), attrs=_DIMS)
 register_op("mean", _reduce(float_only=True), attrs=_DIMS)
-register_op("amax", _reduce(), attrs=_DIMS)
-register_op("amin", _reduce(), attrs=_DIMS)
+register_op("amax", _reduce(name="amax"), attrs=_DIMS)
+register_op("amin", _reduce(name="amin"), attrs=_DIMS)
 register_op("logsumexp", _reduce(float_only=True), attrs=_DIMS)
 register_op("var", _var, attrs={**_DIMS, "correction": "float"})
 register_op("std", _var, attrs={**_DIMS, "correction": "float"})

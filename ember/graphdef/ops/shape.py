@@ -1,4 +1,4 @@
-"""Shape ops: reshape, permute, broadcast, slice, concat, pad, gather/index."""
+"""Shape ops: reshape, permute, broadcast, slice, concat, pad, flip, roll, tril/triu."""
 
 from __future__ import annotations
 
@@ -61,45 +61,46 @@ def _concatenate(types, dim):
     return [TensorType(first.shape[:dim] + (size,) + first.shape[dim + 1 :], first.dtype)]
 
 
+PAD_MODES = ("constant", "reflect", "replicate", "circular")
+
+
 def _pad(types, pads, mode, value):
     t = types[0]
     if len(pads) != 2 * t.ndim:
         raise ShapeError(f"pad needs (before, after) per dim of {t.shape}, got {pads}")
+    if mode not in PAD_MODES:
+        raise ShapeError(f"pad: mode {mode!r} is not one of {PAD_MODES}")
     shape = tuple(s + pads[2 * i] + pads[2 * i + 1] for i, s in enumerate(t.shape))
     if any(s < 0 for s in shape):
         raise ShapeError(f"negative padding {pads} removes more than the shape {t.shape} has")
+    for i, size in enumerate(t.shape):
+        lo, hi = pads[2 * i], pads[2 * i + 1]
+        if mode == "reflect" and max(lo, hi) >= size and max(lo, hi) > 0:
+            raise ShapeError(f"pad: reflect padding ({lo}, {hi}) of dim {i} must be smaller than "
+                             f"its size {size} (input shape {t.shape})")
+        if mode == "circular" and max(lo, hi) > size:
+            raise ShapeError(f"pad: circular padding ({lo}, {hi}) of dim {i} must be at most its "
+                             f"size {size} (input shape {t.shape})")
+        if mode == "replicate" and size == 0 and max(lo, hi) > 0:
+            raise ShapeError(f"pad: cannot replicate-pad dim {i} of size 0 (input shape {t.shape})")
     return [TensorType(shape, t.dtype)]
 
 
-def _index_check(op, index):
-    if index.dtype not in ("int8", "int16", "int32", "int64", "uint8", "uint32"):
-        raise DTypeError(f"{op}: index must be an integer tensor, got {index.dtype}")
-
-
-def _take_along(types, dim):
-    x, index = types
-    _index_check("gather", index)
-    dim = normalize_dim(dim, x.ndim)
-    if index.ndim != x.ndim:
-        raise ShapeError(f"gather: index has {index.ndim} dims but input {x.shape} has {x.ndim}")
-    return [TensorType(index.shape, x.dtype)]
-
-
-def _index_select(types, dim):
-    x, index = types
-    _index_check("index_select", index)
-    if index.ndim != 1:
-        raise ShapeError(f"index_select: index must be 1-D, got shape {index.shape}")
-    dim = normalize_dim(dim, x.ndim)
-    return [TensorType(x.shape[:dim] + index.shape + x.shape[dim + 1 :], x.dtype)]
-
-
 def _flip(types, dims):
-    return [types[0]]
+    t = types[0]
+    if len(set(normalize_dim(d, t.ndim) for d in dims)) != len(dims):
+        raise ShapeError(f"flip: dims {tuple(dims)} repeat a dimension of shape {t.shape}")
+    return [t]
 
 
 def _roll(types, shifts, dims):
-    return [types[0]]
+    t = types[0]
+    if len(shifts) != len(dims):
+        raise ShapeError(f"roll: shifts {tuple(shifts)} and dims {tuple(dims)} must have the "
+                         "same length")
+    for d in dims:
+        normalize_dim(d, t.ndim)
+    return [t]
 
 
 def _triangle(types, diagonal):
@@ -108,25 +109,13 @@ def _triangle(types, diagonal):
     return [types[0]]
 
 
-def _scatter(types, dim, reduce):
-    x, index, src = types
-    _index_check("scatter", index)
-    normalize_dim(dim, x.ndim)
-    if src.dtype != x.dtype:
-        raise DTypeError(f"scatter: src dtype {src.dtype} differs from input dtype {x.dtype}")
-    return [x]
-
-
 register_op("reshape", _reshape, attrs={"shape": "ints"})
 register_op("transpose", _transpose, attrs={"perm": "ints"})
 register_op("broadcast_to", _broadcast_to, attrs={"shape": "ints"})
 register_op("slice", _slice, attrs={"starts": "ints", "stops": "ints", "steps": "ints"})
 register_op("concatenate", _concatenate, attrs={"dim": "int"}, num_inputs=(1, None))
 register_op("pad", _pad, attrs={"pads": "ints", "mode": "str", "value": "float"})
-register_op("take_along_dim", _take_along, attrs={"dim": "int"}, num_inputs=2)
-register_op("index_select", _index_select, attrs={"dim": "int"}, num_inputs=2)
 register_op("flip", _flip, attrs={"dims": "ints"})
 register_op("roll", _roll, attrs={"shifts": "ints", "dims": "ints"})
 register_op("tril", _triangle, attrs={"diagonal": "int"})
 register_op("triu", _triangle, attrs={"diagonal": "int"})
-register_op("scatter", _scatter, attrs={"dim": "int", "reduce": "str"}, num_inputs=3)

@@ -61,15 +61,18 @@ class Adafactor(RuleOptimizer):
             return {"row_var": row, "col_var": col}
         return {"variance": jnp.zeros_like(param)}
 
+    def _scalars(self, hp, group, step):
+        return {
+            "beta2_t": step ** hp["beta2_decay"],  # 1 - beta2_t in the paper's terms
+            "rho_t": jnp.minimum(hp["lr"], 1 / jnp.sqrt(step)),
+        }
+
     def _update(self, grad, param, slots, hp, group, step):
         g = -grad if group["maximize"] else grad
-        # Arrays arrive in float32 or wider; torch would use a bf16 param's epsilon here.
-        eps1 = jnp.finfo(param.dtype).eps if group["eps"][0] is None else hp["eps0"]
-        eps2, lr = hp["eps1"], hp["lr"]
-        beta2_t = step ** hp["beta2_decay"]  # this is 1 - beta2 of the paper
-        rho_t = jnp.minimum(lr, 1 / jnp.sqrt(step))
-        alpha = jnp.maximum(eps2, _rms(param)) * rho_t
-        param = param * (1 - lr * hp["weight_decay"])
+        eps1 = jnp.finfo(group["param_dtype"]).eps if group["eps"][0] is None else hp["eps0"]
+        beta2_t = hp["beta2_t"]
+        alpha = jnp.maximum(hp["eps1"], _rms(param)) * hp["rho_t"]
+        param = param * (1 - hp["lr"] * hp["weight_decay"])
         if param.ndim > 1:
             row_mean = jnp.square(jnp.sqrt(jnp.sum(g * g, axis=-1, keepdims=True))) / g.shape[-1]
             col_mean = jnp.square(jnp.sqrt(jnp.sum(g * g, axis=-2, keepdims=True))) / g.shape[-2]

@@ -47,13 +47,15 @@ class Adagrad(RuleOptimizer):
     def _init_slots(self, param, group):
         return jnp.full_like(param, group["initial_accumulator_value"])
 
+    def _scalars(self, hp, group, step):
+        return {"clr": hp["lr"] / (1 + (step - 1) * hp["lr_decay"])}
+
     def _update(self, grad, param, slots, hp, group, step):
         g = -grad if group["maximize"] else grad
         g = g + hp["weight_decay"] * param
-        clr = hp["lr"] / (1 + (step - 1) * hp["lr_decay"])
         state_sum = slots + g * g
         std = jnp.sqrt(state_sum) + hp["eps"]
-        return param + (-clr) * g / std, state_sum
+        return param + (-hp["clr"]) * g / std, state_sum
 
 
 class Adadelta(RuleOptimizer):
@@ -67,6 +69,8 @@ class Adadelta(RuleOptimizer):
     Example:
         >>> opt = Adadelta(model.parameters(), lr=1.0, rho=0.95)
     """
+
+    complements = ("rho",)
 
     def __init__(
         self,
@@ -88,9 +92,9 @@ class Adadelta(RuleOptimizer):
     def _update(self, grad, param, slots, hp, group, step):
         g = -grad if group["maximize"] else grad
         g = g + hp["weight_decay"] * param
-        rho, eps = hp["rho"], hp["eps"]
-        square_avg = slots[0] * rho + (1 - rho) * g * g
+        rho, one_minus_rho, eps = hp["rho"], hp["one_minus_rho"], hp["eps"]
+        square_avg = slots[0] * rho + one_minus_rho * g * g
         std = jnp.sqrt(square_avg + eps)
         delta = jnp.sqrt(slots[1] + eps) / std * g
-        acc_delta = slots[1] * rho + (1 - rho) * delta * delta
+        acc_delta = slots[1] * rho + one_minus_rho * delta * delta
         return param + (-hp["lr"]) * delta, (square_avg, acc_delta)

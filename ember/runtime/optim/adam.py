@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 import jax.numpy as jnp
 
-from .base import RuleOptimizer, lerp
+from .base import RuleOptimizer, lerp, one_minus_pow
 
 
 def _check(name: str, lr: float, betas: tuple[float, float], eps: float, wd: float) -> None:
@@ -24,12 +24,37 @@ def _decay(g, param, hp, decoupled: bool):
 
 
 def _moments(g, m, v, hp):
-    m = lerp(m, g, 1 - hp["betas0"])
-    v = v * hp["betas1"] + (1 - hp["betas1"]) * g * g
+    m = lerp(m, g, hp["one_minus_betas0"])
+    v = v * hp["betas1"] + hp["one_minus_betas1"] * g * g
     return m, v
 
 
-class Adam(RuleOptimizer):
+def _rho_t(step, x, terms: int = 24):
+    """RAdam's `rho_inf - 2 t b**t / (1 - b**t)` for `b = 1 - x`, accurate in float32.
+
+    Written directly it subtracts two numbers near 2/x to get one near t: in float32
+    that is off by ~1e-2 relative for b=0.999 (torch computes it in double). Here
+    `rho_t = 2 f / (x s) - 1` with `s = 1 - b**t`, `f = 1 - b**t (1 + t x) = -expm1(h)`,
+    `h = t log1p(-x) + log1p(t x)`; h's terms cancel while t x is small, so there h
+    comes from its series `sum_{k>=2} ((-1)**(k+1) (t x)**k - t x**k) / k`.
+    """
+    log_b_t = step * jnp.log1p(-x)
+    s = -jnp.expm1(log_b_t)
+    tx = step * x
+    txc = jnp.minimum(tx, 0.5)  # the series only converges fast below 0.5
+    series, tx_k, x_k = jnp.zeros_like(x), txc, x
+    for k in range(2, terms + 2):
+        tx_k, x_k = tx_k * txc, x_k * x
+        series = series + ((1 if k % 2 else -1) * tx_k - step * x_k) / k
+    h = jnp.where(tx < 0.5, series, log_b_t + jnp.log1p(tx))
+    return 2 * (-jnp.expm1(h)) / (x * s) - 1
+
+
+class _AdamFamily(RuleOptimizer):
+    complements = ("betas0", "betas1")
+
+
+class Adam(_AdamFamily):
     """`torch.optim.Adam`, step for step.
 
     eps is added to `sqrt(v) / sqrt(1 - beta2**t)` (after the bias correction of
@@ -66,15 +91,20 @@ class Adam(RuleOptimizer):
         super().__init__(params, defaults)
 
     def _init_slots(self, param, group):
-        zeros = jnp.zeros_like(param)
-        return (zeros, zeros, zeros) if group["amsgrad"] else (zeros, zeros)
+        # Distinct arrays, not one shared zeros: the runtime donates state buffers.
+        return tuple(jnp.zeros_like(param) for _ in range(3 if group["amsgrad"] else 2))
+
+    def _scalars(self, hp, group, step):
+        return {
+            "step_size": hp["lr"] / one_minus_pow(hp["one_minus_betas0"], step),
+            "bc2_sqrt": jnp.sqrt(one_minus_pow(hp["one_minus_betas1"], step)),
+        }
 
     def _update(self, grad, param, slots, hp, group, step):
         g = -grad if group["maximize"] else grad
         g, param = _decay(g, param, hp, group["decoupled_weight_decay"])
         m, v = _moments(g, slots[0], slots[1], hp)
-        step_size = hp["lr"] / (1 - hp["betas0"] ** step)
-        bc2_sqrt = jnp.sqrt(1 - hp["betas1"] ** step)
+        step_size, bc2_sqrt = hp["step_size"], hp["bc2_sqrt"]
         if group["amsgrad"]:
             v_max = jnp.maximum(slots[2], v)
             new_slots = (m, v, v_max)
@@ -108,7 +138,7 @@ class AdamW(Adam):
         super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize, True)
 
 
-class Adamax(RuleOptimizer):
+class Adamax(_AdamFamily):
     """`torch.optim.Adamax`: Adam with an infinity-norm second moment.
 
     `u = max(beta2 * u, |g| + eps)` (torch adds eps inside the max; `optax.adamax`
@@ -128,24 +158,24 @@ class Adamax(RuleOptimizer):
         maximize: bool = False,
     ):
         _check("Adamax", lr, betas, eps, weight_decay)
-        defaults = dict(
-            lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, maximize=maximize
-        )
+        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, maximize=maximize)
         super().__init__(params, defaults)
 
     def _init_slots(self, param, group):
         return (jnp.zeros_like(param), jnp.zeros_like(param))
 
+    def _scalars(self, hp, group, step):
+        return {"clr": hp["lr"] / one_minus_pow(hp["one_minus_betas0"], step)}
+
     def _update(self, grad, param, slots, hp, group, step):
         g = -grad if group["maximize"] else grad
         g = g + hp["weight_decay"] * param
-        m = lerp(slots[0], g, 1 - hp["betas0"])
+        m = lerp(slots[0], g, hp["one_minus_betas0"])
         u = jnp.maximum(slots[1] * hp["betas1"], jnp.abs(g) + hp["eps"])
-        clr = hp["lr"] / (1 - hp["betas0"] ** step)
-        return param + (-clr) * m / u, (m, u)
+        return param + (-hp["clr"]) * m / u, (m, u)
 
 
-class NAdam(RuleOptimizer):
+class NAdam(_AdamFamily):
     """`torch.optim.NAdam`: Adam with Nesterov momentum and a momentum schedule.
 
     `mu_t = beta1 * (1 - 0.5 * 0.96 ** (t * momentum_decay))`, with the running
@@ -187,13 +217,18 @@ class NAdam(RuleOptimizer):
         mu_product = jnp.ones([], jnp.promote_types(param.dtype, jnp.float32))
         return (jnp.zeros_like(param), jnp.zeros_like(param), mu_product)
 
+    def _scalars(self, hp, group, step):
+        b1, decay = hp["betas0"], hp["momentum_decay"]
+        return {
+            "bc2": one_minus_pow(hp["one_minus_betas1"], step),
+            "mu": b1 * (1.0 - 0.5 * 0.96 ** (step * decay)),
+            "mu_next": b1 * (1.0 - 0.5 * 0.96 ** ((step + 1) * decay)),
+        }
+
     def _update(self, grad, param, slots, hp, group, step):
         g = -grad if group["maximize"] else grad
         g, param = _decay(g, param, hp, group["decoupled_weight_decay"])
-        b1, lr = hp["betas0"], hp["lr"]
-        bc2 = 1 - hp["betas1"] ** step
-        mu = b1 * (1.0 - 0.5 * 0.96 ** (step * hp["momentum_decay"]))
-        mu_next = b1 * (1.0 - 0.5 * 0.96 ** ((step + 1) * hp["momentum_decay"]))
+        lr, bc2, mu, mu_next = hp["lr"], hp["bc2"], hp["mu"], hp["mu_next"]
         mu_product = slots[2] * mu
         mu_product_next = mu_product * mu_next
         m, v = _moments(g, slots[0], slots[1], hp)
@@ -203,7 +238,7 @@ class NAdam(RuleOptimizer):
         return param, (m, v, mu_product)
 
 
-class RAdam(RuleOptimizer):
+class RAdam(_AdamFamily):
     """`torch.optim.RAdam`: Adam with the variance rectification of Liu et al.
 
     While the approximated SMA length `rho_t <= 5` the step is plain bias-corrected
@@ -240,19 +275,25 @@ class RAdam(RuleOptimizer):
     def _init_slots(self, param, group):
         return (jnp.zeros_like(param), jnp.zeros_like(param))
 
-    def _update(self, grad, param, slots, hp, group, step):
-        g = -grad if group["maximize"] else grad
-        g, param = _decay(g, param, hp, group["decoupled_weight_decay"])
-        b2 = hp["betas1"]
-        m, v = _moments(g, slots[0], slots[1], hp)
-        bc2 = 1 - b2**step
-        corrected = m / (1 - hp["betas0"] ** step)
-        rho_inf = 2 / (1 - b2) - 1
-        rho_t = rho_inf - 2 * step * (b2**step) / bc2
+    def _scalars(self, hp, group, step):
+        x = hp["one_minus_betas1"]
+        rho_inf = 2 / x - 1
+        rho_t = _rho_t(step, x)
         rectified = rho_t > 5.0
         # Select the ratio before the sqrt: it may be negative on the unused branch.
         ratio = (rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)
-        rect = jnp.sqrt(jnp.where(rectified, ratio, 1.0))
-        adaptive = jnp.sqrt(bc2) / (jnp.sqrt(v) + hp["eps"])
-        step_vec = jnp.where(rectified, corrected * hp["lr"] * adaptive * rect, corrected * hp["lr"])
-        return param - step_vec, (m, v)
+        return {
+            "bc1": one_minus_pow(hp["one_minus_betas0"], step),
+            "bc2_sqrt": jnp.sqrt(one_minus_pow(x, step)),
+            "rectified": rectified,
+            "rect": jnp.sqrt(jnp.where(rectified, ratio, 1.0)),
+        }
+
+    def _update(self, grad, param, slots, hp, group, step):
+        g = -grad if group["maximize"] else grad
+        g, param = _decay(g, param, hp, group["decoupled_weight_decay"])
+        m, v = _moments(g, slots[0], slots[1], hp)
+        corrected = m / hp["bc1"]
+        adaptive = hp["bc2_sqrt"] / (jnp.sqrt(v) + hp["eps"])
+        rectified = corrected * hp["lr"] * adaptive * hp["rect"]
+        return param - jnp.where(hp["rectified"], rectified, corrected * hp["lr"]), (m, v)

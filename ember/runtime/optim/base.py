@@ -146,6 +146,11 @@ class Optimizer:
     def hyperparams_state(self) -> tuple:
         """`hyperparams()` as float32 scalars: what `OptimizerState.hyperparams` holds."""
         built = getattr(self, "_built_signature", None)
+        if built is not None and len(built) != len(self.param_groups):
+            raise ValueError(
+                f"{type(self).__name__}: param groups were added after the step was built; "
+                "rebuild the optimizer."
+            )
         if built is not None and built != self.static_signature():
             raise ValueError(
                 f"{type(self).__name__}: a static option (a boolean, a None, or one of "
@@ -203,9 +208,10 @@ class RuleState(NamedTuple):
 
 
 def lerp(start: jax.Array, end: jax.Array, weight: jax.Array) -> jax.Array:
-    """`torch.lerp`, with ATen's two-sided formula so EMAs round like PyTorch's."""
+    """`torch.lerp` for a scalar weight, in ATen's two-sided form so EMAs round alike."""
     small = jnp.abs(weight) < 0.5
-    return jnp.where(small, start + weight * (end - start), end - (end - start) * (1 - weight))
+    base = jnp.where(small, start, end)
+    return base + jnp.where(small, weight, weight - 1) * (end - start)
 
 
 def one_minus_pow(one_minus_beta: jax.Array, step: jax.Array) -> jax.Array:
@@ -223,13 +229,26 @@ class RuleOptimizer(Optimizer):
 
     Subclasses define `_init_slots(param, group)` (the per-parameter state) and
     `_update(grad, param, slots, hp, group, step) -> (new_param, new_slots)`.
-    `hp` holds the group's traced hyperparameters, `group` the snapshot of its
-    dict for static decisions only, `step` the 1-based step as a float. All
-    arrays arrive in the compute dtype (float32 at least); results are cast back.
+    `hp` holds the group's traced hyperparameters plus what `_scalars` derives
+    from them (bias corrections...: computed once per group, not per parameter),
+    `group` the snapshot of its dict for static decisions only (plus
+    `"param_dtype"`, the parameter's own dtype), `step` the 1-based step as a
+    float. All arrays arrive in the compute dtype (float32 at least); results
+    are cast back to their own dtypes.
+
+    Example (plain gradient descent):
+        >>> class GD(RuleOptimizer):
+        ...     def __init__(self, params=None, lr=0.1):
+        ...         super().__init__(params, {"lr": lr})
+        ...     def _update(self, grad, param, slots, hp, group, step):
+        ...         return param - hp["lr"] * grad, slots
     """
 
     def _init_slots(self, param: jax.Array, group: dict) -> Any:
         return ()
+
+    def _scalars(self, hp: dict, group: dict, step: jax.Array) -> dict[str, jax.Array]:
+        return {}
 
     def _update(self, grad, param, slots, hp, group, step) -> tuple[jax.Array, Any]:
         raise NotImplementedError
@@ -253,6 +272,7 @@ class RuleOptimizer(Optimizer):
             grads_in = grads
             grads, params = _as_list(grads, len(labels)), _as_list(params, len(labels))
             count = optax.safe_int32_increment(state.inner.count)
+            per_group: dict[tuple, tuple[dict, dict, jax.Array]] = {}
             updates, new_slots = [], []
             for g, p, s, lb in zip(grads, params, state.inner.slots, labels, strict=True):
                 if lb < 0:
@@ -260,11 +280,15 @@ class RuleOptimizer(Optimizer):
                     new_slots.append(s)
                     continue
                 dt = _compute_dtype(p.dtype)
-                hp = {k: v.astype(dt) for k, v in state.hyperparams[lb].items()}
+                if (lb, p.dtype) not in per_group:
+                    group = {**groups[lb], "param_dtype": p.dtype}
+                    hp = {k: v.astype(dt) for k, v in state.hyperparams[lb].items()}
+                    step = count.astype(dt)
+                    hp.update(self._scalars(hp, group, step))
+                    per_group[lb, p.dtype] = (hp, group, step)
+                hp, group, step = per_group[lb, p.dtype]
                 cast = jax.tree.map(lambda x: x.astype(_compute_dtype(x.dtype)), s)
-                new_p, s2 = self._update(
-                    g.astype(dt), p.astype(dt), cast, hp, groups[lb], count.astype(dt)
-                )
+                new_p, s2 = self._update(g.astype(dt), p.astype(dt), cast, hp, group, step)
                 # Returning new_p - p (exact by Sterbenz's lemma while p changes by less
                 # than 2x) makes optax.apply_updates land on new_p bit for bit.
                 updates.append(new_p.astype(p.dtype) - p)

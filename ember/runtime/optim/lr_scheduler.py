@@ -93,9 +93,7 @@ def _decode(current: Any, saved: Any) -> Any:
         if saved is not None:
             vars(current).update(saved)
         return current
-    if isinstance(current, list) and any(
-        callable(c) or isinstance(c, LRScheduler) for c in current
-    ):
+    if isinstance(current, list) and any(callable(c) or isinstance(c, LRScheduler) for c in current):
         return [_decode(c, s) for c, s in zip(current, saved, strict=True)]
     return saved
 
@@ -229,9 +227,7 @@ class StepLR(_FactorLR):
         sched = StepLR(optimizer, step_size=30, gamma=0.1)  # 0.05, then 0.005 at 30
     """
 
-    def __init__(
-        self, optimizer: Any, step_size: int, gamma: float = 0.1, last_epoch: int = -1
-    ) -> None:
+    def __init__(self, optimizer: Any, step_size: int, gamma: float = 0.1, last_epoch: int = -1) -> None:
         self.step_size = step_size
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
@@ -288,9 +284,7 @@ class ConstantLR(_FactorLR):
         last_epoch: int = -1,
     ) -> None:
         if factor > 1.0 or factor < 0:
-            raise ValueError(
-                "Constant multiplicative factor expected to be between 0 and 1."
-            )
+            raise ValueError("Constant multiplicative factor expected to be between 0 and 1.")
         self.factor = factor
         self.total_iters = total_iters
         super().__init__(optimizer, last_epoch)
@@ -322,13 +316,10 @@ class LinearLR(_FactorLR):
     ) -> None:
         if start_factor > 1.0 or start_factor <= 0:
             raise ValueError(
-                "Starting multiplicative factor expected to be greater than 0 and less "
-                "or equal to 1."
+                "Starting multiplicative factor expected to be greater than 0 and less or equal to 1."
             )
         if end_factor > 1.0 or end_factor < 0:
-            raise ValueError(
-                "Ending multiplicative factor expected to be between 0 and 1."
-            )
+            raise ValueError("Ending multiplicative factor expected to be between 0 and 1.")
         self.start_factor = start_factor
         self.end_factor = end_factor
         self.total_iters = total_iters
@@ -344,10 +335,7 @@ class LinearLR(_FactorLR):
 
     def _closed_factor(self) -> float:
         delta = self.end_factor - self.start_factor
-        return (
-            self.start_factor
-            + delta * min(self.total_iters, self.last_epoch) / self.total_iters
-        )
+        return self.start_factor + delta * min(self.total_iters, self.last_epoch) / self.total_iters
 
 
 class ExponentialLR(_FactorLR):
@@ -395,9 +383,7 @@ class PolynomialLR(_FactorLR):
         return ((1.0 - e / t) / (1.0 - (e - 1) / t)) ** self.power
 
     def _closed_factor(self) -> float:
-        return (
-            1.0 - min(self.total_iters, self.last_epoch) / self.total_iters
-        ) ** self.power
+        return (1.0 - min(self.total_iters, self.last_epoch) / self.total_iters) ** self.power
 
 
 class _LambdaScheduler(LRScheduler):
@@ -426,8 +412,7 @@ class LambdaLR(_LambdaScheduler):
 
     def get_lr(self) -> list[float]:
         return [
-            base_lr * fn(self.last_epoch)
-            for fn, base_lr in zip(self.lr_lambdas, self.base_lrs, strict=True)
+            base_lr * fn(self.last_epoch) for fn, base_lr in zip(self.lr_lambdas, self.base_lrs, strict=True)
         ]
 
 
@@ -442,10 +427,7 @@ class MultiplicativeLR(_LambdaScheduler):
     def get_lr(self) -> list[float]:
         if self._is_initial:
             return self._current_lrs()
-        return [
-            lr * fn(self.last_epoch)
-            for fn, lr in zip(self.lr_lambdas, self._current_lrs(), strict=True)
-        ]
+        return [lr * fn(self.last_epoch) for fn, lr in zip(self.lr_lambdas, self._current_lrs(), strict=True)]
 
 
 class CosineAnnealingLR(LRScheduler):
@@ -460,9 +442,7 @@ class CosineAnnealingLR(LRScheduler):
         sched = CosineAnnealingLR(optimizer, T_max=100, eta_min=1e-5)
     """
 
-    def __init__(
-        self, optimizer: Any, T_max: int, eta_min: float = 0.0, last_epoch: int = -1
-    ) -> None:
+    def __init__(self, optimizer: Any, T_max: int, eta_min: float = 0.0, last_epoch: int = -1) -> None:
         self.T_max = T_max
         self.eta_min = eta_min
         super().__init__(optimizer, last_epoch)
@@ -482,10 +462,7 @@ class CosineAnnealingLR(LRScheduler):
 
     def _get_closed_form_lr(self) -> list[float]:
         cos_term = 1 + math.cos(math.pi * self.last_epoch / self.T_max)
-        return [
-            self.eta_min + (base_lr - self.eta_min) * cos_term / 2
-            for base_lr in self.base_lrs
-        ]
+        return [self.eta_min + (base_lr - self.eta_min) * cos_term / 2 for base_lr in self.base_lrs]
 
 
 class CosineAnnealingWarmRestarts(LRScheduler):
@@ -526,10 +503,7 @@ class CosineAnnealingWarmRestarts(LRScheduler):
 
     def get_lr(self) -> list[float]:
         cos_term = 1 + math.cos(math.pi * self.T_cur / self.T_i)
-        return [
-            self.eta_min + (base_lr - self.eta_min) * cos_term / 2
-            for base_lr in self.base_lrs
-        ]
+        return [self.eta_min + (base_lr - self.eta_min) * cos_term / 2 for base_lr in self.base_lrs]
 
     def step(self, epoch: float | None = None) -> None:
         """Advance one epoch, or jump to `epoch` (may be fractional, >= 0)."""

@@ -24,16 +24,12 @@ __all__ = [
 ]
 
 
-def _check_children(
-    owner: str, optimizer: Any, schedulers: Sequence[LRScheduler]
-) -> None:
+def _check_children(owner: str, optimizer: Any, schedulers: Sequence[LRScheduler]) -> None:
     if len(schedulers) < 1:
         raise ValueError(f"{owner} expects at least one scheduler, but got none.")
     for i, scheduler in enumerate(schedulers):
         if not hasattr(scheduler, "optimizer"):
-            raise TypeError(
-                f"{owner} at index {i} should have `optimizer` as its attribute."
-            )
+            raise TypeError(f"{owner} at index {i} should have `optimizer` as its attribute.")
         if isinstance(scheduler, ReduceLROnPlateau):
             raise ValueError(
                 f"{owner} does not support `ReduceLROnPlateau` (its step() needs a "
@@ -50,10 +46,7 @@ def _momentum_key(optimizer: Any) -> str:
     """'betas' (cycle beta1, Adam-like) or 'momentum' (SGD-like), as torch picks."""
     defaults = getattr(optimizer, "defaults", optimizer.param_groups[0])
     if "momentum" not in defaults and "betas" not in defaults:
-        raise ValueError(
-            "optimizer must support momentum or beta1 with `cycle_momentum` option "
-            "enabled"
-        )
+        raise ValueError("optimizer must support momentum or beta1 with `cycle_momentum` option enabled")
     return "betas" if "betas" in defaults else "momentum"
 
 
@@ -132,13 +125,9 @@ class ChainedScheduler(LRScheduler):
         sched = ChainedScheduler([constant, ExponentialLR(optimizer, gamma=0.9)])
     """
 
-    def __init__(
-        self, schedulers: Sequence[LRScheduler], optimizer: Any | None = None
-    ) -> None:
+    def __init__(self, schedulers: Sequence[LRScheduler], optimizer: Any | None = None) -> None:
         if len(schedulers) < 1:
-            raise ValueError(
-                "ChainedScheduler expects at least one scheduler, but got none."
-            )
+            raise ValueError("ChainedScheduler expects at least one scheduler, but got none.")
         optimizer = schedulers[0].optimizer if optimizer is None else optimizer
         _check_children(type(self).__name__, optimizer, schedulers)
         self._schedulers = list(schedulers)
@@ -239,9 +228,7 @@ class CyclicLR(LRScheduler):
         if self.cycle_momentum:
             momentums = [
                 top - (top - base) * scale_factor * scale
-                for base, top in zip(
-                    self.base_momentums, self.max_momentums, strict=True
-                )
+                for base, top in zip(self.base_momentums, self.max_momentums, strict=True)
             ]
             _set_momentum(self.optimizer, self.use_beta1, momentums)
         return lrs
@@ -249,9 +236,7 @@ class CyclicLR(LRScheduler):
 
 # anneal_strategy -> f(start, end, pct): from start (pct=0) to end (pct=1)
 _ANNEAL: dict[str, Callable[[float, float, float], float]] = {
-    "cos": lambda start, end, pct: (
-        end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1)
-    ),
+    "cos": lambda start, end, pct: end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1),
     "linear": lambda start, end, pct: (end - start) * pct + start,
 }
 
@@ -292,9 +277,7 @@ class OneCycleLR(LRScheduler):
         _check_optimizer(optimizer)
         if total_steps is not None:
             if not isinstance(total_steps, int) or total_steps <= 0:
-                raise ValueError(
-                    f"Expected positive integer total_steps, but got {total_steps}"
-                )
+                raise ValueError(f"Expected positive integer total_steps, but got {total_steps}")
             self.total_steps = total_steps
         elif epochs is not None and steps_per_epoch is not None:
             for name, value in (
@@ -302,22 +285,15 @@ class OneCycleLR(LRScheduler):
                 ("steps_per_epoch", steps_per_epoch),
             ):
                 if not isinstance(value, int) or value <= 0:
-                    raise ValueError(
-                        f"Expected positive integer {name}, but got {value}"
-                    )
+                    raise ValueError(f"Expected positive integer {name}, but got {value}")
             self.total_steps = epochs * steps_per_epoch
         else:
-            raise ValueError(
-                "You must define either total_steps OR (epochs AND steps_per_epoch)"
-            )
+            raise ValueError("You must define either total_steps OR (epochs AND steps_per_epoch)")
         if not isinstance(pct_start, float) or not 0 <= pct_start <= 1:
-            raise ValueError(
-                f"Expected float between 0 and 1 pct_start, but got {pct_start}"
-            )
+            raise ValueError(f"Expected float between 0 and 1 pct_start, but got {pct_start}")
         if anneal_strategy not in _ANNEAL:
             raise ValueError(
-                "anneal_strategy must be one of 'cos' or 'linear', instead got "
-                f"{anneal_strategy}"
+                f"anneal_strategy must be one of 'cos' or 'linear', instead got {anneal_strategy}"
             )
         self._anneal_func_type = anneal_strategy
 
@@ -350,12 +326,8 @@ class OneCycleLR(LRScheduler):
         self.cycle_momentum = cycle_momentum
         if cycle_momentum:
             self.use_beta1 = _momentum_key(optimizer) == "betas"
-            self._anchors["max_momentum"] = _per_group(
-                "max_momentum", optimizer, max_momentum
-            )
-            self._anchors["base_momentum"] = _per_group(
-                "base_momentum", optimizer, base_momentum
-            )
+            self._anchors["max_momentum"] = _per_group("max_momentum", optimizer, max_momentum)
+            self._anchors["base_momentum"] = _per_group("base_momentum", optimizer, base_momentum)
             if last_epoch == -1:
                 _set_momentum(optimizer, self.use_beta1, self._anchors["max_momentum"])
         super().__init__(optimizer, last_epoch)
@@ -364,8 +336,7 @@ class OneCycleLR(LRScheduler):
         step = self.last_epoch
         if step > self.total_steps:
             raise ValueError(
-                f"Tried to step {step} times. The specified number of total steps is "
-                f"{self.total_steps}"
+                f"Tried to step {step} times. The specified number of total steps is {self.total_steps}"
             )
         start_step = 0.0
         for i, phase in enumerate(self._schedule_phases):

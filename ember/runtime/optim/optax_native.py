@@ -32,8 +32,8 @@ class OptaxOptimizer(Optimizer):
         groups = self._mark_built()
         members = [[i for i, lb in enumerate(labels) if lb == gi] for gi in range(len(groups))]
         txs = []
-        for gi, group in enumerate(groups):
-            kwargs = self._kwargs(self.hyperparams()[gi], group)
+        for hp, group in zip(self.hyperparams(), groups, strict=True):
+            kwargs = self._kwargs(hp, group)
             static = tuple(k for k, v in kwargs.items() if not isinstance(v, float))
             txs.append(optax.inject_hyperparams(self._factory, static_args=static)(**kwargs))
 
@@ -55,8 +55,8 @@ class OptaxOptimizer(Optimizer):
             for gi, (tx, idx) in enumerate(zip(txs, members, strict=True)):
                 if not idx:
                     continue
-                sign = -1 if groups[gi].get("maximize", False) else 1
-                sub_g = [sign * grads[i] for i in idx]
+                maximize = groups[gi].get("maximize", False)
+                sub_g = [-grads[i] if maximize else grads[i] for i in idx]
                 traced = self._kwargs(state.hyperparams[gi], groups[gi])
                 # Numeric alias arguments ember does not expose keep their defaults.
                 hps = {k: traced.get(k, v) for k, v in inner[gi].hyperparams.items()}
@@ -72,9 +72,9 @@ class OptaxOptimizer(Optimizer):
 class Lion(OptaxOptimizer):
     """Lion (Chen et al. 2023), as `optax.lion`.
 
-    `u = sign(b1 * m + (1 - b1) * g)`, then `m = b2 * m + (1 - b2) * g`, and `p -= lr * (u + weight_decay * p)`
-    (decoupled decay, scaled by lr). Defaults follow the paper's PyTorch code:
-    weight_decay 0 (optax's default is 1e-3).
+    `u = sign(b1 * m + (1 - b1) * g)`, then `m = b2 * m + (1 - b2) * g`, and
+    `p -= lr * (u + weight_decay * p)` (decoupled decay, scaled by lr). Defaults
+    follow the paper's PyTorch code: weight_decay 0 (optax's default is 1e-3).
 
     Example:
         >>> opt = Lion(model.parameters(), lr=1e-4, betas=(0.9, 0.99), weight_decay=0.1)
@@ -94,9 +94,7 @@ class Lion(OptaxOptimizer):
         super().__init__(params, defaults)
 
     def _kwargs(self, hp, group):
-        return dict(
-            learning_rate=hp["lr"], b1=hp["betas0"], b2=hp["betas1"], weight_decay=hp["weight_decay"]
-        )
+        return dict(learning_rate=hp["lr"], b1=hp["betas0"], b2=hp["betas1"], weight_decay=hp["weight_decay"])
 
 
 class LAMB(OptaxOptimizer):
@@ -121,9 +119,7 @@ class LAMB(OptaxOptimizer):
         weight_decay: float = 0.0,
         maximize: bool = False,
     ):
-        defaults = dict(
-            lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, maximize=maximize
-        )
+        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, maximize=maximize)
         super().__init__(params, defaults)
 
     def _kwargs(self, hp, group):

@@ -37,9 +37,7 @@ def _split(selectors: Selector | Iterable[Selector]) -> tuple[list[str], tuple[t
     return patterns, tuple(types)
 
 
-def select_params(
-    module: Any, selectors: Selector | Iterable[Selector]
-) -> list[tuple[str, Any]]:
+def select_params(module: Any, selectors: Selector | Iterable[Selector]) -> list[tuple[str, Any]]:
     """The `(name, param)` pairs of `module` that any selector picks, in module order.
 
     A string is a glob (`fnmatch`, `*` crosses dots) tried on the parameter's

@@ -22,6 +22,8 @@ class RMSprop(RuleOptimizer):
         >>> opt = RMSprop(model.parameters(), lr=1e-2, alpha=0.9, centered=True)
     """
 
+    complements = ("alpha",)
+
     def __init__(
         self,
         params: Iterable | None = None,
@@ -50,21 +52,20 @@ class RMSprop(RuleOptimizer):
         return {"momentum_buffer": group["momentum"] > 0}
 
     def _init_slots(self, param, group):
-        zeros = jnp.zeros_like(param)
         return {
-            "square_avg": zeros,
-            "grad_avg": zeros if group["centered"] else (),
-            "momentum_buffer": zeros if group["momentum"] > 0 else (),
+            "square_avg": jnp.zeros_like(param),
+            "grad_avg": jnp.zeros_like(param) if group["centered"] else (),
+            "momentum_buffer": jnp.zeros_like(param) if group["momentum"] > 0 else (),
         }
 
     def _update(self, grad, param, slots, hp, group, step):
         g = -grad if group["maximize"] else grad
         g = g + hp["weight_decay"] * param
         alpha = hp["alpha"]
-        square_avg = slots["square_avg"] * alpha + (1 - alpha) * g * g
+        square_avg = slots["square_avg"] * alpha + hp["one_minus_alpha"] * g * g
         new = dict(slots, square_avg=square_avg)
         if group["centered"]:
-            grad_avg = lerp(slots["grad_avg"], g, 1 - alpha)
+            grad_avg = lerp(slots["grad_avg"], g, hp["one_minus_alpha"])
             new["grad_avg"] = grad_avg
             avg = jnp.sqrt(square_avg + (-1 * grad_avg) * grad_avg)
         else:

@@ -1,0 +1,89 @@
+"""GroupNorm and LocalResponseNorm: normalizations across groups of neighbouring channels."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..functional import group_norm, local_response_norm
+from ..module import Module
+from ..parameter import Parameter
+
+
+def _ones(rng, shape, dtype):
+    return np.ones(shape, dtype)
+
+
+def _zeros(rng, shape, dtype):
+    return np.zeros(shape, dtype)
+
+
+class GroupNorm(Module):
+    """Normalize (N, C, *) over groups of C // num_groups channels; per-channel affine.
+
+    >>> gn = GroupNorm(2, 6)    # weight (6,) ones, bias (6,) zeros
+    >>> y = gn(np.random.randn(4, 6, 8, 8).astype(np.float32))
+    """
+
+    def __init__(
+        self,
+        num_groups: int,
+        num_channels: int,
+        eps: float = 1e-5,
+        affine: bool = True,
+        device=None,
+        dtype=None,
+        *,
+        bias: bool = True,
+    ):
+        super().__init__()
+        if num_groups <= 0 or num_channels % num_groups != 0:
+            raise ValueError(
+                f"num_channels ({num_channels}) must be divisible by num_groups ({num_groups})"
+            )
+        self.num_groups, self.num_channels, self.eps, self.affine = (
+            num_groups,
+            num_channels,
+            eps,
+            affine,
+        )
+        if affine:
+            self.weight = Parameter(shape=(num_channels,), dtype=dtype, init=_ones)
+            if bias:
+                self.bias = Parameter(shape=(num_channels,), dtype=dtype, init=_zeros)
+            else:
+                self.register_parameter("bias", None)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+
+    def reset_parameters(self) -> None:
+        if self.weight is not None:
+            self.weight.set_initializer(_ones)
+        if self.bias is not None:
+            self.bias.set_initializer(_zeros)
+
+    def forward(self, input):
+        return group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
+            f"bias={self.bias is not None}"
+        )
+
+
+class LocalResponseNorm(Module):
+    """Divide each channel by a power of the mean square over `size` neighbouring channels.
+
+    >>> lrn = LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=2.0)   # AlexNet's settings
+    """
+
+    def __init__(self, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0):
+        super().__init__()
+        self.size, self.alpha, self.beta, self.k = size, alpha, beta, k
+
+    def forward(self, input):
+        return local_response_norm(input, self.size, self.alpha, self.beta, self.k)
+
+    def extra_repr(self) -> str:
+        return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"
