@@ -12,6 +12,7 @@ from opinfo_inputs import randint, randn, reseed, t, uniform
 
 import ember as em
 import ember.nn.functional as F
+from ember import nn
 from ember.errors import DTypeError, ShapeError, TraceError
 
 reseed(9)
@@ -166,10 +167,27 @@ def _write_buffer(a):
     return out + 1.0
 
 
+def _assign_to_buffer(a):
+    """`self.buf = a` in forward of a module whose buffer has another shape."""
+    m = nn.Module()
+    m.register_buffer("buf", np.zeros(3, np.float32))
+    a.builder.register_module_tree(m, "m")
+    m.buf = a
+    return a
+
+
 BUFFER_WRITE = OpInfo(
     "buffer_write",
     [
         Sample(_write_buffer, (randn(2, 3),), lambda a: t(a) * 2.0 + 1.0, "identity-on-value"),
+    ],
+    errors=[
+        ErrorSample(
+            _assign_to_buffer,
+            (randn(2, 3),),
+            ShapeError,
+            r"buffer 'm.buf' has shape \(3,\) but forward assigns a value of shape \(2, 3\)",
+        ),
     ],
 )
 

@@ -25,7 +25,7 @@ def _pos(*shape):
     return uniform(0.5, 2.0, *shape)
 
 
-# name -> (ember fn, torch fn, domain of a, domain of b, int b range)
+# name -> (ember fn, torch fn, domain of a, domain of b)
 ARITHMETIC = {
     "add": (em.add, torch.add, randn, randn),
     "sub": (em.sub, torch.sub, randn, randn),

@@ -105,7 +105,7 @@ ACTIVATIONS = {
     ],
 }
 
-# unary ops that keep the dtype: name -> (ember fn, torch fn, int inputs allowed)
+# unary ops that keep the dtype (ints stay ints): name -> (ember fn, torch fn)
 SAME_OPS = {
     "neg": (em.neg, torch.neg),
     "abs": (em.abs, torch.abs),

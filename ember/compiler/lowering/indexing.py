@@ -33,12 +33,10 @@ def _coords(index, dim):
 
 
 def _identity(reduce, dtype):
-    if reduce in ("sum", "mean"):
-        return jnp.zeros((), dtype)
-    if reduce == "prod":
-        return jnp.ones((), dtype)
-    info = jnp.finfo(dtype) if jnp.issubdtype(dtype, jnp.floating) else jnp.iinfo(dtype)
-    big = jnp.inf if jnp.issubdtype(dtype, jnp.floating) else info.max
+    """The start value that leaves a reduction unchanged (slots written with include_self=False)."""
+    if reduce in ("sum", "mean", "prod"):
+        return jnp.asarray(1 if reduce == "prod" else 0, dtype)
+    big = jnp.inf if jnp.issubdtype(dtype, jnp.floating) else jnp.iinfo(dtype).max
     return jnp.asarray(-big if reduce == "amax" else big, dtype)
 
 

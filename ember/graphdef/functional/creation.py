@@ -49,6 +49,11 @@ def _options(fn: str, kwargs: dict) -> None:
         raise TypeError(f"{fn}() got unexpected keyword arguments {sorted(unknown)}")
 
 
+def _number(v):
+    """A Python number (numpy scalars too); a traced tensor raises a TraceError here."""
+    return v.item() if hasattr(v, "item") else v
+
+
 def _dtype(dtype, default: str) -> str:
     return default if dtype is None else dtypes.canonical(dtype)
 
@@ -87,6 +92,7 @@ def arange(start, end=None, step=1, *, dtype=None, **kwargs) -> Tensor:
     _options("arange", kwargs)
     if end is None:
         start, end = 0, start
+    start, end, step = (_number(v) for v in (start, end, step))
     builder = active_builder()
     if step == 0:
         raise builder.error(ShapeError("arange: step must be nonzero"))
@@ -109,6 +115,7 @@ def linspace(start, end, steps: int, *, dtype=None, **kwargs) -> Tensor:
     builder = active_builder()
     if steps < 0:
         raise builder.error(ShapeError(f"linspace: steps must be non-negative, got {steps}"))
+    start, end, steps = _number(start), _number(end), int(steps)
     step = (end - start) / (steps - 1) if steps > 1 else 0.0
     dt = _dtype(dtype, dtypes.DEFAULT_FLOAT)
     (out,) = builder.emit(

@@ -54,12 +54,18 @@ def _index_tensor(x: Tensor, item) -> Tensor:
     idx = as_tensor(item, x.builder)
     if idx.dtype == "bool":
         raise x.builder.error(
-            TraceError(f"boolean-mask indexing gives a data-dependent shape (mask {idx.shape}); "
-                       "fix: em.where(mask, x, 0) or x.masked_fill(~mask, 0) keep shapes static")
+            TraceError(
+                f"boolean-mask indexing gives a data-dependent shape (mask {idx.shape}); "
+                "fix: em.where(mask, x, 0) or x.masked_fill(~mask, 0) keep shapes static"
+            )
         )
     if idx.dtype not in ("int8", "int16", "int32", "int64", "uint8", "uint32"):
-        raise x.builder.error(DTypeError(f"tensors used as indices must be integer (or bool), got "
-                                         f"{idx.dtype}; fix: cast with .long()"))
+        raise x.builder.error(
+            DTypeError(
+                f"tensors used as indices must be integer (or bool), got "
+                f"{idx.dtype}; fix: cast with .long()"
+            )
+        )
     return idx
 
 
@@ -68,8 +74,12 @@ def getitem(x: Tensor, index) -> Tensor:
         index = (index,)
     if builtins.any(isinstance(i, bool) for i in index):
         raise x.builder.error(TraceError("indexing with a Python bool is not supported"))
-    index = tuple(i if i is None or i is Ellipsis or isinstance(i, (int, builtins.slice))
-                  else _index_tensor(x, i) for i in index)
+    index = tuple(
+        i
+        if i is None or i is Ellipsis or isinstance(i, (int, builtins.slice))
+        else _index_tensor(x, i)
+        for i in index
+    )
     try:
         index = _expand_ellipsis(index, x.ndim)
     except ShapeError as e:
@@ -86,7 +96,9 @@ def getitem(x: Tensor, index) -> Tensor:
         if isinstance(item, builtins.slice):
             lo, hi, st = item.indices(size)
             if st < 0:
-                raise x.builder.error(ShapeError("negative slice steps are not supported; use flip"))
+                raise x.builder.error(
+                    ShapeError("negative slice steps are not supported; use flip")
+                )
             spec[dim] = (lo, builtins.max(hi, lo), st)
             layout.append(("dim", dim))
         elif isinstance(item, int):
@@ -156,28 +168,32 @@ Tensor.__getitem__ = getitem
 
 
 def setitem(x: Tensor, index, value) -> None:
-    raise x.builder.error(TraceError(
-        "in-place assignment x[...] = v is not supported on traced tensors; fix: "
-        "x = x.index_put((idx,), v), x = x.masked_fill(mask, v) or x = em.where(mask, v, x)"))
+    raise x.builder.error(
+        TraceError(
+            "in-place assignment x[...] = v is not supported on traced tensors; fix: "
+            "x = x.index_put((idx,), v), x = x.masked_fill(mask, v) or x = em.where(mask, v, x)"
+        )
+    )
 
 
 Tensor.__setitem__ = setitem
 
 
 @tensor_method()
-def index_select(input, dim: int, index):
+def index_select(input, dim: int, index) -> Tensor:
     x = as_tensor(input)
     return emit("index_select", [x, as_tensor(index, x.builder)], dim=int(dim))
 
 
 @tensor_method()
-def gather(input, dim: int, index, *, sparse_grad: bool = False):
+def gather(input, dim: int, index, *, sparse_grad: bool = False) -> Tensor:
+    """`torch.gather`: out[i][j] = input[index[i][j]][j] for dim 0; out has index's shape."""
     x = as_tensor(input)
     return emit("take_along_dim", [x, as_tensor(index, x.builder)], dim=int(dim))
 
 
 @tensor_method()
-def take_along_dim(input, indices, dim: int | None = None):
+def take_along_dim(input, indices, dim: int | None = None) -> Tensor:
     """`torch.take_along_dim`: like gather, but input and indices broadcast outside `dim`."""
     x = as_tensor(input)
     idx = as_tensor(indices, x.builder)
@@ -185,13 +201,17 @@ def take_along_dim(input, indices, dim: int | None = None):
         flat = reshape(x, (x.numel(),))
         return gather(flat, 0, wrap_negative(reshape(idx, (idx.numel(),)), flat.shape[0]))
     if idx.ndim != x.ndim:
-        raise x.builder.error(ShapeError(
-            f"take_along_dim: input {x.shape} and indices {idx.shape} must have the same number "
-            "of dimensions"))
+        raise x.builder.error(
+            ShapeError(
+                f"take_along_dim: input {x.shape} and indices {idx.shape} must have the same "
+                "number of dimensions"
+            )
+        )
     d = normalize_dim(dim, x.ndim)
     try:
-        common = broadcast_shapes(x.shape[:d] + (1,) + x.shape[d + 1 :],
-                                  idx.shape[:d] + (1,) + idx.shape[d + 1 :])
+        common = broadcast_shapes(
+            x.shape[:d] + (1,) + x.shape[d + 1 :], idx.shape[:d] + (1,) + idx.shape[d + 1 :]
+        )
     except ShapeError as e:
         raise x.builder.error(e) from None
     x = broadcast_to(x, common[:d] + (x.shape[d],) + common[d + 1 :])
@@ -201,25 +221,34 @@ def take_along_dim(input, indices, dim: int | None = None):
 
 
 @tensor_method()
-def masked_fill(input, mask, value):
+def masked_fill(input, mask, value) -> Tensor:
     """`torch.masked_fill`: `value` where the bool `mask` (broadcast to input) is True."""
     from .elementwise import where
 
     x = as_tensor(input)
     m = as_tensor(mask, x.builder)
     if m.dtype != "bool":
-        raise x.builder.error(DTypeError(f"masked_fill: mask must be a bool tensor, got {m.dtype}; "
-                                         "fix: pass mask.bool() or a comparison"))
+        raise x.builder.error(
+            DTypeError(
+                f"masked_fill: mask must be a bool tensor, got {m.dtype}; "
+                "fix: pass mask.bool() or a comparison"
+            )
+        )
     try:
         shape = broadcast_shapes(x.shape, m.shape)
     except ShapeError as e:
         raise x.builder.error(e) from None
     if shape != x.shape:
-        raise x.builder.error(ShapeError(f"masked_fill: mask of shape {m.shape} does not broadcast "
-                                         f"to the input shape {x.shape}"))
-    v = value if not isinstance(value, Tensor) else value
+        raise x.builder.error(
+            ShapeError(
+                f"masked_fill: mask of shape {m.shape} does not broadcast "
+                f"to the input shape {x.shape}"
+            )
+        )
+    v = value
     if isinstance(v, Tensor) and v.ndim:
-        raise x.builder.error(ShapeError(f"masked_fill: value must be a 0-d tensor or a number, "
-                                         f"got shape {v.shape}"))
+        raise x.builder.error(
+            ShapeError(f"masked_fill: value must be a 0-d tensor or a number, got shape {v.shape}")
+        )
     v = cast(as_tensor(v, x.builder, dtype=x.dtype), x.dtype)  # PyTorch keeps the input's dtype
     return where(m, v, x)

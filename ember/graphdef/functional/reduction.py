@@ -83,8 +83,8 @@ def _extreme(op: str, reduce_op: str):
         return MaxMin(values, indices)
 
     fn.__name__ = reduce_op[1:]  # "max" / "min": the Tensor method name
-    fn.__doc__ = f"`torch.{fn.__name__}`: over all elements, (values, indices) along `dim`, or " \
-                 "elementwise with a tensor `other`."
+    fn.__doc__ = (f"`torch.{fn.__name__}`: over all elements, (values, indices) along `dim`, "
+                  "or elementwise with a tensor `other`.")
     return fn
 
 
