@@ -62,8 +62,11 @@ def time_steps(step, xs, ys, steps: int, warmup: int = 20) -> tuple[float, float
 def ember_step(batch: int):
     em.manual_seed(0)
     net = Net()
-    model = em.compile(net, loss=nn.CrossEntropyLoss(),
-                       optimizer=optim.SGD(net.parameters(), lr=0.01, momentum=0.9))
+    model = em.compile(
+        net,
+        loss=nn.CrossEntropyLoss(),
+        optimizer=optim.SGD(net.parameters(), lr=0.01, momentum=0.9),
+    )
     xs, ys = data(batch)
     t0 = time.perf_counter()
     jax.block_until_ready(model.train_step(xs[0], ys[0])["loss"])
@@ -103,15 +106,19 @@ def torch_step(init: dict):
     except ImportError:
         return None
     torch.set_num_threads(max(1, torch.get_num_threads()))
-    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 128), torch.nn.ReLU(),
-                              torch.nn.Linear(128, 10))
-    net.load_state_dict({k.replace("fc1", "1").replace("fc2", "3"): torch.from_numpy(v)
-                         for k, v in init.items()})
+    net = torch.nn.Sequential(
+        torch.nn.Flatten(), torch.nn.Linear(784, 128), torch.nn.ReLU(), torch.nn.Linear(128, 10)
+    )
+    net.load_state_dict(
+        {k.replace("fc1", "1").replace("fc2", "3"): torch.from_numpy(v) for k, v in init.items()}
+    )
     opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
 
     def step(x, y):
         opt.zero_grad()
-        loss = torch.nn.functional.cross_entropy(net(torch.from_numpy(x)), torch.from_numpy(y).long())
+        loss = torch.nn.functional.cross_entropy(
+            net(torch.from_numpy(x)), torch.from_numpy(y).long()
+        )
         loss.backward()
         opt.step()
         return loss.detach().numpy()
@@ -124,10 +131,15 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[64, 1024])
     args = parser.parse_args()
-    print(f"device: {jax.devices()[0].device_kind} ({jax.default_backend()}), "
-          f"{platform.processor() or platform.machine()}, jax {jax.__version__}")
-    print("| batch | ember step (median) | hand-written JAX | ratio | ember unblocked | JAX unblocked "
-          "| PyTorch eager | ember trace+compile |")
+    print(
+        f"device: {jax.devices()[0].device_kind} ({jax.default_backend()}), "
+        f"{platform.processor() or platform.machine()}, jax {jax.__version__}"
+    )
+    print(
+        "| batch | ember step (median) | hand-written JAX | ratio | ember unblocked "
+        "| JAX unblocked "
+        "| PyTorch eager | ember trace+compile |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for batch in args.batch_sizes:
         xs, ys = data(batch)
@@ -145,9 +157,11 @@ def main() -> None:
             j_thr.append(t)
         e, j = statistics.median(e_med), statistics.median(j_med)
         torch_s = time_steps(t_step, xs, ys, args.steps)[0] if t_step else float("nan")
-        print(f"| {batch} | {e * 1e6:.0f} µs | {j * 1e6:.0f} µs | {e / j:.3f} | "
-              f"{statistics.median(e_thr) * 1e6:.0f} µs | {statistics.median(j_thr) * 1e6:.0f} µs | "
-              f"{torch_s * 1e6:.0f} µs | {compile_s:.2f} s |")
+        print(
+            f"| {batch} | {e * 1e6:.0f} µs | {j * 1e6:.0f} µs | {e / j:.3f} | "
+            f"{statistics.median(e_thr) * 1e6:.0f} µs | {statistics.median(j_thr) * 1e6:.0f} µs | "
+            f"{torch_s * 1e6:.0f} µs | {compile_s:.2f} s |"
+        )
 
 
 if __name__ == "__main__":

@@ -1,12 +1,12 @@
 """ember: write PyTorch-style modules, train them as one fused XLA program.
 
-    import ember as em
-    from ember import nn, optim
+import ember as em
+from ember import nn, optim
 
-    model = em.compile(net, loss=nn.CrossEntropyLoss(),
-                       optimizer=optim.SGD(net.parameters(), lr=0.01, momentum=0.9),
-                       metrics=["accuracy"])
-    model.fit(x_train, y_train, batch_size=64, epochs=10)
+model = em.compile(net, loss=nn.CrossEntropyLoss(),
+                   optimizer=optim.SGD(net.parameters(), lr=0.01, momentum=0.9),
+                   metrics=["accuracy"])
+model.fit(x_train, y_train, batch_size=64, epochs=10)
 """
 
 from __future__ import annotations
@@ -18,8 +18,14 @@ from .graphdef import Graph, Module, Parameter, Tensor, TensorSpec, TensorType  
 from .graphdef import manual_seed, initial_seed, verify  # noqa: F401
 from .graphdef.dtypes import ALL as _DTYPES
 from .graphdef.errors import (  # noqa: F401
-    CheckpointError, DTypeError, EmberError, ShapeError, StateDictError, TraceError,
-    UnsupportedOpError, VerifyError,
+    CheckpointError,
+    DTypeError,
+    EmberError,
+    ShapeError,
+    StateDictError,
+    TraceError,
+    UnsupportedOpError,
+    VerifyError,
 )
 from .graphdef.functional import *  # noqa: F401,F403
 from .graphdef.functional import all, any, max, min, pow, round, sum  # noqa: F401

@@ -1,6 +1,13 @@
 """All user-facing error classes, in one place (`ember.errors`)."""
 
 from ember.graphdef.errors import (  # noqa: F401
-    CheckpointError, DTypeError, EmberError, GraphParseError, ShapeError, StateDictError, TraceError,
-    UnsupportedOpError, VerifyError,
+    CheckpointError,
+    DTypeError,
+    EmberError,
+    GraphParseError,
+    ShapeError,
+    StateDictError,
+    TraceError,
+    UnsupportedOpError,
+    VerifyError,
 )

@@ -1,7 +1,7 @@
 """The reference program: an MNIST MLP (784-128-ReLU-10) trained with SGD + momentum.
 
-    python examples/mnist_mlp.py                              # cache / download / offline fallback
-    python examples/mnist_mlp.py --data-dir ../shared/data/mnist
+python examples/mnist_mlp.py                              # cache / download / offline fallback
+python examples/mnist_mlp.py --data-dir ../shared/data/mnist
 """
 
 import argparse

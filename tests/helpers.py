@@ -22,4 +22,8 @@ def loss_and_grads(net, loss_fn, x, y):
         return outs[0], outs[1]
 
     (loss, logits), grads = jax.value_and_grad(f, has_aux=True)(params)
-    return float(loss), np.asarray(logits), dict(zip(lowered.param_names, map(np.asarray, grads), strict=True))
+    return (
+        float(loss),
+        np.asarray(logits),
+        dict(zip(lowered.param_names, map(np.asarray, grads), strict=True)),
+    )

@@ -77,14 +77,18 @@ def run_graph(graph, args: tuple, rng_seed: int = 0):
 
 def check_types_against_jax(graph) -> None:
     """Each node's stored result types must equal jax.eval_shape of its lowering."""
-    types = {id(gi.value): jax.ShapeDtypeStruct(gi.value.type.shape, gi.value.type.dtype)
-             for gi in graph.inputs}
+    types = {
+        id(gi.value): jax.ShapeDtypeStruct(gi.value.type.shape, gi.value.type.dtype)
+        for gi in graph.inputs
+    }
     for node in graph.nodes:
         ctx = LoweringContext()
         ctx.node = node
         rule = LOWERING[node.op]
         structs = [types[id(v)] for v in node.inputs]
-        out = jax.eval_shape(lambda *xs, rule=rule, node=node: rule(ctx, *xs, **node.attrs), *structs)
+        out = jax.eval_shape(
+            lambda *xs, rule=rule, node=node, ctx=ctx: rule(ctx, *xs, **node.attrs), *structs
+        )
         outs = out if isinstance(out, tuple) else (out,)
         for value, got in zip(node.outputs, outs, strict=True):
             want = value.type

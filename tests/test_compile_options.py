@@ -41,7 +41,9 @@ def mse(out, target):
 
 def data(n=16, seed=0):
     rng = np.random.default_rng(seed)
-    return rng.standard_normal((n, 5)).astype(np.float32), rng.standard_normal((n, 3)).astype(np.float32)
+    return rng.standard_normal((n, 5)).astype(np.float32), rng.standard_normal((n, 3)).astype(
+        np.float32
+    )
 
 
 def torch_step(t, opt, x, y, clip=None):
@@ -57,8 +59,9 @@ def torch_step(t, opt, x, y, clip=None):
 def assert_same_params(t, e, rtol=1e-5, atol=1e-6):
     sd = e.state_dict()
     for k, v in sd.items():
-        np.testing.assert_allclose(v, t.state_dict()[_to_torch_names(k)].numpy(), rtol=rtol, atol=atol,
-                                   err_msg=k)
+        np.testing.assert_allclose(
+            v, t.state_dict()[_to_torch_names(k)].numpy(), rtol=rtol, atol=atol, err_msg=k
+        )
 
 
 def test_changing_lr_100_times_compiles_once_and_matches_torch():
@@ -75,7 +78,7 @@ def test_changing_lr_100_times_compiles_once_and_matches_torch():
         torch_step(t, topt, x, y)
         model.train_step(x, y)
     assert model.compile_count == 1
-    (step, *_), = model._steps.values()
+    ((step, *_),) = model._steps.values()
     assert step._cache_size() == 1  # jax did not retrace either
     assert_same_params(t, e, rtol=1e-4, atol=1e-5)
 
@@ -117,8 +120,9 @@ def test_clip_grad_norm_matches_torch():
 def test_clip_grad_value_clamps_each_gradient():
     _, e = pair(3)
     before = e.state_dict()
-    model = em.compile(e, loss=lambda o, y: (o * 1000.0).sum(), optimizer=optim.SGD(lr=1.0),
-                       clip_grad_value=0.01)
+    model = em.compile(
+        e, loss=lambda o, y: (o * 1000.0).sum(), optimizer=optim.SGD(lr=1.0), clip_grad_value=0.01
+    )
     x, y = data()
     model.train_step(x, y)
     for k, v in e.state_dict().items():
@@ -165,10 +169,15 @@ def test_param_group_without_weight_decay_is_untouched_by_decay():
     # zero gradients: any change can only come from decoupled weight decay
     _, e = pair(7)
     before = e.state_dict()
-    groups = [{"params": [e.fc1.weight, e.fc2.weight]},
-              {"params": [e.fc1.bias, e.fc2.bias], "weight_decay": 0.0}]
-    model = em.compile(e, loss=lambda o, y: (o * 0.0).sum(),
-                       optimizer=optim.AdamW(groups, lr=0.01, weight_decay=0.1))
+    groups = [
+        {"params": [e.fc1.weight, e.fc2.weight]},
+        {"params": [e.fc1.bias, e.fc2.bias], "weight_decay": 0.0},
+    ]
+    model = em.compile(
+        e,
+        loss=lambda o, y: (o * 0.0).sum(),
+        optimizer=optim.AdamW(groups, lr=0.01, weight_decay=0.1),
+    )
     x, y = data()
     for _ in range(5):
         model.train_step(x, y)

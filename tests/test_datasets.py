@@ -95,9 +95,7 @@ def offline(monkeypatch, tmp_path):
 
 
 @pytest.mark.parametrize("gz", [False, True])
-@pytest.mark.parametrize(
-    "dtype", [np.uint8, np.int8, np.int16, np.int32, np.float32, np.float64]
-)
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.int16, np.int32, np.float32, np.float64])
 def test_idx_round_trip(tmp_path, dtype, gz):
     rng = np.random.default_rng(0)
     array = (rng.standard_normal((3, 4, 5)) * 100).astype(dtype)
@@ -205,11 +203,7 @@ def mirror_payloads(monkeypatch, corrupt: str = "") -> dict[str, bytes]:
     files = {}
     for key, (stem, _) in mnist.MNIST_FILES.items():
         n = 20 if key.startswith("train") else 10
-        array = (
-            np.zeros((n, 28, 28), np.uint8)
-            if "images" in key
-            else np.zeros(n, np.uint8)
-        )
+        array = np.zeros((n, 28, 28), np.uint8) if "images" in key else np.zeros(n, np.uint8)
         data = gzip.compress(idx_bytes(array))
         files[key] = (stem, hashlib.md5(data).hexdigest())
         payload = bytes([data[0], data[1] ^ 1]) + data[2:] if key == corrupt else data
@@ -265,9 +259,7 @@ def test_digits_fallback_when_offline(capsys):
     assert "digits" in data.source and "NOT MNIST" in data.source
     assert data.x_train.shape[1:] == (1, 28, 28) and data.x_train.dtype == np.float32
     assert len(data.y_train) + len(data.y_test) == 1797
-    assert data.y_train.dtype == np.int32 and set(np.unique(data.y_train)) == set(
-        range(10)
-    )
+    assert data.y_train.dtype == np.int32 and set(np.unique(data.y_train)) == set(range(10))
     raw = np.concatenate([data.x_train, data.x_test]) * MNIST_STD + MNIST_MEAN
     assert raw.min() == pytest.approx(0.0, abs=1e-5) and raw.max() <= 1.0 + 1e-5
     assert np.abs(raw[:, :, :2]).max() < 1e-5  # 2 px padding, like MNIST

@@ -50,7 +50,9 @@ def test_loss_target_shape_mismatch_is_rejected_not_broadcast():
             return self.fc(x)
 
     model = em.compile(Regressor(), loss=nn.MSELoss(), optimizer=optim.SGD(lr=0.1))
-    with pytest.raises(ShapeError, match=r"mse_loss: input shape \(5, 1\) and target shape \(5,\) differ"):
+    with pytest.raises(
+        ShapeError, match=r"mse_loss: input shape \(5, 1\) and target shape \(5,\) differ"
+    ):
         model.train_step(np.zeros((5, 3), np.float32), np.zeros((5,), np.float32))
 
 

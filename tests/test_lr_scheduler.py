@@ -45,9 +45,7 @@ def make_pair(kind: str = "sgd") -> tuple[torch.optim.Optimizer, Optimizer]:
     if kind == "sgd1":
         param = torch.nn.Parameter(torch.zeros(2))
         return torch.optim.SGD([param], lr=0.05, momentum=0.9), _EmberSGD([object()])
-    tgroups = [
-        {"params": [torch.nn.Parameter(torch.zeros(2))], "lr": lr} for lr in GROUP_LRS
-    ]
+    tgroups = [{"params": [torch.nn.Parameter(torch.zeros(2))], "lr": lr} for lr in GROUP_LRS]
     egroups = [{"params": [object()], "lr": lr} for lr in GROUP_LRS]
     if kind == "adam":
         topt = torch.optim.Adam(tgroups, lr=1e-3, betas=(0.9, 0.999))
@@ -110,18 +108,12 @@ CASES: dict[str, Case] = {
     "custom_subclass": Case(_custom_subclass, steps=60),
     "step": Case(lambda m, o: m.StepLR(o, step_size=7, gamma=0.5)),
     "step_default_gamma_1group": Case(lambda m, o: m.StepLR(o, 10), kind="sgd1"),
-    "multistep": Case(
-        lambda m, o: m.MultiStepLR(o, milestones=[30, 5, 12, 12], gamma=0.3)
-    ),
+    "multistep": Case(lambda m, o: m.MultiStepLR(o, milestones=[30, 5, 12, 12], gamma=0.3)),
     "multistep_at_0": Case(lambda m, o: m.MultiStepLR(o, milestones=[0, 40])),
     "exponential": Case(lambda m, o: m.ExponentialLR(o, gamma=0.97), steps=200),
-    "cosine": Case(
-        lambda m, o: m.CosineAnnealingLR(o, T_max=25, eta_min=1e-3), steps=200
-    ),
+    "cosine": Case(lambda m, o: m.CosineAnnealingLR(o, T_max=25, eta_min=1e-3), steps=200),
     "cosine_default": Case(lambda m, o: m.CosineAnnealingLR(o, T_max=10), kind="adam"),
-    "warm_restarts": Case(
-        lambda m, o: m.CosineAnnealingWarmRestarts(o, T_0=10), steps=200
-    ),
+    "warm_restarts": Case(lambda m, o: m.CosineAnnealingWarmRestarts(o, T_0=10), steps=200),
     "warm_restarts_mult": Case(
         lambda m, o: m.CosineAnnealingWarmRestarts(o, T_0=5, T_mult=2, eta_min=1e-4),
         steps=200,
@@ -138,15 +130,11 @@ CASES: dict[str, Case] = {
     ),
     "onecycle": Case(_onecycle(max_lr=[0.5, 0.1], total_steps=100), steps=100),
     "onecycle_linear_3phase": Case(
-        _onecycle(
-            max_lr=0.2, total_steps=90, anneal_strategy="linear", three_phase=True
-        ),
+        _onecycle(max_lr=0.2, total_steps=90, anneal_strategy="linear", three_phase=True),
         steps=90,
     ),
     "onecycle_cos_3phase_adam": Case(
-        _onecycle(
-            max_lr=0.01, epochs=6, steps_per_epoch=15, pct_start=0.25, three_phase=True
-        ),
+        _onecycle(max_lr=0.01, epochs=6, steps_per_epoch=15, pct_start=0.25, three_phase=True),
         steps=90,
         kind="adam",
     ),
@@ -164,9 +152,7 @@ CASES: dict[str, Case] = {
         ),
         steps=80,
     ),
-    "cyclic_triangular": Case(
-        _cyclic(base_lr=0.01, max_lr=0.1, step_size_up=7), steps=150
-    ),
+    "cyclic_triangular": Case(_cyclic(base_lr=0.01, max_lr=0.1, step_size_up=7), steps=150),
     "cyclic_triangular2": Case(
         _cyclic(
             base_lr=[0.01, 0.001],
@@ -178,9 +164,7 @@ CASES: dict[str, Case] = {
         steps=150,
     ),
     "cyclic_exp_range_adam": Case(
-        _cyclic(
-            base_lr=1e-4, max_lr=1e-2, step_size_up=6, mode="exp_range", gamma=0.98
-        ),
+        _cyclic(base_lr=1e-4, max_lr=1e-2, step_size_up=6, mode="exp_range", gamma=0.98),
         steps=150,
         kind="adam",
     ),
@@ -206,12 +190,8 @@ CASES: dict[str, Case] = {
         steps=60,
     ),
     "constant": Case(lambda m, o: m.ConstantLR(o), steps=60),
-    "constant_custom": Case(
-        lambda m, o: m.ConstantLR(o, factor=0.5, total_iters=10), steps=60
-    ),
-    "polynomial": Case(
-        lambda m, o: m.PolynomialLR(o, total_iters=40, power=2.0), steps=80
-    ),
+    "constant_custom": Case(lambda m, o: m.ConstantLR(o, factor=0.5, total_iters=10), steps=60),
+    "polynomial": Case(lambda m, o: m.PolynomialLR(o, total_iters=40, power=2.0), steps=80),
     "polynomial_default": Case(lambda m, o: m.PolynomialLR(o), steps=60),
     "lambda": Case(lambda m, o: m.LambdaLR(o, lambda e: 0.95**e)),
     "lambda_per_group": Case(
@@ -219,9 +199,7 @@ CASES: dict[str, Case] = {
     ),
     "multiplicative": Case(lambda m, o: m.MultiplicativeLR(o, lambda e: 0.97)),
     "multiplicative_per_group": Case(
-        lambda m, o: m.MultiplicativeLR(
-            o, [lambda e: 0.9 if e % 5 == 0 else 1.0, Warmup(3)]
-        ),
+        lambda m, o: m.MultiplicativeLR(o, [lambda e: 0.9 if e % 5 == 0 else 1.0, Warmup(3)]),
         steps=60,
     ),
     "sequential": Case(
@@ -298,9 +276,7 @@ def run_torch_and_ember(case: Case) -> None:
             warnings.simplefilter("ignore", UserWarning)  # step(epoch) deprecation
             case.step(tsched, i)
             case.step(esched, i)
-        assert_same(
-            observed(eopt, esched), observed(topt, tsched), f"after step {i + 1}"
-        )
+        assert_same(observed(eopt, esched), observed(topt, tsched), f"after step {i + 1}")
 
 
 @pytest.mark.parametrize("name", list(CASES))
@@ -321,9 +297,7 @@ def test_state_dict_round_trip_resumes_identically(name: str) -> None:
         # Checkpoint: plain JSON for the scheduler, the group hyperparameters for the
         # optimizer (which the optimizer's own state_dict would carry).
         saved = json.loads(json.dumps(ref.state_dict()))
-        groups = [
-            {k: v for k, v in g.items() if k != "params"} for g in ref_opt.param_groups
-        ]
+        groups = [{k: v for k, v in g.items() if k != "params"} for g in ref_opt.param_groups]
 
         # Resume the torch way: build the scheduler, then load both states.
         new_opt = make_pair(case.kind)[1]
@@ -370,12 +344,8 @@ def test_constructing_with_last_epoch_resumes_like_torch(name: str) -> None:
 
     def resuming(module: Any) -> SimpleNamespace:
         """`module` whose schedulers are built with last_epoch=7."""
-        names = [
-            n for n in tls.__all__ if n not in ("SequentialLR", "ChainedScheduler")
-        ]
-        return SimpleNamespace(
-            **{n: partial(getattr(module, n), last_epoch=7) for n in names}
-        )
+        names = [n for n in tls.__all__ if n not in ("SequentialLR", "ChainedScheduler")]
+        return SimpleNamespace(**{n: partial(getattr(module, n), last_epoch=7) for n in names})
 
     tsched, esched = (
         case.factory(resuming(tls), topt),
@@ -399,9 +369,7 @@ def test_callable_object_fields_are_saved() -> None:
     assert warmup.epochs == 8 and sched.lr_lambdas[1] is warmup
 
 
-def _metrics(
-    n: int = 160, seed: int = 0, noise: float = 0.002, width: int = 6
-) -> list[float]:
+def _metrics(n: int = 160, seed: int = 0, noise: float = 0.002, width: int = 6) -> list[float]:
     """A loss-like curve: a staircase (plateaus of `width`) plus optional noise."""
     rng = np.random.default_rng(seed)
     stairs = np.repeat(np.linspace(1.0, 0.2, n // width + 1), width)[:n]
@@ -442,9 +410,7 @@ def test_reduce_on_plateau_matches_torch(name: str, kind: str) -> None:
         topt.step()
         tsched.step(value)
         esched.step(value)
-        assert_same(
-            observed(eopt, esched), observed(topt, tsched), f"after step {i + 1}"
-        )
+        assert_same(observed(eopt, esched), observed(topt, tsched), f"after step {i + 1}")
         assert (esched.num_bad_epochs, esched.best) == (
             tsched.num_bad_epochs,
             tsched.best,
@@ -461,9 +427,7 @@ def test_reduce_on_plateau_state_dict_round_trip() -> None:
         ref.step(value)
     new = els.ReduceLROnPlateau(new_opt, **kwargs)
     new.load_state_dict(json.loads(json.dumps(ref.state_dict())))
-    for group, ref_group in zip(
-        new_opt.param_groups, ref_opt.param_groups, strict=True
-    ):
+    for group, ref_group in zip(new_opt.param_groups, ref_opt.param_groups, strict=True):
         group["lr"] = ref_group["lr"]
     for value in metrics[50:]:
         ref.step(value)
@@ -484,9 +448,7 @@ def test_step_with_epoch_uses_closed_form_like_torch() -> None:
         lambda m, o: m.LambdaLR(o, lambda e: 1 / (1 + e)),  # no closed form: get_lr
         lambda m, o: m.MultiplicativeLR(o, lambda e: 0.9),
     ]:
-        run_torch_and_ember(
-            Case(factory, len(epochs), step=lambda s, i: s.step(epochs[i]))
-        )
+        run_torch_and_ember(Case(factory, len(epochs), step=lambda s, i: s.step(epochs[i])))
 
 
 def test_step_epoch_warns() -> None:
@@ -507,9 +469,7 @@ def test_per_batch_stepping_matches_per_epoch() -> None:
         ),
         (
             lambda o: els.MultiStepLR(o, milestones=[4, 9, 20]),
-            lambda o: els.MultiStepLR(
-                o, milestones=[4 * batches, 9 * batches, 20 * batches]
-            ),
+            lambda o: els.MultiStepLR(o, milestones=[4 * batches, 9 * batches, 20 * batches]),
             lambda s, e, b: s.step(),
         ),
         (  # fractional epochs: the documented per-batch use of warm restarts

@@ -10,7 +10,12 @@ from ember import nn, optim
 
 def test_registration_and_torch_names():
     net = EmberMLP()
-    assert [n for n, _ in net.named_parameters()] == ["fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"]
+    assert [n for n, _ in net.named_parameters()] == [
+        "fc1.weight",
+        "fc1.bias",
+        "fc2.weight",
+        "fc2.bias",
+    ]
     assert [n for n, _ in net.named_modules()] == ["", "fc1", "fc2"]
     assert [type(m).__name__ for m in net.children()] == ["Linear", "Linear"]
     assert net.fc1.weight.shape == (128, 784)
@@ -28,7 +33,9 @@ def test_repr_matches_torch_layout():
     )
     assert repr(EmberMLP()) == expected
     seq = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Dropout(0.1))
-    assert repr(seq) == repr(torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.ReLU(), torch.nn.Dropout(0.1)))
+    assert repr(seq) == repr(
+        torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.ReLU(), torch.nn.Dropout(0.1))
+    )
 
 
 def test_train_eval_modes_propagate():
@@ -85,7 +92,9 @@ def test_fit_accepts_an_iterable_of_batches_like_a_dataloader():
     ds = torch.utils.data.TensorDataset(torch.from_numpy(x), torch.from_numpy(y))
     loader = torch.utils.data.DataLoader(ds, batch_size=16)
     net = EmberMLP()
-    model = em.compile(net, loss=nn.CrossEntropyLoss(), optimizer=optim.Adam(lr=1e-3), metrics=["accuracy"])
+    model = em.compile(
+        net, loss=nn.CrossEntropyLoss(), optimizer=optim.Adam(lr=1e-3), metrics=["accuracy"]
+    )
     history = model.fit(loader, epochs=3, verbose=0)
     assert len(history["loss"]) == 3 and history["loss"][-1] < history["loss"][0]
     result = model.evaluate(x, y, verbose=0)

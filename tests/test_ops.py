@@ -25,8 +25,12 @@ def _id(pair):
 def test_every_op_has_an_opinfo_entry_and_a_lowering():
     registered = set(all_ops())
     covered = {info.op for info in OP_DB}
-    assert not registered - set(LOWERING), f"ops without lowering: {sorted(registered - set(LOWERING))}"
-    assert not set(LOWERING) - registered, f"lowerings of unknown ops: {sorted(set(LOWERING) - registered)}"
+    assert not registered - set(LOWERING), (
+        f"ops without lowering: {sorted(registered - set(LOWERING))}"
+    )
+    assert not set(LOWERING) - registered, (
+        f"lowerings of unknown ops: {sorted(set(LOWERING) - registered)}"
+    )
     assert not registered - covered, f"ops without OpInfo entries: {sorted(registered - covered)}"
 
 
@@ -47,7 +51,9 @@ def test_forward_matches_reference(pair):
         if ref.dtype == bool or got.dtype == bool:
             np.testing.assert_array_equal(got, ref)
         else:
-            np.testing.assert_allclose(got, ref.astype(got.dtype), rtol=sample.rtol, atol=sample.atol)
+            np.testing.assert_allclose(
+                got, ref.astype(got.dtype), rtol=sample.rtol, atol=sample.atol
+            )
 
 
 @pytest.mark.parametrize("pair", SAMPLES, ids=[_id(p) for p in SAMPLES])
@@ -63,11 +69,15 @@ GRAD_SAMPLES = [(i, s) for i, s in SAMPLES if i.differentiable and s.grad]
 def test_gradients_float64(pair):
     _, sample = pair
     with jax.enable_x64(True):
-        args = tuple(a.astype(np.float64) if np.issubdtype(np.asarray(a).dtype, np.floating) else a
-                     for a in sample.args)
+        args = tuple(
+            a.astype(np.float64) if np.issubdtype(np.asarray(a).dtype, np.floating) else a
+            for a in sample.args
+        )
         which = sample.grad_args
         if which is None:
-            which = tuple(i for i, a in enumerate(args) if np.issubdtype(np.asarray(a).dtype, np.floating))
+            which = tuple(
+                i for i, a in enumerate(args) if np.issubdtype(np.asarray(a).dtype, np.floating)
+            )
         if not which:
             pytest.skip("no float inputs")
         lowered = lower(trace_sample(sample.fn, args))
@@ -78,13 +88,18 @@ def test_gradients_float64(pair):
             for i, d in zip(which, diff, strict=True):
                 full[i] = d
             outs, _ = lowered.fn([], [], full, key)
-            return sum(jax.numpy.sum(o * jax.numpy.cos(jax.numpy.arange(o.size).reshape(o.shape)))
-                       for o in outs if jax.numpy.issubdtype(o.dtype, jax.numpy.floating))
+            return sum(
+                jax.numpy.sum(o * jax.numpy.cos(jax.numpy.arange(o.size).reshape(o.shape)))
+                for o in outs
+                if jax.numpy.issubdtype(o.dtype, jax.numpy.floating)
+            )
 
         check_grads(f, tuple(args[i] for i in which), order=1, modes=("rev",), atol=1e-4, rtol=1e-4)
 
 
-@pytest.mark.parametrize("pair", ERRORS, ids=[f"{i.op}-error{k}" for k, (i, _) in enumerate(ERRORS)])
+@pytest.mark.parametrize(
+    "pair", ERRORS, ids=[f"{i.op}-error{k}" for k, (i, _) in enumerate(ERRORS)]
+)
 def test_bad_inputs_raise_documented_error(pair):
     _, err = pair
     with pytest.raises(err.error, match=err.match):

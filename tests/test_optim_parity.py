@@ -30,7 +30,9 @@ WORST: dict[str, dict[str, float]] = {}
 
 def _mlp(dtype: torch.dtype) -> torch.nn.Module:
     torch.manual_seed(0)
-    return torch.nn.Sequential(torch.nn.Linear(5, 7), torch.nn.Tanh(), torch.nn.Linear(7, 3)).to(dtype)
+    return torch.nn.Sequential(torch.nn.Linear(5, 7), torch.nn.Tanh(), torch.nn.Linear(7, 3)).to(
+        dtype
+    )
 
 
 def _data(dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
@@ -267,7 +269,9 @@ def _setup():
 @pytest.mark.parametrize("cls", [optim.AdamW, optim.SGD, optim.Lion])
 def test_zero_weight_decay_group_is_exactly_undecayed(cls):
     objs, named, params, stream = _setup()
-    grouped = cls([{"params": objs[:2], "weight_decay": 0.1}, {"params": objs[2:], "weight_decay": 0}])
+    grouped = cls(
+        [{"params": objs[:2], "weight_decay": 0.1}, {"params": objs[2:], "weight_decay": 0}]
+    )
     plain = cls(objs, weight_decay=0)
     a, _ = _run_stream(grouped, named, params, stream)
     b, _ = _run_stream(plain, named, params, stream)
@@ -353,7 +357,12 @@ def _ref_lamb(p, g, s, lr, b1, b2, eps, wd):
 
 REFS = [
     ("Lion", optim.Lion, {"lr": 1e-3, "betas": (0.9, 0.99), "weight_decay": 0.1}, _ref_lion),
-    ("LAMB", optim.LAMB, {"lr": 1e-2, "betas": (0.9, 0.999), "eps": 1e-6, "weight_decay": 0.1}, _ref_lamb),
+    (
+        "LAMB",
+        optim.LAMB,
+        {"lr": 1e-2, "betas": (0.9, 0.999), "eps": 1e-6, "weight_decay": 0.1},
+        _ref_lamb,
+    ),
 ]
 
 
@@ -404,7 +413,10 @@ def test_optax_native_matches_numpy_reference(name, cls, kwargs, ref):
 def test_optax_adafactor_is_optax_adafactor():
     objs, named, params, stream = _setup()
     ours, _ = _run_stream(
-        optim.OptaxAdafactor(objs, lr=1e-2, momentum=0.9, min_dim_size_to_factor=4), named, params, stream
+        optim.OptaxAdafactor(objs, lr=1e-2, momentum=0.9, min_dim_size_to_factor=4),
+        named,
+        params,
+        stream,
     )
     tx = optax.adafactor(1e-2, momentum=0.9, min_dim_size_to_factor=4)
     state, theirs = tx.init(params), params
@@ -427,7 +439,9 @@ def test_print_worst_relative_differences(capsys):
     lines = [f"\nworst relative parameter difference after {STEPS} steps", ""]
     lines.append(f"{'case':<{width}}  {'float32':>9}  {'float64':>9}")
     for label, by_dtype in WORST.items():
-        cells = [f"{by_dtype[d]:9.2e}" if d in by_dtype else f"{'-':>9}" for d in ("float32", "float64")]
+        cells = [
+            f"{by_dtype[d]:9.2e}" if d in by_dtype else f"{'-':>9}" for d in ("float32", "float64")
+        ]
         lines.append(f"{label:<{width}}  {cells[0]}  {cells[1]}")
     with capsys.disabled():
         print("\n".join(lines))

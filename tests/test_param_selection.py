@@ -35,7 +35,11 @@ def test_bias_and_norm_types_get_no_weight_decay():
     model = _model()
     groups = optim.param_groups(model, no_weight_decay=("bias", nn.LayerNorm), weight_decay=0.05)
     assert [g["weight_decay"] for g in groups] == [0.05, 0.0]
-    assert _names(model, groups[0]["params"]) == ["block.proj.weight", "block.emb.weight", "head.weight"]
+    assert _names(model, groups[0]["params"]) == [
+        "block.proj.weight",
+        "block.emb.weight",
+        "head.weight",
+    ]
     assert _names(model, groups[1]["params"]) == [
         "block.proj.bias",
         "block.norm1.weight",

@@ -38,9 +38,16 @@ def test_logits_loss_and_gradients_match_torch():
 @pytest.mark.parametrize(
     "make_pair",
     [
-        pytest.param(lambda tp, ep: (torch.optim.SGD(tp, lr=0.05, momentum=0.9),
-                                     optim.SGD(ep, lr=0.05, momentum=0.9)), id="sgd-momentum"),
-        pytest.param(lambda tp, ep: (torch.optim.Adam(tp, lr=1e-3), optim.Adam(ep, lr=1e-3)), id="adam"),
+        pytest.param(
+            lambda tp, ep: (
+                torch.optim.SGD(tp, lr=0.05, momentum=0.9),
+                optim.SGD(ep, lr=0.05, momentum=0.9),
+            ),
+            id="sgd-momentum",
+        ),
+        pytest.param(
+            lambda tp, ep: (torch.optim.Adam(tp, lr=1e-3), optim.Adam(ep, lr=1e-3)), id="adam"
+        ),
     ],
 )
 def test_twenty_compiled_steps_match_torch(make_pair):
@@ -58,5 +65,7 @@ def test_twenty_compiled_steps_match_torch(make_pair):
         np.testing.assert_allclose(float(logs["loss"]), tloss.item(), rtol=1e-4)
     state = net.state_dict()  # the module shows the trained values
     for name, p in tnet.named_parameters():
-        np.testing.assert_allclose(state[name], p.detach().numpy(), rtol=1e-4, atol=1e-5, err_msg=name)
+        np.testing.assert_allclose(
+            state[name], p.detach().numpy(), rtol=1e-4, atol=1e-5, err_msg=name
+        )
     assert model.step == 20

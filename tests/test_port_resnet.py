@@ -15,7 +15,7 @@ from helpers import loss_and_grads
 
 import ember as em
 
-MODEL_SOURCE = '''
+MODEL_SOURCE = """
 class BasicBlock(nn.Module):
     def __init__(self, cin, cout, stride):
         super().__init__()
@@ -51,9 +51,13 @@ class ResNet18(nn.Module):
     def forward(self, x):
         x = self.layers(self.stem(x))
         return self.fc(torch_or_ember.flatten(self.pool(x), 1))
-'''
-TORCH_IMPORTS = "import torch as torch_or_ember\nimport torch.nn as nn\nimport torch.nn.functional as F\n"
-EMBER_IMPORTS = "import ember as torch_or_ember\nimport ember.nn as nn\nimport ember.nn.functional as F\n"
+"""
+TORCH_IMPORTS = (
+    "import torch as torch_or_ember\nimport torch.nn as nn\nimport torch.nn.functional as F\n"
+)
+EMBER_IMPORTS = (
+    "import ember as torch_or_ember\nimport ember.nn as nn\nimport ember.nn.functional as F\n"
+)
 
 
 def build(imports: str):
@@ -72,8 +76,10 @@ def pair():
 
 def data(seed=0, n=8):
     rng = np.random.default_rng(seed)
-    return (rng.standard_normal((n, 3, 32, 32)).astype(np.float32),
-            rng.integers(0, 10, n).astype(np.int32))
+    return (
+        rng.standard_normal((n, 3, 32, 32)).astype(np.float32),
+        rng.integers(0, 10, n).astype(np.int32),
+    )
 
 
 def test_same_state_dict_names_and_shapes_as_torch():
@@ -95,19 +101,26 @@ def test_train_mode_logits_loss_and_gradients_match_torch():
     for name, p in tnet.named_parameters():
         g = p.grad.numpy()
         # deep conv stacks sum many float32 terms: absolute tolerance scaled to the gradient size
-        np.testing.assert_allclose(grads[name], g, rtol=1e-4, atol=1e-5 * np.abs(g).max(), err_msg=name)
+        np.testing.assert_allclose(
+            grads[name], g, rtol=1e-4, atol=1e-5 * np.abs(g).max(), err_msg=name
+        )
 
 
 def test_compiled_steps_running_stats_and_eval_match_torch():
     tnet, enet = pair()
     topt = torch.optim.SGD(tnet.parameters(), lr=0.01, momentum=0.9)
-    model = em.compile(enet, loss=em.nn.CrossEntropyLoss(),
-                       optimizer=em.optim.SGD(enet.parameters(), lr=0.01, momentum=0.9),
-                       metrics=["accuracy"])
+    model = em.compile(
+        enet,
+        loss=em.nn.CrossEntropyLoss(),
+        optimizer=em.optim.SGD(enet.parameters(), lr=0.01, momentum=0.9),
+        metrics=["accuracy"],
+    )
     for step in range(3):
         x, y = data(step + 1)
         topt.zero_grad()
-        tloss = torch.nn.functional.cross_entropy(tnet(torch.from_numpy(x)), torch.from_numpy(y).long())
+        tloss = torch.nn.functional.cross_entropy(
+            tnet(torch.from_numpy(x)), torch.from_numpy(y).long()
+        )
         tloss.backward()
         topt.step()
         logs = model.train_step(x, y)

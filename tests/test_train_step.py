@@ -39,7 +39,9 @@ def test_train_step_equals_handwritten_jax_optax_step():
 def test_train_step_is_one_jit_with_donated_state_and_compiles_once():
     em.manual_seed(0)
     net = EmberMLP()
-    model = em.compile(net, loss=nn.CrossEntropyLoss(), optimizer=optim.SGD(lr=0.1), metrics=["accuracy"])
+    model = em.compile(
+        net, loss=nn.CrossEntropyLoss(), optimizer=optim.SGD(lr=0.1), metrics=["accuracy"]
+    )
     x, y = mnist_like(16)
     model.train_step(x, y)
     old = net.fc1.weight.data

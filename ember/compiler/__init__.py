@@ -3,7 +3,12 @@
 from .lower import LoweredGraph, lower  # noqa: F401
 from .lowering import LOWERING, register_lowering  # noqa: F401
 from .passes import (  # noqa: F401
-    DEFAULT_PASSES, EVAL_PASSES, eliminate_common_subexpressions, eliminate_dead_code,
-    functionalize_buffers, run_passes, specialize_for_eval,
+    DEFAULT_PASSES,
+    EVAL_PASSES,
+    eliminate_common_subexpressions,
+    eliminate_dead_code,
+    functionalize_buffers,
+    run_passes,
+    specialize_for_eval,
 )
 from .steps import build_eval_step, build_predict_step, build_train_step  # noqa: F401

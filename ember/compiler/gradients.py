@@ -17,7 +17,8 @@ def clip_grad_norm(max_norm: float, norm_type: float = 2.0) -> Callable:
             total = jnp.max(jnp.stack([jnp.max(jnp.abs(g)) for g in leaves]))
         else:
             total = sum(jnp.sum(jnp.abs(g.astype(jnp.float32)) ** norm_type) for g in leaves) ** (
-                1.0 / norm_type)
+                1.0 / norm_type
+            )
         coef = jnp.minimum(max_norm / (total + 1e-6), 1.0)
         return jax.tree_util.tree_map(lambda g: (g * coef).astype(g.dtype), grads)
 
@@ -26,7 +27,9 @@ def clip_grad_norm(max_norm: float, norm_type: float = 2.0) -> Callable:
 
 def clip_grad_value(clip_value: float) -> Callable:
     """Like `torch.nn.utils.clip_grad_value_`: clamp every gradient to [-v, v]."""
-    return lambda grads: jax.tree_util.tree_map(lambda g: jnp.clip(g, -clip_value, clip_value), grads)
+    return lambda grads: jax.tree_util.tree_map(
+        lambda g: jnp.clip(g, -clip_value, clip_value), grads
+    )
 
 
 def chain(*transforms: Callable | None) -> Callable | None:

@@ -49,8 +49,10 @@ class LoweringError(EmberError):
 def _context(graph: Graph, index: int) -> str:
     lines = print_graph(graph).splitlines()
     at = len(graph.inputs) + 2 + index
-    return "\n".join(("> " if k == at else "  ") + lines[k]
-                     for k in range(max(0, at - 3), min(len(lines), at + 3)))
+    return "\n".join(
+        ("> " if k == at else "  ") + lines[k]
+        for k in range(max(0, at - 3), min(len(lines), at + 3))
+    )
 
 
 def lower(graph: Graph, precision=None) -> LoweredGraph:
@@ -67,7 +69,11 @@ def lower(graph: Graph, precision=None) -> LoweredGraph:
 
     def fn(param_values, buffer_values, input_values, rng_value=None):
         env = {}
-        for vals, values in ((params, param_values), (buffers, buffer_values), (data, input_values)):
+        for vals, values in (
+            (params, param_values),
+            (buffers, buffer_values),
+            (data, input_values),
+        ):
             for v, x in zip(vals, values, strict=True):
                 env[id(v)] = x
         if rng:
@@ -88,8 +94,10 @@ def lower(graph: Graph, precision=None) -> LoweredGraph:
             for v, x in zip(node.outputs, outs, strict=True):
                 env[id(v)] = x
         outputs = [env[id(v)] for v in graph.outputs]
-        new_buffers = [env[id(updates[n])] if n in updates else env[id(b)]
-                       for n, b in zip(buffer_names, buffers, strict=True)]
+        new_buffers = [
+            env[id(updates[n])] if n in updates else env[id(b)]
+            for n, b in zip(buffer_names, buffers, strict=True)
+        ]
         return outputs, new_buffers
 
     return LoweredGraph(

@@ -14,11 +14,15 @@ from ember.graphdef import UnsupportedOpError
 
 
 def accuracy(outputs, targets):
-    """Top-1 accuracy: argmax over the class dim for integer targets, threshold 0 for binary logits."""
+    """Top-1 accuracy: argmax over classes for integer targets, logit > 0 for binary ones."""
     if jnp.issubdtype(targets.dtype, jnp.integer) and outputs.ndim == targets.ndim + 1:
         hits = jnp.argmax(outputs, axis=1 if outputs.ndim > 1 else 0) == targets
     elif outputs.shape == targets.shape:
-        if jnp.issubdtype(targets.dtype, jnp.floating) and outputs.ndim == 2 and outputs.shape[-1] > 1:
+        if (
+            jnp.issubdtype(targets.dtype, jnp.floating)
+            and outputs.ndim == 2
+            and outputs.shape[-1] > 1
+        ):
             hits = jnp.argmax(outputs, -1) == jnp.argmax(targets, -1)  # one-hot / soft targets
         else:
             hits = (outputs > 0) == (targets > 0.5)

@@ -64,7 +64,10 @@ def build_train_step(
         updates, opt_state = tx.update(grads, state["opt_state"], state["params"])
         params = optax.apply_updates(state["params"], updates)
         if any(frozen):
-            params = [old if f else new for old, new, f in zip(state["params"], params, frozen, strict=True)]
+            params = [
+                old if f else new
+                for old, new, f in zip(state["params"], params, frozen, strict=True)
+            ]
         return params, opt_state
 
     def train_step(state, x, y):
@@ -74,7 +77,9 @@ def build_train_step(
             outs, new_buffers = fn(params, state["buffers"], [x, y], key)
             return outs[0], (outs[1:], new_buffers)
 
-        (loss, (outs, new_buffers)), grads = jax.value_and_grad(loss_of, has_aux=True)(state["params"])
+        (loss, (outs, new_buffers)), grads = jax.value_and_grad(loss_of, has_aux=True)(
+            state["params"]
+        )
         new_state = dict(state)
         if accumulate_steps == 1:
             params, opt_state = update(grads, state)
@@ -94,8 +99,13 @@ def build_train_step(
             new_state["grad_acc"] = acc
         batch = jnp.asarray(x.shape[0] if x.ndim else 1, jnp.float32)
         sums, logs = _accumulate(state["sums"], loss, batch, outs[0], y, metric_fns)
-        new_state.update(params=params, buffers=new_buffers, opt_state=opt_state,
-                         step=state["step"] + 1, sums=sums)
+        new_state.update(
+            params=params,
+            buffers=new_buffers,
+            opt_state=opt_state,
+            step=state["step"] + 1,
+            sums=sums,
+        )
         return new_state, logs
 
     return jax.jit(train_step, donate_argnums=0)

@@ -2,8 +2,15 @@
 
 from . import ops  # noqa: F401  (fills the op registry)
 from .errors import (  # noqa: F401
-    CheckpointError, DTypeError, EmberError, GraphParseError, ShapeError, StateDictError, TraceError,
-    UnsupportedOpError, VerifyError,
+    CheckpointError,
+    DTypeError,
+    EmberError,
+    GraphParseError,
+    ShapeError,
+    StateDictError,
+    TraceError,
+    UnsupportedOpError,
+    VerifyError,
 )
 from .ir import Graph, GraphInput, Node, Source, Value  # noqa: F401
 from .module import Module  # noqa: F401

@@ -28,7 +28,13 @@ SHORT = {
 }
 FROM_SHORT = {v: k for k, v in SHORT.items()}
 
-_ALIASES = {"float": "float32", "double": "float64", "half": "float16", "long": "int64", "int": "int32"}
+_ALIASES = {
+    "float": "float32",
+    "double": "float64",
+    "half": "float16",
+    "long": "int64",
+    "int": "int32",
+}
 
 DEFAULT_FLOAT = "float32"
 DEFAULT_INT = "int32"

@@ -22,8 +22,16 @@ def calculate_fan_in_and_fan_out(shape: tuple) -> tuple[int, int]:
 
 
 def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
-    gains = {"linear": 1.0, "conv1d": 1.0, "conv2d": 1.0, "conv3d": 1.0, "sigmoid": 1.0,
-             "tanh": 5.0 / 3, "relu": math.sqrt(2.0), "selu": 3.0 / 4}
+    gains = {
+        "linear": 1.0,
+        "conv1d": 1.0,
+        "conv2d": 1.0,
+        "conv3d": 1.0,
+        "sigmoid": 1.0,
+        "tanh": 5.0 / 3,
+        "relu": math.sqrt(2.0),
+        "selu": 3.0 / 4,
+    }
     if nonlinearity == "leaky_relu":
         slope = 0.01 if param is None else param
         return math.sqrt(2.0 / (1 + slope**2))
@@ -77,21 +85,24 @@ def xavier_normal_(param: Parameter, gain: float = 1.0) -> Parameter:
     return normal_(param, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)))
 
 
-def kaiming_uniform_(param: Parameter, a: float = 0.0, mode: str = "fan_in",
-                     nonlinearity: str = "leaky_relu") -> Parameter:
+def kaiming_uniform_(
+    param: Parameter, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu"
+) -> Parameter:
     gain = calculate_gain(nonlinearity, a)
     bound = math.sqrt(3.0) * gain / math.sqrt(_fan(param.shape, mode))
     return uniform_(param, -bound, bound)
 
 
-def kaiming_normal_(param: Parameter, a: float = 0.0, mode: str = "fan_in",
-                    nonlinearity: str = "leaky_relu") -> Parameter:
+def kaiming_normal_(
+    param: Parameter, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu"
+) -> Parameter:
     gain = calculate_gain(nonlinearity, a)
     return normal_(param, 0.0, gain / math.sqrt(_fan(param.shape, mode)))
 
 
-def trunc_normal_(param: Parameter, mean: float = 0.0, std: float = 1.0, a: float = -2.0,
-                  b: float = 2.0) -> Parameter:
+def trunc_normal_(
+    param: Parameter, mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: float = 2.0
+) -> Parameter:
     def draw(rng, shape):
         out = rng.normal(mean, std, size=shape)
         bad = (out < a) | (out > b)

@@ -82,8 +82,10 @@ class Module:
             modules[name] = value
         elif name in params:
             if value is not None:
-                raise TypeError(f"cannot assign {type(value).__name__} to parameter {name!r} "
-                                "(nn.Parameter or None required)")
+                raise TypeError(
+                    f"cannot assign {type(value).__name__} to parameter {name!r} "
+                    "(nn.Parameter or None required)"
+                )
             params[name] = None
         elif name in buffers:
             self._set_buffer(name, value)
@@ -174,7 +176,9 @@ class Module:
         builder = current_builder()
         if builder is None:
             if EAGER_CALL[0] is None:
-                raise RuntimeError("import ember (not only ember.graphdef) to run modules on arrays")
+                raise RuntimeError(
+                    "import ember (not only ember.graphdef) to run modules on arrays"
+                )
             return EAGER_CALL[0](self, args, kwargs)
         path = builder.module_paths.get(id(self))
         if path is None:
@@ -196,8 +200,9 @@ class Module:
         yield prefix, self
         for name, m in self._modules.items():
             if m is not None:
-                yield from m.named_modules(memo, f"{prefix}.{name}" if prefix else name,
-                                           remove_duplicate)
+                yield from m.named_modules(
+                    memo, f"{prefix}.{name}" if prefix else name, remove_duplicate
+                )
 
     def modules(self) -> Iterator[Module]:
         for _, m in self.named_modules():
@@ -214,8 +219,9 @@ class Module:
         for _, m in self.named_children():
             yield m
 
-    def named_parameters(self, prefix: str = "", recurse: bool = True,
-                         remove_duplicate: bool = True) -> Iterator[tuple[str, Parameter]]:
+    def named_parameters(
+        self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True
+    ) -> Iterator[tuple[str, Parameter]]:
         seen = set()
         mods = self.named_modules(prefix=prefix) if recurse else [(prefix, self)]
         for path, m in mods:
@@ -305,15 +311,21 @@ class Module:
         for key, value in state_dict.items():
             if key in items:
                 obj, kind = items[key]
-                want = obj.shape if kind == "param" else _buffer_value(obj[0]._buffers[obj[1]]).shape
+                want = (
+                    obj.shape if kind == "param" else _buffer_value(obj[0]._buffers[obj[1]]).shape
+                )
                 got = tuple(np.shape(value) if not hasattr(value, "shape") else value.shape)
                 if tuple(want) != got:
-                    mismatched.append(f"{key}: checkpoint has shape {got}, model expects {tuple(want)}")
+                    mismatched.append(
+                        f"{key}: checkpoint has shape {got}, model expects {tuple(want)}"
+                    )
         problems = []
         if strict and missing:
             problems.append("Missing key(s) in state_dict: " + ", ".join(f'"{k}"' for k in missing))
         if strict and unexpected:
-            problems.append("Unexpected key(s) in state_dict: " + ", ".join(f'"{k}"' for k in unexpected))
+            problems.append(
+                "Unexpected key(s) in state_dict: " + ", ".join(f'"{k}"' for k in unexpected)
+            )
         if mismatched:
             problems.append("Size mismatch for " + "; ".join(mismatched))
         if problems:
@@ -358,5 +370,6 @@ class Module:
         return body + ")"
 
     def __dir__(self):
-        return sorted(set(super().__dir__()) | set(self._parameters) | set(self._buffers)
-                      | set(self._modules))
+        return sorted(
+            set(super().__dir__()) | set(self._parameters) | set(self._buffers) | set(self._modules)
+        )

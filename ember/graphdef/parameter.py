@@ -125,7 +125,9 @@ class Parameter:
             rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(self._stream)))
             value = np.asarray(self._init(rng, self._shape, self._dtype), dtype=self._dtype)
             if value.shape != self._shape:
-                raise ValueError(f"initializer returned shape {value.shape}, expected {self._shape}")
+                raise ValueError(
+                    f"initializer returned shape {value.shape}, expected {self._shape}"
+                )
             self._value = value
 
     def set_initializer(self, init: Initializer) -> None:
@@ -149,8 +151,10 @@ class Parameter:
         if tuple(arr.shape) != self._shape:
             from .errors import ShapeError
 
-            raise ShapeError(f"cannot assign a value of shape {tuple(arr.shape)} to a "
-                             f"parameter of shape {self._shape}")
+            raise ShapeError(
+                f"cannot assign a value of shape {tuple(arr.shape)} to a "
+                f"parameter of shape {self._shape}"
+            )
         if self._store is not None:
             self._store.params[self._index] = self._store.convert(np.asarray(arr, self._dtype))
         else:

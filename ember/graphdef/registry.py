@@ -15,7 +15,19 @@ from .errors import UnsupportedOpError
 from .types import TensorType
 
 # attr kinds: how an attr value is checked and (de)serialized
-ATTR_KINDS = ("int", "float", "bool", "str", "ints", "floats", "dtype", "any", "int?", "ints?", "float?")
+ATTR_KINDS = (
+    "int",
+    "float",
+    "bool",
+    "str",
+    "ints",
+    "floats",
+    "dtype",
+    "any",
+    "int?",
+    "ints?",
+    "float?",
+)
 
 InferRule = Callable[..., Sequence[TensorType]]
 

@@ -28,8 +28,10 @@ def spec_of(x: Any) -> TensorType:
         return TensorType(tuple(x.shape), dt)
     if isinstance(x, (tuple, list)) and all(isinstance(d, int) for d in x):
         return TensorType(tuple(x), dtypes.DEFAULT_FLOAT)
-    raise TraceError(f"cannot describe an input of type {type(x).__name__}; pass em.TensorSpec(shape, dtype) "
-                     "or an array")
+    raise TraceError(
+        f"cannot describe an input of type {type(x).__name__}; pass em.TensorSpec(shape, dtype) "
+        "or an array"
+    )
 
 
 def flatten_outputs(out: Any) -> tuple[list[Tensor], Any]:
@@ -53,8 +55,9 @@ def flatten_outputs(out: Any) -> tuple[list[Tensor], Any]:
             structs.append(s)
         kind = type(out) if hasattr(out, "_fields") else type(out).__name__
         return leaves, (kind, structs)
-    raise TraceError(f"forward returned a {type(out).__name__}; return tensors, or tuples/lists/dicts "
-                     "of tensors")
+    raise TraceError(
+        f"forward returned a {type(out).__name__}; return tensors, or tuples/lists/dicts of tensors"
+    )
 
 
 def unflatten_outputs(leaves: Sequence, struct: Any):
@@ -80,8 +83,11 @@ def unflatten_outputs(leaves: Sequence, struct: Any):
 
 def input_names(fn: Callable, n: int) -> list[str]:
     try:
-        params = [p for p in inspect.signature(fn).parameters.values()
-                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        params = [
+            p
+            for p in inspect.signature(fn).parameters.values()
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ]
         names = [p.name for p in params[:n]]
     except (TypeError, ValueError):
         names = []

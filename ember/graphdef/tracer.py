@@ -189,7 +189,8 @@ class GraphBuilder:
         for o in outputs:
             if not isinstance(o, Tensor):
                 raise TraceError(
-                    f"forward must return tensors (or tuples/lists/dicts of them); got {type(o).__name__}"
+                    "forward must return tensors (or tuples/lists/dicts of them); "
+                    f"got {type(o).__name__}"
                 )
         return Graph(
             tuple(self.inputs),

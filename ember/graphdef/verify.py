@@ -42,7 +42,9 @@ def verify(graph: Graph) -> Graph:
             if id(v) not in defined:
                 _fail(graph, index, f"{node.op}: operand {v!r} is used before it is defined")
         if not opdef.check_arity(len(node.inputs)):
-            _fail(graph, index, f"{node.op}: takes {opdef.num_inputs} inputs, got {len(node.inputs)}")
+            _fail(
+                graph, index, f"{node.op}: takes {opdef.num_inputs} inputs, got {len(node.inputs)}"
+            )
         for key, value in node.attrs.items():
             if key not in opdef.attrs:
                 _fail(graph, index, f"{node.op}: unknown attr {key!r} (schema: {opdef.attrs})")
@@ -59,8 +61,12 @@ def verify(graph: Graph) -> Graph:
         actual = [v.type for v in node.outputs]
         if inferred != actual:
             shown = ", ".join(map(str, inferred))
-            _fail(graph, index, f"{node.op}: result types {', '.join(map(str, actual))} "
-                  f"differ from inferred {shown}")
+            _fail(
+                graph,
+                index,
+                f"{node.op}: result types {', '.join(map(str, actual))} "
+                f"differ from inferred {shown}",
+            )
         for sub in node.subgraphs:
             verify(sub)
         for v in node.outputs:

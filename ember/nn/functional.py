@@ -2,5 +2,11 @@
 
 from ember.graphdef.functional import *  # noqa: F401,F403
 from ember.graphdef.functional import (  # noqa: F401
-    all, any, max, min, pow, round, sum,
+    all,
+    any,
+    max,
+    min,
+    pow,
+    round,
+    sum,
 )

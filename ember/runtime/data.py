@@ -23,8 +23,9 @@ def num_examples(x) -> int:
     return len(x[0]) if isinstance(x, (tuple, list)) else len(x)
 
 
-def array_batches(x, y, batch_size: int, *, shuffle: bool, seed: int, drop_last: bool = False
-                  ) -> Iterator[tuple]:
+def array_batches(
+    x, y, batch_size: int, *, shuffle: bool, seed: int, drop_last: bool = False
+) -> Iterator[tuple]:
     """Yield (x_batch, y_batch) slices; a seeded permutation per epoch when shuffling."""
     n = len(x)
     if y is not None and len(y) != n:

@@ -13,7 +13,8 @@ import numpy as np
 
 from ember.compiler import lower, run_passes
 from ember.compiler.steps import step_key
-from ember.graphdef import Module, TraceError, module as module_lib
+from ember.graphdef import Module, TraceError
+from ember.graphdef import module as module_lib
 from ember.graphdef.parameter import initial_seed, to_numpy
 from ember.graphdef.trace import input_names, spec_of, trace_function, unflatten_outputs
 
@@ -45,7 +46,9 @@ def _flatten_args(args) -> tuple[list, object]:
         isinstance(args, tuple) and args and all(isinstance(a, (bool, int, float)) for a in args)
     ):
         return [], ("static", args)  # Python options (need_weights=False, sizes) stay static
-    if isinstance(args, (tuple, list)) and not (args and all(isinstance(a, (int, float)) for a in args)):
+    if isinstance(args, (tuple, list)) and not (
+        args and all(isinstance(a, (int, float)) for a in args)
+    ):
         leaves, subs = [], []
         for a in args:
             sub_leaves, st = _flatten_args(a)
@@ -53,8 +56,10 @@ def _flatten_args(args) -> tuple[list, object]:
             subs.append(st)
         return leaves, (type(args), tuple(subs))
     if not _is_array(args) and not isinstance(args, (list, tuple)):
-        raise TraceError(f"modules take arrays (or tuples of arrays) when called outside a trace, "
-                         f"got {type(args).__name__}")
+        raise TraceError(
+            f"modules take arrays (or tuples of arrays) when called outside a trace, "
+            f"got {type(args).__name__}"
+        )
     return [_canonical_input(np.asarray(args) if isinstance(args, (list, tuple)) else args)], "*"
 
 
@@ -85,16 +90,22 @@ def eager_call(module: Module, args: tuple, kwargs: dict):
     if entry is None:
         positional = arg_struct[1][0][1]
         simple = not names_kw and all(s == "*" for s in positional)
-        names = input_names(module.forward, len(types)) if simple else [
-            f"input{i}" for i in range(len(types))]
+        names = (
+            input_names(module.forward, len(types))
+            if simple
+            else [f"input{i}" for i in range(len(types))]
+        )
 
         def call(*flat):
             pos, kw = _rebuild_args(flat, arg_struct)
             return module(*pos, **dict(zip(names_kw, kw, strict=True)))
 
         graph, struct = trace_function(
-            call, types, modules=[("", module)],
-            names=names, graph_name=type(module).__name__,
+            call,
+            types,
+            modules=[("", module)],
+            names=names,
+            graph_name=type(module).__name__,
         )
         graph = run_passes(graph)
         lowered = lower(graph)

@@ -33,8 +33,9 @@ class LoopMixin:
 
     def _batches(self, x, y, batch_size, shuffle, seed, drop_last=False):
         if _is_arrays(x):
-            return array_batches(x, y, batch_size, shuffle=shuffle, seed=seed, drop_last=drop_last), (
-                -(-len(x) // batch_size) if not drop_last else len(x) // batch_size)
+            return array_batches(
+                x, y, batch_size, shuffle=shuffle, seed=seed, drop_last=drop_last
+            ), (-(-len(x) // batch_size) if not drop_last else len(x) // batch_size)
         return iterable_batches(x), (len(x) if hasattr(x, "__len__") else None)
 
     def fit(
@@ -62,8 +63,13 @@ class LoopMixin:
         for epoch in range(epochs):
             self.reset_metrics()
             batches, total = self._batches(x, y, batch_size, shuffle, seed + epoch, drop_last)
-            bar = tqdm(total=total, desc=f"Epoch {epoch + 1}/{epochs}", disable=verbose != 1,
-                       leave=True, dynamic_ncols=True)
+            bar = tqdm(
+                total=total,
+                desc=f"Epoch {epoch + 1}/{epochs}",
+                disable=verbose != 1,
+                leave=True,
+                dynamic_ncols=True,
+            )
             start = time.perf_counter()
             for i, (xb, yb) in enumerate(batches):
                 logs = self.train_step(xb, yb)

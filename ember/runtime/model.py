@@ -14,10 +14,15 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
-from ember.compiler import build_eval_step, build_predict_step, build_train_step, lower, run_passes
-from ember.compiler import gradients
+from ember.compiler import (
+    build_eval_step,
+    build_predict_step,
+    build_train_step,
+    gradients,
+    lower,
+    run_passes,
+)
 from ember.compiler.metrics import resolve_metrics
 from ember.compiler.steps import empty_sums
 from ember.graphdef import Module, ShapeError, StateStore, TensorType, TraceError
@@ -55,10 +60,19 @@ class CompiledModel(LoopMixin):
     >>> history = model.fit(x, y, batch_size=64, epochs=3)
     """
 
-    def __init__(self, module: Module, loss=None, optimizer=None, metrics=None, *,
-                 clip_grad_norm: float | None = None, clip_grad_value: float | None = None,
-                 accumulate_steps: int = 1, grad_transform: Callable | None = None,
-                 seed: int | None = None):
+    def __init__(
+        self,
+        module: Module,
+        loss=None,
+        optimizer=None,
+        metrics=None,
+        *,
+        clip_grad_norm: float | None = None,
+        clip_grad_value: float | None = None,
+        accumulate_steps: int = 1,
+        grad_transform: Callable | None = None,
+        seed: int | None = None,
+    ):
         if not isinstance(module, Module):
             raise TypeError(f"em.compile expects an ember nn.Module, got {type(module).__name__}")
         self.module = module
@@ -100,7 +114,9 @@ class CompiledModel(LoopMixin):
         buffers = []
         for _, m, b in self._buffer_slots:
             value = m._buffers[b]
-            buffers.append(_to_device(np.asarray(value.get() if isinstance(value, BoundBuffer) else value)))
+            buffers.append(
+                _to_device(np.asarray(value.get() if isinstance(value, BoundBuffer) else value))
+            )
         self.store = StateStore(params, buffers, convert=_to_device)
         for i, (_, p) in enumerate(self._named_params):
             p.bind(self.store, i)
@@ -125,7 +141,8 @@ class CompiledModel(LoopMixin):
         if self.optimizer is not None and self.optimizer.dirty:
             opt_state = self._state["opt_state"]
             self._state["opt_state"] = _distinct_buffers(
-                opt_state._replace(hyperparams=self.optimizer.hyperparams_state()))
+                opt_state._replace(hyperparams=self.optimizer.hyperparams_state())
+            )
         return {"params": self.store.params, "buffers": self.store.buffers, **self._state}
 
     def _absorb(self, state: dict) -> None:
@@ -152,24 +169,32 @@ class CompiledModel(LoopMixin):
         self._last_types[kind] = types
         if old is None:
             return "first call"
-        changes = [f"input {i} changed from {a} to {b}" for i, (a, b) in
-                   enumerate(zip(old, types, strict=False)) if a != b]
+        changes = [
+            f"input {i} changed from {a} to {b}"
+            for i, (a, b) in enumerate(zip(old, types, strict=False))
+            if a != b
+        ]
         return "; ".join(changes) or "new input structure"
 
     def _trace(self, kind: str, types: tuple, training: bool):
         loss = self.loss
         if kind != "predict" and loss is None:
-            raise TraceError("this model was compiled without a loss; fix: em.compile(net, loss=...)")
+            raise TraceError(
+                "this model was compiled without a loss; fix: em.compile(net, loss=...)"
+            )
         was_training = self.module.training
         self.module.train(training)
         try:
+
             def with_loss(x, y):
                 out = self.module(x)
                 leaves, _ = flatten_outputs(out)
                 value = loss(leaves[0], y)
                 if tuple(value.shape) != ():
-                    raise ShapeError(f"the loss must return a scalar, got shape {tuple(value.shape)}; "
-                                     "fix: use reduction='mean' or 'sum'")
+                    raise ShapeError(
+                        f"the loss must return a scalar, got shape {tuple(value.shape)}; "
+                        "fix: use reduction='mean' or 'sum'"
+                    )
                 return (value, *leaves)
 
             fn, names = (with_loss, ["x", "y"]) if kind != "predict" else (self.module, None)
@@ -177,8 +202,13 @@ class CompiledModel(LoopMixin):
                 from ember.graphdef.trace import input_names
 
                 names = input_names(self.module.forward, len(types))
-            graph, struct = trace_function(fn, types, modules=self._state_modules(), names=names,
-                                           graph_name=f"{type(self.module).__name__}.{kind}")
+            graph, struct = trace_function(
+                fn,
+                types,
+                modules=self._state_modules(),
+                names=names,
+                graph_name=f"{type(self.module).__name__}.{kind}",
+            )
         finally:
             self.module.train(was_training)
         graph = run_passes(graph)
@@ -195,11 +225,19 @@ class CompiledModel(LoopMixin):
                 raise TraceError(f"internal: traced parameters {lowered.param_names} != {expected}")
             if kind == "train":
                 if self.tx is None:
-                    raise TraceError("this model was compiled without an optimizer; fix: "
-                                     "em.compile(net, loss=..., optimizer=optim.SGD(lr=0.01))")
+                    raise TraceError(
+                        "this model was compiled without an optimizer; fix: "
+                        "em.compile(net, loss=..., optimizer=optim.SGD(lr=0.01))"
+                    )
                 frozen = tuple(not p.requires_grad for _, p in self._named_params)
-                step = build_train_step(lowered, self.tx, self.metric_fns, self.grad_transform,
-                                        self.accumulate_steps, frozen)
+                step = build_train_step(
+                    lowered,
+                    self.tx,
+                    self.metric_fns,
+                    self.grad_transform,
+                    self.accumulate_steps,
+                    frozen,
+                )
             elif kind == "eval":
                 step = build_eval_step(lowered, self.metric_fns)
             else:
@@ -213,7 +251,9 @@ class CompiledModel(LoopMixin):
 
     def graph(self, kind: str = "train", *example) -> Any:
         """The optimized IR of a step kind for example inputs (arrays or specs)."""
-        types = tuple(spec_of(e if isinstance(e, TensorType) else _canonical_input(e)) for e in example)
+        types = tuple(
+            spec_of(e if isinstance(e, TensorType) else _canonical_input(e)) for e in example
+        )
         return self._compiled(kind, types)[3]
 
     @property
@@ -227,14 +267,22 @@ class CompiledModel(LoopMixin):
         The per-step path is a dict lookup on the raw input shapes/dtypes, the
         jitted call and two list swaps: it does not grow with the model.
         """
-        key = (getattr(x, "shape", None), getattr(x, "dtype", None),
-               getattr(y, "shape", None), getattr(y, "dtype", None))
+        key = (
+            getattr(x, "shape", None),
+            getattr(x, "dtype", None),
+            getattr(y, "shape", None),
+            getattr(y, "dtype", None),
+        )
         fast = self._fast_train.get(key)
         if fast is None:
             cx, cy = _canonical_input(x), _canonical_input(y)
             step = self._compiled("train", (spec_of(cx), spec_of(cy)))[0]
-            cast = (cx.dtype != getattr(x, "dtype", None) or cy.dtype != getattr(y, "dtype", None)
-                    or not hasattr(x, "dtype") or not hasattr(y, "dtype"))
+            cast = (
+                cx.dtype != getattr(x, "dtype", None)
+                or cy.dtype != getattr(y, "dtype", None)
+                or not hasattr(x, "dtype")
+                or not hasattr(y, "dtype")
+            )
             fast = self._fast_train[key] = (step, cast)
         step, cast = fast
         if cast:
@@ -272,7 +320,9 @@ class CompiledModel(LoopMixin):
         leaves = jax.tree_util.tree_leaves(self._state["opt_state"])
         saved = state["optimizer"]
         if len(saved) != len(leaves):
-            raise ShapeError(f"optimizer state has {len(saved)} arrays, this optimizer needs {len(leaves)}")
+            raise ShapeError(
+                f"optimizer state has {len(saved)} arrays, this optimizer needs {len(leaves)}"
+            )
         new = [jnp.asarray(saved[str(i)], dtype=leaf.dtype) for i, leaf in enumerate(leaves)]
         self._state["opt_state"] = jax.tree_util.tree_unflatten(treedef, new)
         self._state["step"] = jnp.asarray(state["step"], jnp.int32)

@@ -30,7 +30,7 @@ def _dropout(ctx, x, key, p, salt, mode):
     if mode == "alpha":
         alpha = -1.7580993408473766  # -scale * alpha of SELU
         keep = jax.random.bernoulli(key, 1.0 - p, x.shape)
-        a = (1.0 / np.sqrt((1 - p) * (1 + p * alpha**2)))
+        a = 1.0 / np.sqrt((1 - p) * (1 + p * alpha**2))
         b = -a * alpha * p
         return (a * jnp.where(keep, x, alpha) + b).astype(x.dtype)
     if mode == "element":

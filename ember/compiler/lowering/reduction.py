@@ -59,8 +59,10 @@ def _value_index(value_fn, index_fn):
     def rule(ctx, x, dim, keepdim):
         if x.ndim == 0:  # PyTorch allows dim 0 of a 0-d tensor
             return x, jnp.zeros((), jnp.int32)
-        return (value_fn(x, axis=dim, keepdims=keepdim),
-                index_fn(x, axis=dim, keepdims=keepdim).astype(jnp.int32))
+        return (
+            value_fn(x, axis=dim, keepdims=keepdim),
+            index_fn(x, axis=dim, keepdims=keepdim).astype(jnp.int32),
+        )
 
     return rule
 
@@ -74,8 +76,9 @@ def _scan(fn):
 
 RULES = {
     "sum": _sum,
-    "prod": lambda ctx, x, dims, keepdim: jnp.prod(x, axis=_axes(dims), keepdims=keepdim,
-                                                   dtype=ctx.out_dtype(0)),
+    "prod": lambda ctx, x, dims, keepdim: jnp.prod(
+        x, axis=_axes(dims), keepdims=keepdim, dtype=ctx.out_dtype(0)
+    ),
     "mean": lambda ctx, x, dims, keepdim: jnp.mean(x, axis=_axes(dims), keepdims=keepdim),
     "amax": lambda ctx, x, dims, keepdim: jnp.max(x, axis=_axes(dims), keepdims=keepdim),
     "amin": lambda ctx, x, dims, keepdim: jnp.min(x, axis=_axes(dims), keepdims=keepdim),

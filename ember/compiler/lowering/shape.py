@@ -10,8 +10,9 @@ _PAD_MODES = {"constant": "constant", "reflect": "reflect", "replicate": "edge",
 
 def _pad(ctx, x, pads, mode, value):
     # negative padding crops first; the positive part is then padded in `mode`
-    crop = tuple(slice(max(0, -pads[2 * i]), x.shape[i] - max(0, -pads[2 * i + 1]))
-                 for i in range(x.ndim))
+    crop = tuple(
+        slice(max(0, -pads[2 * i]), x.shape[i] - max(0, -pads[2 * i + 1])) for i in range(x.ndim)
+    )
     x = x[crop]
     widths = [(max(0, pads[2 * i]), max(0, pads[2 * i + 1])) for i in range(x.ndim)]
     if mode == "constant":

@@ -14,7 +14,9 @@ def substitute(graph: Graph, nodes: list[Node], mapping: dict[int, Value]) -> Gr
         return v
 
     new_nodes = tuple(
-        n if not any(id(v) in mapping for v in n.inputs) else n.replace(inputs=tuple(sub(v) for v in n.inputs))
+        n
+        if not any(id(v) in mapping for v in n.inputs)
+        else n.replace(inputs=tuple(sub(v) for v in n.inputs))
         for n in nodes
     )
     return graph.replace(

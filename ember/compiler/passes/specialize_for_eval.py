@@ -22,7 +22,9 @@ def specialize_for_eval(graph: Graph) -> Graph:
         else:
             kept.append(n)
     out = substitute(graph.replace(updates=()), kept, mapping)
-    uses_rng = any(v is gi.value for gi in out.inputs if gi.kind == "rng" for n in out.nodes for v in n.inputs)
+    uses_rng = any(
+        v is gi.value for gi in out.inputs if gi.kind == "rng" for n in out.nodes for v in n.inputs
+    )
     if not uses_rng:
         out = out.replace(inputs=tuple(gi for gi in out.inputs if gi.kind != "rng"))
     return out

@@ -107,9 +107,12 @@ def promote_all(*operands: Any) -> list[Tensor]:
         if not (isinstance(x, Tensor) or is_scalar(x)):
             x = as_tensor(x, builder)
         keyed.append(x)
-    dt = dtypes.result_type(*(
-        (x.dtype, 2 if x.ndim else 1) if isinstance(x, Tensor) else (dtypes.scalar_dtype(x), 0)
-        for x in keyed))
+    dt = dtypes.result_type(
+        *(
+            (x.dtype, 2 if x.ndim else 1) if isinstance(x, Tensor) else (dtypes.scalar_dtype(x), 0)
+            for x in keyed
+        )
+    )
     return [cast(x, dt) if isinstance(x, Tensor) else constant(builder, x, dt) for x in keyed]
 
 

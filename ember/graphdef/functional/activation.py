@@ -68,7 +68,9 @@ def mish(input, inplace: bool = False):
 
 
 def softplus(input, beta: float = 1.0, threshold: float = 20.0):
-    return emit("softplus", [to_float(as_tensor(input))], beta=float(beta), threshold=float(threshold))
+    return emit(
+        "softplus", [to_float(as_tensor(input))], beta=float(beta), threshold=float(threshold)
+    )
 
 
 def softsign(input):
@@ -76,7 +78,9 @@ def softsign(input):
 
 
 def hardtanh(input, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False):
-    return emit("hardtanh", [to_float(as_tensor(input))], min_val=float(min_val), max_val=float(max_val))
+    return emit(
+        "hardtanh", [to_float(as_tensor(input))], min_val=float(min_val), max_val=float(max_val)
+    )
 
 
 def hardswish(input, inplace: bool = False):

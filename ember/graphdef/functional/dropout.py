@@ -10,12 +10,15 @@ from ._core import active_builder, as_tensor
 def _dropout(x, p: float, training: bool, mode: str) -> Tensor:
     x = as_tensor(x)
     if not 0.0 <= p <= 1.0:
-        raise x.builder.error(ShapeError(f"dropout probability has to be between 0 and 1, but got {p}"))
+        raise x.builder.error(
+            ShapeError(f"dropout probability has to be between 0 and 1, but got {p}")
+        )
     if not training or p == 0.0:
         return x
     builder = active_builder(x)
-    (out,) = builder.emit("dropout", [x, builder.rng_tensor()],
-                          {"p": float(p), "salt": builder.salt(), "mode": mode})
+    (out,) = builder.emit(
+        "dropout", [x, builder.rng_tensor()], {"p": float(p), "salt": builder.salt(), "mode": mode}
+    )
     return out
 
 
@@ -30,9 +33,13 @@ def _channel_dropout(batched_ndim: int, name: str):
     def fn(input, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
         x = as_tensor(input)
         if x.ndim < batched_ndim - 1 or (name == "dropout1d" and x.ndim > 3):
-            raise x.builder.error(ShapeError(
-                f"{name}: expects a {batched_ndim - 1}-D (unbatched) or {batched_ndim}-D (batched) "
-                f"input, got shape {x.shape}"))
+            raise x.builder.error(
+                ShapeError(
+                    f"{name}: expects a {batched_ndim - 1}-D (unbatched) or {batched_ndim}-D "
+                    "(batched) "
+                    f"input, got shape {x.shape}"
+                )
+            )
         if not training or p == 0.0:
             return _dropout(x, p, training, "channel")  # validates p, returns x
         if x.ndim == batched_ndim - 1 and name != "dropout2d":

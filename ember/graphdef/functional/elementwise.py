@@ -19,8 +19,20 @@ from ._core import (
 )
 
 # activations with PyTorch signatures (inplace=...) are exported from activation.py
-__internal__ = ("add_", "sub_", "true_divide", "relu", "relu6", "selu", "silu", "mish", "softsign",
-                "hardswish", "hardsigmoid", "logsigmoid")
+__internal__ = (
+    "add_",
+    "sub_",
+    "true_divide",
+    "relu",
+    "relu6",
+    "selu",
+    "silu",
+    "mish",
+    "softsign",
+    "hardswish",
+    "hardsigmoid",
+    "logsigmoid",
+)
 
 _module = globals()
 
@@ -36,8 +48,11 @@ def _make_unary(op: str, float_valued: bool):
 
 
 # parameterized activations have their own signatures in activation.py
-_PLAIN_FLOAT = [n for n in FLOAT_UNARY if n not in ("leaky_relu", "elu", "celu", "softplus",
-                                                     "hardtanh", "gelu", "gelu_tanh")]
+_PLAIN_FLOAT = [
+    n
+    for n in FLOAT_UNARY
+    if n not in ("leaky_relu", "elu", "celu", "softplus", "hardtanh", "gelu", "gelu_tanh")
+]
 for _op in _PLAIN_FLOAT:
     _module[_op] = tensor_method(_op)(_make_unary(_op, True))
 for _op in SAME_UNARY:
@@ -107,7 +122,8 @@ def div(input, other, *, rounding_mode: str | None = None):
         return true_divide(input, other)
     if rounding_mode not in ("floor", "trunc"):
         raise ValueError(
-            f"div: rounding_mode must be None, 'floor' or 'trunc', got {rounding_mode!r}")
+            f"div: rounding_mode must be None, 'floor' or 'trunc', got {rounding_mode!r}"
+        )
     a, b = promote_pair(input, other)
     if rounding_mode == "floor":
         return emit("floor_divide", [a, b])
@@ -163,9 +179,13 @@ def where(condition, input=None, other=None):
     """`torch.where(condition, input, other)`; numbers are weakly typed like other operands."""
     builder = active_builder(condition, input, other)
     if input is None or other is None:
-        raise builder.error(TraceError(
-            "where(condition) with one argument (like nonzero) has a data-dependent shape; fix: "
-            "use where(condition, input, other), or a mask in a reduction"))
+        raise builder.error(
+            TraceError(
+                "where(condition) with one argument (like nonzero) has a data-dependent shape; "
+                "fix: "
+                "use where(condition, input, other), or a mask in a reduction"
+            )
+        )
     cond = as_tensor(condition, builder)
     if cond.dtype != "bool":
         cond = cast(cond, "bool")
@@ -212,8 +232,15 @@ def _cast_method(name: str, dtype: str):
     tensor_method(name)(lambda self: cast(self, dtype))
 
 
-for _name, _dt in (("float", "float32"), ("double", "float64"), ("half", "float16"),
-                   ("bfloat16", "bfloat16"), ("long", "int64"), ("int", "int32"), ("bool", "bool")):
+for _name, _dt in (
+    ("float", "float32"),
+    ("double", "float64"),
+    ("half", "float16"),
+    ("bfloat16", "bfloat16"),
+    ("long", "int64"),
+    ("int", "int32"),
+    ("bool", "bool"),
+):
     _cast_method(_name, _dt)
 
 

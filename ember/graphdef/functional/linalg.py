@@ -21,7 +21,9 @@ Tensor.__rmatmul__ = lambda self, other: matmul(other, self)
 def mm(input, mat2):
     a = as_tensor(input)
     if a.ndim != 2 or as_tensor(mat2, a.builder).ndim != 2:
-        raise a.builder.error(ShapeError(f"mm: expects 2-D tensors, got {a.shape} and {mat2.shape}"))
+        raise a.builder.error(
+            ShapeError(f"mm: expects 2-D tensors, got {a.shape} and {mat2.shape}")
+        )
     return matmul(a, mat2)
 
 
@@ -29,7 +31,9 @@ def mm(input, mat2):
 def bmm(input, mat2):
     a = as_tensor(input)
     if a.ndim != 3 or as_tensor(mat2, a.builder).ndim != 3:
-        raise a.builder.error(ShapeError(f"bmm: expects 3-D tensors, got {a.shape} and {mat2.shape}"))
+        raise a.builder.error(
+            ShapeError(f"bmm: expects 3-D tensors, got {a.shape} and {mat2.shape}")
+        )
     return matmul(a, mat2)
 
 
@@ -76,7 +80,9 @@ def _expand_ellipsis(eq: str, ts) -> str:
     lhs, out = eq.split("->")
     terms = lhs.split(",")
     spare = [c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ" if c not in eq]
-    width = max(t.ndim - (len(term) - 3) for term, t in zip(terms, ts, strict=True) if "..." in term)
+    width = max(
+        t.ndim - (len(term) - 3) for term, t in zip(terms, ts, strict=True) if "..." in term
+    )
     fill = "".join(spare[:width])
     new_terms = []
     for term, t in zip(terms, ts, strict=True):

@@ -44,15 +44,25 @@ def _correction(unbiased, correction) -> float:
 @tensor_method()
 def var(input, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
     x = to_float(as_tensor(input))
-    return emit("var", [x], dims=dims_arg(dim), keepdim=bool(keepdim),
-                correction=_correction(unbiased, correction))
+    return emit(
+        "var",
+        [x],
+        dims=dims_arg(dim),
+        keepdim=bool(keepdim),
+        correction=_correction(unbiased, correction),
+    )
 
 
 @tensor_method()
 def std(input, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
     x = to_float(as_tensor(input))
-    return emit("std", [x], dims=dims_arg(dim), keepdim=bool(keepdim),
-                correction=_correction(unbiased, correction))
+    return emit(
+        "std",
+        [x],
+        dims=dims_arg(dim),
+        keepdim=bool(keepdim),
+        correction=_correction(unbiased, correction),
+    )
 
 
 _NORM_ORDS = {"fro": 2.0, "inf": float("inf"), "-inf": float("-inf")}
@@ -64,8 +74,11 @@ def norm(input, p="fro", dim=None, keepdim: bool = False, dtype=None):
     x = as_tensor(input)
     x = to_float(x if dtype is None else x.to(dtype))
     if isinstance(p, str) and p not in _NORM_ORDS:
-        raise x.builder.error(UnsupportedOpError(
-            f"norm: p={p!r} is not supported; use p='fro', a number, inf or -inf"))
+        raise x.builder.error(
+            UnsupportedOpError(
+                f"norm: p={p!r} is not supported; use p='fro', a number, inf or -inf"
+            )
+        )
     ord_ = _NORM_ORDS[p] if isinstance(p, str) else (2.0 if p is None else float(p))
     return emit("norm", [x], dims=dims_arg(dim), keepdim=bool(keepdim), ord=ord_)
 
@@ -83,8 +96,10 @@ def _extreme(op: str, reduce_op: str):
         return MaxMin(values, indices)
 
     fn.__name__ = reduce_op[1:]  # "max" / "min": the Tensor method name
-    fn.__doc__ = (f"`torch.{fn.__name__}`: over all elements, (values, indices) along `dim`, "
-                  "or elementwise with a tensor `other`.")
+    fn.__doc__ = (
+        f"`torch.{fn.__name__}`: over all elements, (values, indices) along `dim`, "
+        "or elementwise with a tensor `other`."
+    )
     return fn
 
 

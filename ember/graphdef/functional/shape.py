@@ -65,7 +65,9 @@ def flatten(input, start_dim: int = 0, end_dim: int = -1):
         return reshape(x, (1,))
     s, e = normalize_dim(start_dim, x.ndim), normalize_dim(end_dim, x.ndim)
     if s > e:
-        raise x.builder.error(ShapeError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}"))
+        raise x.builder.error(
+            ShapeError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
+        )
     return reshape(x, x.shape[:s] + (math.prod(x.shape[s : e + 1]),) + x.shape[e + 1 :])
 
 
@@ -112,12 +114,18 @@ Tensor.mT = property(lambda self: transpose(self, -2, -1))
 def movedim(input, source, destination):
     x = as_tensor(input)
     src = [normalize_dim(d, x.ndim) for d in ((source,) if isinstance(source, int) else source)]
-    dst = [normalize_dim(d, x.ndim) for d in
-           ((destination,) if isinstance(destination, int) else destination)]
+    dst = [
+        normalize_dim(d, x.ndim)
+        for d in ((destination,) if isinstance(destination, int) else destination)
+    ]
     if len(src) != len(dst) or len(set(src)) != len(src) or len(set(dst)) != len(dst):
-        raise x.builder.error(ShapeError(
-            f"movedim: source {source} and destination {destination} must be the same number of "
-            "distinct dims"))
+        raise x.builder.error(
+            ShapeError(
+                f"movedim: source {source} and destination {destination} must be the same "
+                "number of "
+                "distinct dims"
+            )
+        )
     rest = [d for d in range(x.ndim) if d not in src]
     perm = [None] * x.ndim
     for s, d in zip(src, dst, strict=True):
@@ -153,9 +161,13 @@ def expand(input, *sizes):
     sizes = _shape_arg(sizes)
     lead = len(sizes) - x.ndim
     if lead < 0 or any(s == -1 for s in sizes[:lead]):
-        raise x.builder.error(ShapeError(
-            f"expand: sizes {sizes} must have at least {x.ndim} entries (one per dim of {x.shape}) "
-            "and -1 only for existing dims"))
+        raise x.builder.error(
+            ShapeError(
+                f"expand: sizes {sizes} must have at least {x.ndim} entries "
+                f"(one per dim of {x.shape}) "
+                "and -1 only for existing dims"
+            )
+        )
     shape = tuple(x.shape[i - lead] if s == -1 else s for i, s in enumerate(sizes))
     return broadcast_to(x, shape)
 
@@ -197,8 +209,11 @@ def stack(tensors, dim: int = 0):
     if not ts:
         raise builder.error(ShapeError("stack expects a non-empty sequence of tensors"))
     if any(t.shape != ts[0].shape for t in ts):
-        raise builder.error(ShapeError(
-            f"stack expects each tensor to be equal size, got shapes {[t.shape for t in ts]}"))
+        raise builder.error(
+            ShapeError(
+                f"stack expects each tensor to be equal size, got shapes {[t.shape for t in ts]}"
+            )
+        )
     d = normalize_dim(dim, ts[0].ndim + 1)
     return cat([unsqueeze(t, d) for t in ts], dim=d)
 
@@ -209,9 +224,12 @@ def narrow(input, dim: int, start: int, length: int):
     d = normalize_dim(dim, x.ndim)
     start = start + x.shape[d] if start < 0 else start
     if not (0 <= start <= x.shape[d] and 0 <= length and start + length <= x.shape[d]):
-        raise x.builder.error(ShapeError(
-            f"narrow: start {start} + length {length} exceeds dim {dim} of size {x.shape[d]} "
-            f"(input {x.shape})"))
+        raise x.builder.error(
+            ShapeError(
+                f"narrow: start {start} + length {length} exceeds dim {dim} of size {x.shape[d]} "
+                f"(input {x.shape})"
+            )
+        )
     return slice_dims(x, {d: (start, start + length, 1)})
 
 
@@ -272,14 +290,18 @@ def repeat(input, *sizes):
     sizes = _shape_arg(sizes)
     lead = len(sizes) - x.ndim
     if lead < 0:
-        raise x.builder.error(ShapeError(
-            f"repeat: got {len(sizes)} repeat sizes {sizes} for a tensor of shape {x.shape}; "
-            f"give at least {x.ndim}"))
+        raise x.builder.error(
+            ShapeError(
+                f"repeat: got {len(sizes)} repeat sizes {sizes} for a tensor of shape {x.shape}; "
+                f"give at least {x.ndim}"
+            )
+        )
     x = reshape(x, (1,) * lead + x.shape)
     # interleave a broadcast axis before each dim, then merge: (r0, s0, r1, s1, ...)
     expanded = reshape(x, tuple(v for s in x.shape for v in (1, s)))
-    expanded = broadcast_to(expanded, tuple(v for r, s in zip(sizes, x.shape, strict=True)
-                                            for v in (r, s)))
+    expanded = broadcast_to(
+        expanded, tuple(v for r, s in zip(sizes, x.shape, strict=True) for v in (r, s))
+    )
     return reshape(expanded, tuple(r * s for r, s in zip(sizes, x.shape, strict=True)))
 
 

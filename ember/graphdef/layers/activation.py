@@ -15,7 +15,7 @@ def _activation(name: str, fn, **defaults):
     def __init__(self, *args, **kwargs):
         Module.__init__(self)
         values = dict(defaults)
-        values.update(zip(defaults, args))
+        values.update(zip(defaults, args, strict=False))
         values.update(kwargs)
         unknown = set(values) - set(defaults) - {"inplace"}
         if unknown:
@@ -31,8 +31,16 @@ def _activation(name: str, fn, **defaults):
     def extra_repr(self) -> str:
         return ", ".join(f"{k}={getattr(self, k)}" for k in self._options)
 
-    return type(name, (Module,), {"__init__": __init__, "forward": forward, "extra_repr": extra_repr,
-                                  "__doc__": f"`nn.{name}` (see `ember.nn.functional`)."})
+    return type(
+        name,
+        (Module,),
+        {
+            "__init__": __init__,
+            "forward": forward,
+            "extra_repr": extra_repr,
+            "__doc__": f"`nn.{name}` (see `ember.nn.functional`).",
+        },
+    )
 
 
 ReLU = _activation("ReLU", F.relu, inplace=False)
@@ -63,8 +71,11 @@ class PReLU(Module):
     def __init__(self, num_parameters: int = 1, init: float = 0.25, dtype=None, device=None):
         super().__init__()
         self.num_parameters = num_parameters
-        self.weight = Parameter(shape=(num_parameters,), dtype=dtype,
-                                init=lambda rng, shape, dt: np.full(shape, init, dt))
+        self.weight = Parameter(
+            shape=(num_parameters,),
+            dtype=dtype,
+            init=lambda rng, shape, dt: np.full(shape, init, dt),
+        )
 
     def forward(self, input):
         return F.prelu(input, self.weight)

@@ -19,7 +19,9 @@ def _dropout_module(name: str, fn):
     def extra_repr(self) -> str:
         return f"p={self.p}, inplace={self.inplace}"
 
-    return type(name, (Module,), {"__init__": __init__, "forward": forward, "extra_repr": extra_repr})
+    return type(
+        name, (Module,), {"__init__": __init__, "forward": forward, "extra_repr": extra_repr}
+    )
 
 
 Dropout = _dropout_module("Dropout", F.dropout)

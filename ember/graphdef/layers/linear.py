@@ -26,14 +26,19 @@ class Linear(Module):
     (128, 784)
     """
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype=None, device=None):
+    def __init__(
+        self, in_features: int, out_features: int, bias: bool = True, dtype=None, device=None
+    ):
         super().__init__()
         self.in_features, self.out_features = in_features, out_features
         # kaiming_uniform(a=sqrt(5)) reduces to U(-1/sqrt(in), 1/sqrt(in)), as in PyTorch
-        self.weight = Parameter(shape=(out_features, in_features), dtype=dtype,
-                                init=init.fan_in_uniform(in_features))
+        self.weight = Parameter(
+            shape=(out_features, in_features), dtype=dtype, init=init.fan_in_uniform(in_features)
+        )
         if bias:
-            self.bias = Parameter(shape=(out_features,), dtype=dtype, init=init.fan_in_uniform(in_features))
+            self.bias = Parameter(
+                shape=(out_features,), dtype=dtype, init=init.fan_in_uniform(in_features)
+            )
         else:
             self.register_parameter("bias", None)
 
@@ -46,16 +51,32 @@ class Linear(Module):
         return linear(input, self.weight, self.bias)
 
     def extra_repr(self) -> str:
-        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}, "
+            f"bias={self.bias is not None}"
+        )
 
 
 class Bilinear(Module):
-    def __init__(self, in1_features: int, in2_features: int, out_features: int, bias: bool = True,
-                 dtype=None, device=None):
+    def __init__(
+        self,
+        in1_features: int,
+        in2_features: int,
+        out_features: int,
+        bias: bool = True,
+        dtype=None,
+        device=None,
+    ):
         super().__init__()
-        self.in1_features, self.in2_features, self.out_features = in1_features, in2_features, out_features
+        self.in1_features, self.in2_features, self.out_features = (
+            in1_features,
+            in2_features,
+            out_features,
+        )
         bound = init.fan_in_uniform(in1_features)
-        self.weight = Parameter(shape=(out_features, in1_features, in2_features), dtype=dtype, init=bound)
+        self.weight = Parameter(
+            shape=(out_features, in1_features, in2_features), dtype=dtype, init=bound
+        )
         if bias:
             self.bias = Parameter(shape=(out_features,), dtype=dtype, init=bound)
         else:
@@ -65,5 +86,7 @@ class Bilinear(Module):
         return bilinear(input1, input2, self.weight, self.bias)
 
     def extra_repr(self) -> str:
-        return (f"in1_features={self.in1_features}, in2_features={self.in2_features}, "
-                f"out_features={self.out_features}, bias={self.bias is not None}")
+        return (
+            f"in1_features={self.in1_features}, in2_features={self.in2_features}, "
+            f"out_features={self.out_features}, bias={self.bias is not None}"
+        )

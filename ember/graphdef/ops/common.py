@@ -19,7 +19,8 @@ def broadcast_shapes(*shapes: Sequence[int]) -> tuple[int, ...]:
             shown = " and ".join(str(tuple(s)) for s in shapes)
             raise ShapeError(
                 f"shapes {shown} cannot be broadcast together (dimension {axis - ndim} has "
-                f"sizes {sorted(sizes)}); fix: reshape or unsqueeze so each dimension matches or is 1"
+                f"sizes {sorted(sizes)}); fix: reshape or unsqueeze so each dimension matches "
+                "or is 1"
             )
         out.append(sizes.pop() if sizes else 1)
     return tuple(out)
@@ -28,8 +29,10 @@ def broadcast_shapes(*shapes: Sequence[int]) -> tuple[int, ...]:
 def normalize_dim(dim: int, ndim: int, what: str = "dim") -> int:
     lo, hi = (-ndim, ndim - 1) if ndim > 0 else (-1, 0)
     if not lo <= dim <= hi:
-        raise ShapeError(f"{what}={dim} is out of range for a tensor with {ndim} dimensions "
-                         f"(expected a value in [{lo}, {hi}])")
+        raise ShapeError(
+            f"{what}={dim} is out of range for a tensor with {ndim} dimensions "
+            f"(expected a value in [{lo}, {hi}])"
+        )
     return dim % ndim if ndim > 0 else 0
 
 
@@ -45,15 +48,19 @@ def normalize_dims(dims: Sequence[int] | None, ndim: int) -> tuple[int, ...]:
 def same_dtype(op: str, types: Sequence[TensorType]) -> str:
     dtypes = {t.dtype for t in types}
     if len(dtypes) > 1:
-        raise DTypeError(f"{op}: operands have different dtypes {sorted(dtypes)}; "
-                         "fix: cast with .to(dtype) (the tracer promotes automatically)")
+        raise DTypeError(
+            f"{op}: operands have different dtypes {sorted(dtypes)}; "
+            "fix: cast with .to(dtype) (the tracer promotes automatically)"
+        )
     return types[0].dtype
 
 
 def require_float(op: str, t: TensorType) -> None:
     if t.dtype not in ("float16", "bfloat16", "float32", "float64"):
-        raise DTypeError(f"{op}: expects a floating-point tensor, got {t.dtype} with shape "
-                         f"{t.shape}; fix: cast with .float()")
+        raise DTypeError(
+            f"{op}: expects a floating-point tensor, got {t.dtype} with shape "
+            f"{t.shape}; fix: cast with .float()"
+        )
 
 
 def one(t: TensorType) -> list[TensorType]:

@@ -14,18 +14,67 @@ from .common import broadcast_shapes, require_float, same_dtype
 
 # float-valued unary ops: integer inputs are cast to float by the tracer
 FLOAT_UNARY = (
-    "exp", "exp2", "log", "log2", "log10", "log1p", "expm1", "sqrt", "rsqrt", "sin", "cos",
-    "tan", "tanh", "sigmoid", "erf", "erfc", "reciprocal", "asin", "acos", "atan", "sinh",
-    "cosh", "asinh", "acosh", "atanh", "erfinv", "lgamma", "digamma",
-    "relu6", "gelu", "gelu_tanh", "silu", "mish", "softplus", "elu", "selu", "celu",
-    "leaky_relu", "hardtanh", "hardswish", "hardsigmoid", "logsigmoid", "softsign",
+    "exp",
+    "exp2",
+    "log",
+    "log2",
+    "log10",
+    "log1p",
+    "expm1",
+    "sqrt",
+    "rsqrt",
+    "sin",
+    "cos",
+    "tan",
+    "tanh",
+    "sigmoid",
+    "erf",
+    "erfc",
+    "reciprocal",
+    "asin",
+    "acos",
+    "atan",
+    "sinh",
+    "cosh",
+    "asinh",
+    "acosh",
+    "atanh",
+    "erfinv",
+    "lgamma",
+    "digamma",
+    "relu6",
+    "gelu",
+    "gelu_tanh",
+    "silu",
+    "mish",
+    "softplus",
+    "elu",
+    "selu",
+    "celu",
+    "leaky_relu",
+    "hardtanh",
+    "hardswish",
+    "hardsigmoid",
+    "logsigmoid",
+    "softsign",
 )
 # unary ops that keep the input dtype
 SAME_UNARY = ("neg", "abs", "relu", "sign", "floor", "ceil", "round", "trunc", "square")
 PREDICATES = ("isnan", "isinf", "isfinite", "logical_not")
 
-ARITHMETIC = ("add", "sub", "mul", "div", "pow", "maximum", "minimum", "fmod", "remainder",
-              "atan2", "floor_divide")
+ARITHMETIC = (
+    "add",
+    "sub",
+    "mul",
+    "div",
+    "pow",
+    "maximum",
+    "minimum",
+    "fmod",
+    "remainder",
+    "atan2",
+    "floor_divide",
+)
 COMPARISONS = ("eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_xor")
 BITWISE = ("bitwise_and", "bitwise_or", "bitwise_xor")
 
@@ -71,8 +120,10 @@ def _bitwise(op):
     def check(types, **attrs):
         for t in types:
             if t.dtype not in ("bool", *INTEGER):
-                raise DTypeError(f"{op}: expects integer or bool tensors, got {t.dtype} with shape "
-                                 f"{t.shape}; fix: use logical_and/or/xor, or cast with .int()")
+                raise DTypeError(
+                    f"{op}: expects integer or bool tensors, got {t.dtype} with shape "
+                    f"{t.shape}; fix: use logical_and/or/xor, or cast with .int()"
+                )
         return infer(types, **attrs) if len(types) == 2 else [types[0]]
 
     return check

@@ -55,8 +55,10 @@ _EINSUM = re.compile(r"^[a-zA-Z,]*->[a-zA-Z]*$")
 def _einsum(types, equation):
     eq = equation.replace(" ", "")
     if not _EINSUM.match(eq):
-        raise ShapeError(f"einsum: equation {equation!r} must be explicit ('ij,jk->ik'; "
-                         "the tracer expands implicit and '...' forms)")
+        raise ShapeError(
+            f"einsum: equation {equation!r} must be explicit ('ij,jk->ik'; "
+            "the tracer expands implicit and '...' forms)"
+        )
     lhs, out = eq.split("->")
     terms = lhs.split(",")
     if len(terms) != len(types):
@@ -64,7 +66,9 @@ def _einsum(types, equation):
     sizes: dict[str, int] = {}
     for term, t in zip(terms, types, strict=True):
         if len(term) != t.ndim:
-            raise ShapeError(f"einsum: term {term!r} has {len(term)} letters but operand is {t.shape}")
+            raise ShapeError(
+                f"einsum: term {term!r} has {len(term)} letters but operand is {t.shape}"
+            )
         for letter, size in zip(term, t.shape, strict=True):
             if sizes.setdefault(letter, size) != size and size != 1 and sizes[letter] != 1:
                 raise ShapeError(f"einsum: index {letter!r} has sizes {sizes[letter]} and {size}")

@@ -18,8 +18,10 @@ def _nll_loss(types, reduction, ignore_index):
     logp, target = types[0], types[1]
     require_float("nll_loss", logp)
     if target.dtype not in ("int8", "int16", "int32", "int64", "uint8"):
-        raise DTypeError(f"nll_loss/cross_entropy: class targets must be integers, got {target.dtype}; "
-                         "fix: y.long(), or pass class probabilities of the input's shape")
+        raise DTypeError(
+            f"nll_loss/cross_entropy: class targets must be integers, got {target.dtype}; "
+            "fix: y.long(), or pass class probabilities of the input's shape"
+        )
     expected = (logp.shape[0],) + logp.shape[2:] if logp.ndim >= 2 else ()
     if target.shape != expected:
         raise ShapeError(
@@ -43,8 +45,18 @@ def _dropout(types, p, salt, mode):
 
 register_op("softmax", _softmax, attrs={"dim": "int"})
 register_op("log_softmax", _softmax, attrs={"dim": "int"})
-register_op("nll_loss", _nll_loss, attrs={"reduction": "str", "ignore_index": "int"},
-            num_inputs=(2, 3), doc="negative log-likelihood of log-probabilities at class targets")
-register_op("dropout", _dropout, attrs={"p": "float", "salt": "int", "mode": "str"},
-            num_inputs=2, stochastic=True,
-            doc="zero elements with prob p (mode 'element' | 'channel' | 'alpha'), scale 1/(1-p)")
+register_op(
+    "nll_loss",
+    _nll_loss,
+    attrs={"reduction": "str", "ignore_index": "int"},
+    num_inputs=(2, 3),
+    doc="negative log-likelihood of log-probabilities at class targets",
+)
+register_op(
+    "dropout",
+    _dropout,
+    attrs={"p": "float", "salt": "int", "mode": "str"},
+    num_inputs=2,
+    stochastic=True,
+    doc="zero elements with prob p (mode 'element' | 'channel' | 'alpha'), scale 1/(1-p)",
+)

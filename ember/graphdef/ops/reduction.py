@@ -19,9 +19,11 @@ def _check_nonempty(op, shape, dims):
     """max/min-like reductions have no identity: a reduced dim of size 0 is an error."""
     dims = normalize_dims(dims, len(shape))
     if any(shape[d] == 0 for d in dims if d < len(shape)):
-        raise ShapeError(f"{op}: cannot reduce over a dimension of size 0 (input shape {shape}, "
-                         f"dims {dims}); fix: reduce over non-empty dims or mask with a fill "
-                         "value")
+        raise ShapeError(
+            f"{op}: cannot reduce over a dimension of size 0 (input shape {shape}, "
+            f"dims {dims}); fix: reduce over non-empty dims or mask with a fill "
+            "value"
+        )
 
 
 def _reduce(result_dtype=None, float_only=False, name=None):

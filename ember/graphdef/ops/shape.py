@@ -14,16 +14,20 @@ def _reshape(types, shape):
     for d in shape:
         size *= d
     if size != t.size:
-        raise ShapeError(f"cannot reshape a tensor of shape {t.shape} ({t.size} elements) "
-                         f"into shape {tuple(shape)} ({size} elements)")
+        raise ShapeError(
+            f"cannot reshape a tensor of shape {t.shape} ({t.size} elements) "
+            f"into shape {tuple(shape)} ({size} elements)"
+        )
     return [TensorType(shape, t.dtype)]
 
 
 def _transpose(types, perm):
     t = types[0]
     if sorted(perm) != list(range(t.ndim)):
-        raise ShapeError(f"permute: {tuple(perm)} is not a permutation of the {t.ndim} dims "
-                         f"of a tensor of shape {t.shape}")
+        raise ShapeError(
+            f"permute: {tuple(perm)} is not a permutation of the {t.ndim} dims "
+            f"of a tensor of shape {t.shape}"
+        )
     return [TensorType(tuple(t.shape[p] for p in perm), t.dtype)]
 
 
@@ -76,11 +80,15 @@ def _pad(types, pads, mode, value):
     for i, size in enumerate(t.shape):
         lo, hi = pads[2 * i], pads[2 * i + 1]
         if mode == "reflect" and max(lo, hi) >= size and max(lo, hi) > 0:
-            raise ShapeError(f"pad: reflect padding ({lo}, {hi}) of dim {i} must be smaller than "
-                             f"its size {size} (input shape {t.shape})")
+            raise ShapeError(
+                f"pad: reflect padding ({lo}, {hi}) of dim {i} must be smaller than "
+                f"its size {size} (input shape {t.shape})"
+            )
         if mode == "circular" and max(lo, hi) > size:
-            raise ShapeError(f"pad: circular padding ({lo}, {hi}) of dim {i} must be at most its "
-                             f"size {size} (input shape {t.shape})")
+            raise ShapeError(
+                f"pad: circular padding ({lo}, {hi}) of dim {i} must be at most its "
+                f"size {size} (input shape {t.shape})"
+            )
         if mode == "replicate" and size == 0 and max(lo, hi) > 0:
             raise ShapeError(f"pad: cannot replicate-pad dim {i} of size 0 (input shape {t.shape})")
     return [TensorType(shape, t.dtype)]
@@ -96,8 +104,9 @@ def _flip(types, dims):
 def _roll(types, shifts, dims):
     t = types[0]
     if len(shifts) != len(dims):
-        raise ShapeError(f"roll: shifts {tuple(shifts)} and dims {tuple(dims)} must have the "
-                         "same length")
+        raise ShapeError(
+            f"roll: shifts {tuple(shifts)} and dims {tuple(dims)} must have the same length"
+        )
     for d in dims:
         normalize_dim(d, t.ndim)
     return [t]

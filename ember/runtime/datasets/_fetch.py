@@ -74,9 +74,7 @@ def fetch(
     raise DownloadError(f"could not download {dest.name}:\n  " + "\n  ".join(errors))
 
 
-def _fetch_one(
-    url: str, dest: Path, *, md5: str | None, min_bytes: int, timeout: float
-) -> None:
+def _fetch_one(url: str, dest: Path, *, md5: str | None, min_bytes: int, timeout: float) -> None:
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
     try:
@@ -90,9 +88,7 @@ def _fetch_one(
             out.flush()
             os.fsync(out.fileno())
         if md5 is not None and digest.hexdigest() != md5:
-            raise DownloadError(
-                f"MD5 mismatch: got {digest.hexdigest()}, expected {md5}"
-            )
+            raise DownloadError(f"MD5 mismatch: got {digest.hexdigest()}, expected {md5}")
         if size < min_bytes:
             raise DownloadError(f"got {size} bytes, expected at least {min_bytes}")
         os.replace(tmp, dest)

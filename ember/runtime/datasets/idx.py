@@ -59,9 +59,7 @@ def parse_idx(data: bytes, name: str = "<bytes>") -> np.ndarray:
     [7, 9]
     """
     if len(data) < 4:
-        raise ValueError(
-            f"{name}: not an IDX file: {len(data)} bytes, shorter than the magic"
-        )
+        raise ValueError(f"{name}: not an IDX file: {len(data)} bytes, shorter than the magic")
     code, ndim = data[2], data[3]
     if data[0] != 0 or data[1] != 0 or code not in IDX_DTYPES:
         raise ValueError(
@@ -71,8 +69,7 @@ def parse_idx(data: bytes, name: str = "<bytes>") -> np.ndarray:
     header = 4 + 4 * ndim
     if len(data) < header:
         raise ValueError(
-            f"{name}: truncated IDX header: {ndim} dims need {header} bytes, "
-            f"file has {len(data)}"
+            f"{name}: truncated IDX header: {ndim} dims need {header} bytes, file has {len(data)}"
         )
     shape = struct.unpack(f">{ndim}I", data[4:header])
     dtype = IDX_DTYPES[code]

@@ -116,9 +116,7 @@ def _find_files(directory: Path) -> dict[str, Path | None]:
     return found
 
 
-def _from_dir(
-    directory: Path, found: dict[str, Path | None], seed: int
-) -> MnistData | None:
+def _from_dir(directory: Path, found: dict[str, Path | None], seed: int) -> MnistData | None:
     """Full train+test, or the test-set-only split; None without the t10k pair."""
     if found["test_images"] is None or found["test_labels"] is None:
         return None
@@ -126,9 +124,7 @@ def _from_dir(
     if found["train_images"] is not None and found["train_labels"] is not None:
         x_train, y_train = _read_pair(found["train_images"], found["train_labels"])
         source = f"MNIST from {directory}: {len(y_train)} train / {len(y_test)} test"
-        return MnistData(
-            _normalize(x_train, 255), y_train, _normalize(x_test, 255), y_test, source
-        )
+        return MnistData(_normalize(x_train, 255), y_train, _normalize(x_test, 255), y_test, source)
     tr, te = _split(len(y_test), seed)
     source = (
         f"MNIST test set only (t10k files in {directory}, no training files): split "
@@ -146,9 +142,7 @@ def _read_pair(images_path: Path, labels_path: Path) -> tuple[np.ndarray, np.nda
             f"got {images.dtype} {images.shape}"
         )
     if labels.ndim != 1 or len(labels) != len(images):
-        raise ValueError(
-            f"{labels_path}: expected {len(images)} labels, got shape {labels.shape}"
-        )
+        raise ValueError(f"{labels_path}: expected {len(images)} labels, got shape {labels.shape}")
     if labels.size and (labels.min() < 0 or labels.max() > 9):
         raise ValueError(f"{labels_path}: labels outside 0..9")
     return images, labels.astype(np.int32)

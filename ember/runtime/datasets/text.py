@@ -12,7 +12,9 @@ import numpy as np
 from ._fetch import DEFAULT_TIMEOUT, DownloadError, data_root, fetch, say
 
 TINYSHAKESPEARE_FILE = "tinyshakespeare.txt"
-TINYSHAKESPEARE_URL = "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt"
+TINYSHAKESPEARE_URL = (
+    "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt"
+)
 # There is no official checksum; the real file is 1,115,394 bytes, so anything
 # under 1 MB is an error page or a truncated transfer.
 TINYSHAKESPEARE_MIN_BYTES = 1_000_000
@@ -112,9 +114,7 @@ def load_tinyshakespeare(
         if path.is_dir():
             path = path / TINYSHAKESPEARE_FILE
         if not path.is_file():
-            raise FileNotFoundError(
-                f"{path}: no such file (expected {TINYSHAKESPEARE_FILE})"
-            )
+            raise FileNotFoundError(f"{path}: no such file (expected {TINYSHAKESPEARE_FILE})")
         say(verbose, f"tiny Shakespeare from {path}")
         return load_text(path)
 
@@ -123,9 +123,7 @@ def load_tinyshakespeare(
     ) / TINYSHAKESPEARE_FILE
     if not path.is_file():
         if not download:
-            raise FileNotFoundError(
-                f"{path} not found and download=False; pass data_dir"
-            )
+            raise FileNotFoundError(f"{path} not found and download=False; pass data_dir")
         try:
             fetch(
                 [TINYSHAKESPEARE_URL],

@@ -158,7 +158,9 @@ class Adamax(_AdamFamily):
         maximize: bool = False,
     ):
         _check("Adamax", lr, betas, eps, weight_decay)
-        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, maximize=maximize)
+        defaults = dict(
+            lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, maximize=maximize
+        )
         super().__init__(params, defaults)
 
     def _init_slots(self, param, group):

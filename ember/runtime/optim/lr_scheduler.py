@@ -93,7 +93,9 @@ def _decode(current: Any, saved: Any) -> Any:
         if saved is not None:
             vars(current).update(saved)
         return current
-    if isinstance(current, list) and any(callable(c) or isinstance(c, LRScheduler) for c in current):
+    if isinstance(current, list) and any(
+        callable(c) or isinstance(c, LRScheduler) for c in current
+    ):
         return [_decode(c, s) for c, s in zip(current, saved, strict=True)]
     return saved
 
@@ -227,7 +229,9 @@ class StepLR(_FactorLR):
         sched = StepLR(optimizer, step_size=30, gamma=0.1)  # 0.05, then 0.005 at 30
     """
 
-    def __init__(self, optimizer: Any, step_size: int, gamma: float = 0.1, last_epoch: int = -1) -> None:
+    def __init__(
+        self, optimizer: Any, step_size: int, gamma: float = 0.1, last_epoch: int = -1
+    ) -> None:
         self.step_size = step_size
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
@@ -316,7 +320,8 @@ class LinearLR(_FactorLR):
     ) -> None:
         if start_factor > 1.0 or start_factor <= 0:
             raise ValueError(
-                "Starting multiplicative factor expected to be greater than 0 and less or equal to 1."
+                "Starting multiplicative factor expected to be greater than 0 and less or "
+                "equal to 1."
             )
         if end_factor > 1.0 or end_factor < 0:
             raise ValueError("Ending multiplicative factor expected to be between 0 and 1.")
@@ -412,7 +417,8 @@ class LambdaLR(_LambdaScheduler):
 
     def get_lr(self) -> list[float]:
         return [
-            base_lr * fn(self.last_epoch) for fn, base_lr in zip(self.lr_lambdas, self.base_lrs, strict=True)
+            base_lr * fn(self.last_epoch)
+            for fn, base_lr in zip(self.lr_lambdas, self.base_lrs, strict=True)
         ]
 
 
@@ -427,7 +433,10 @@ class MultiplicativeLR(_LambdaScheduler):
     def get_lr(self) -> list[float]:
         if self._is_initial:
             return self._current_lrs()
-        return [lr * fn(self.last_epoch) for fn, lr in zip(self.lr_lambdas, self._current_lrs(), strict=True)]
+        return [
+            lr * fn(self.last_epoch)
+            for fn, lr in zip(self.lr_lambdas, self._current_lrs(), strict=True)
+        ]
 
 
 class CosineAnnealingLR(LRScheduler):
@@ -442,7 +451,9 @@ class CosineAnnealingLR(LRScheduler):
         sched = CosineAnnealingLR(optimizer, T_max=100, eta_min=1e-5)
     """
 
-    def __init__(self, optimizer: Any, T_max: int, eta_min: float = 0.0, last_epoch: int = -1) -> None:
+    def __init__(
+        self, optimizer: Any, T_max: int, eta_min: float = 0.0, last_epoch: int = -1
+    ) -> None:
         self.T_max = T_max
         self.eta_min = eta_min
         super().__init__(optimizer, last_epoch)

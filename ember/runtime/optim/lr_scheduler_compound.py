@@ -46,7 +46,9 @@ def _momentum_key(optimizer: Any) -> str:
     """'betas' (cycle beta1, Adam-like) or 'momentum' (SGD-like), as torch picks."""
     defaults = getattr(optimizer, "defaults", optimizer.param_groups[0])
     if "momentum" not in defaults and "betas" not in defaults:
-        raise ValueError("optimizer must support momentum or beta1 with `cycle_momentum` option enabled")
+        raise ValueError(
+            "optimizer must support momentum or beta1 with `cycle_momentum` option enabled"
+        )
     return "betas" if "betas" in defaults else "momentum"
 
 
@@ -336,7 +338,8 @@ class OneCycleLR(LRScheduler):
         step = self.last_epoch
         if step > self.total_steps:
             raise ValueError(
-                f"Tried to step {step} times. The specified number of total steps is {self.total_steps}"
+                f"Tried to step {step} times. The specified number of total steps is "
+                f"{self.total_steps}"
             )
         start_step = 0.0
         for i, phase in enumerate(self._schedule_phases):

@@ -94,7 +94,12 @@ class Lion(OptaxOptimizer):
         super().__init__(params, defaults)
 
     def _kwargs(self, hp, group):
-        return dict(learning_rate=hp["lr"], b1=hp["betas0"], b2=hp["betas1"], weight_decay=hp["weight_decay"])
+        return dict(
+            learning_rate=hp["lr"],
+            b1=hp["betas0"],
+            b2=hp["betas1"],
+            weight_decay=hp["weight_decay"],
+        )
 
 
 class LAMB(OptaxOptimizer):
@@ -119,7 +124,9 @@ class LAMB(OptaxOptimizer):
         weight_decay: float = 0.0,
         maximize: bool = False,
     ):
-        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, maximize=maximize)
+        defaults = dict(
+            lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, maximize=maximize
+        )
         super().__init__(params, defaults)
 
     def _kwargs(self, hp, group):
