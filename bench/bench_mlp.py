@@ -6,7 +6,7 @@ momentum=0.9), state donated in both. Reports the median step time over
 for every framework), the ratio ember / hand-written JAX, throughput of
 unblocked back-to-back steps, and ember's trace+compile time.
 
-    python bench/bench_mlp.py --steps 300 --batch-sizes 64 1024
+    python bench/bench_mlp.py --steps 200 --rounds 15 --batch-sizes 64 1024
 """
 
 from __future__ import annotations
@@ -130,13 +130,14 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[64, 1024])
+    parser.add_argument("--rounds", type=int, default=15, help="interleaved rounds per framework")
     args = parser.parse_args()
     print(
         f"device: {jax.devices()[0].device_kind} ({jax.default_backend()}), "
         f"{platform.processor() or platform.machine()}, jax {jax.__version__}"
     )
     print(
-        "| batch | ember step (median) | hand-written JAX | ratio | ember unblocked "
+        "| batch | ember step (median) | hand-written JAX | ratio (IQR) | ember unblocked "
         "| JAX unblocked "
         "| PyTorch eager | ember trace+compile |"
     )
@@ -146,19 +147,24 @@ def main() -> None:
         e_step, compile_s, init = ember_step(batch)
         j_step = jax_step(init)
         t_step = torch_step(init)
-        # interleave rounds so drift in machine load hits both equally
-        e_med, e_thr, j_med, j_thr = [], [], [], []
-        for _ in range(3):
-            m, t = time_steps(e_step, xs, ys, args.steps)
+        # Interleave many short rounds so drift in machine load hits both equally; the ratio
+        # is the median of per-round ratios (robust to a noisy neighbour on a shared CPU).
+        e_med, e_thr, j_med, j_thr, ratios = [], [], [], [], []
+        for _ in range(args.rounds):
+            m, t = time_steps(e_step, xs, ys, args.steps, warmup=5)
             e_med.append(m)
             e_thr.append(t)
-            m, t = time_steps(j_step, xs, ys, args.steps)
-            j_med.append(m)
-            j_thr.append(t)
+            m2, t2 = time_steps(j_step, xs, ys, args.steps, warmup=5)
+            j_med.append(m2)
+            j_thr.append(t2)
+            ratios.append(m / m2)
         e, j = statistics.median(e_med), statistics.median(j_med)
+        ratio = statistics.median(ratios)
+        q = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else [ratio, ratio, ratio]
         torch_s = time_steps(t_step, xs, ys, args.steps)[0] if t_step else float("nan")
         print(
-            f"| {batch} | {e * 1e6:.0f} µs | {j * 1e6:.0f} µs | {e / j:.3f} | "
+            f"| {batch} | {e * 1e6:.0f} µs | {j * 1e6:.0f} µs | "
+            f"{ratio:.3f} ({q[0]:.2f}–{q[2]:.2f}) | "
             f"{statistics.median(e_thr) * 1e6:.0f} µs | {statistics.median(j_thr) * 1e6:.0f} µs | "
             f"{torch_s * 1e6:.0f} µs | {compile_s:.2f} s |"
         )

@@ -24,7 +24,7 @@ from ember.compiler import (
     run_passes,
 )
 from ember.compiler.metrics import resolve_metrics
-from ember.compiler.steps import empty_sums
+from ember.compiler.steps import HyperparamPacking, empty_sums, read_sums
 from ember.graphdef import Module, ShapeError, StateStore, TensorType, TraceError
 from ember.graphdef.module import BoundBuffer
 from ember.graphdef.parameter import initial_seed
@@ -123,26 +123,28 @@ class CompiledModel(LoopMixin):
         for i, (_, m, b) in enumerate(self._buffer_slots):
             m._buffers[b] = BoundBuffer(self.store, i)
         self.tx = None
+        self.hyper = None
+        self.hyper_vec = jnp.zeros((0,), jnp.float32)
         opt_state = None
         if self.optimizer is not None:
             self.tx = self.optimizer.build(self._named_params)
             opt_state = _distinct_buffers(self.tx.init(self.store.params))
-        key = jax.random.PRNGKey(initial_seed() if seed is None else seed)
+            if hasattr(opt_state, "hyperparams"):  # packed into one vector, read by the step
+                self.hyper = HyperparamPacking(opt_state.hyperparams)
+                opt_state = opt_state._replace(hyperparams=None)
+                self.optimizer.dirty = True
+        self.rng = jax.random.key_data(jax.random.PRNGKey(initial_seed() if seed is None else seed))
         self._state = {
             "opt_state": opt_state,
             "step": jnp.zeros((), jnp.int32),
-            "rng": jax.random.key_data(key),
             "sums": empty_sums(self.metric_fns),
         }
         if self.accumulate_steps > 1:
             self._state["grad_acc"] = [jnp.zeros_like(p) for p in self.store.params]
 
     def _full_state(self) -> dict:
-        if self.optimizer is not None and self.optimizer.dirty:
-            opt_state = self._state["opt_state"]
-            self._state["opt_state"] = _distinct_buffers(
-                opt_state._replace(hyperparams=self.optimizer.hyperparams_state())
-            )
+        if self.hyper is not None and self.optimizer.dirty:
+            self.hyper_vec = self.hyper.pack(self.optimizer.hyperparams_state())
         return {"params": self.store.params, "buffers": self.store.buffers, **self._state}
 
     def _absorb(self, state: dict) -> None:
@@ -160,8 +162,7 @@ class CompiledModel(LoopMixin):
 
     def metric_results(self) -> dict[str, float]:
         """Epoch means accumulated since the last reset (one host sync)."""
-        sums = jax.device_get(self._state["sums"])
-        return {k: float(s / c) if c else float("nan") for k, (s, c) in sums.items()}
+        return read_sums(self._state["sums"], list(self.metric_fns))
 
     # -- tracing and compiling --------------------------------------------------------
     def _explain(self, kind: str, types: tuple) -> str:
@@ -237,6 +238,7 @@ class CompiledModel(LoopMixin):
                     self.grad_transform,
                     self.accumulate_steps,
                     frozen,
+                    self.hyper,
                 )
             elif kind == "eval":
                 step = build_eval_step(lowered, self.metric_fns)
@@ -287,7 +289,7 @@ class CompiledModel(LoopMixin):
         step, cast = fast
         if cast:
             x, y = _canonical_input(x), _canonical_input(y)
-        state, logs = step(self._full_state(), x, y)
+        state, logs = step(self._full_state(), self.hyper_vec, self.rng, x, y)
         self._absorb(state)
         return logs
 
@@ -308,9 +310,14 @@ class CompiledModel(LoopMixin):
     def state_dict(self) -> dict:
         """Model state (torch names) plus optimizer state and step, as numpy arrays."""
         opt_leaves = jax.tree_util.tree_leaves(self._state["opt_state"])
+        groups = []
+        if self.optimizer is not None:
+            for g in self.optimizer.param_groups:
+                groups.append({k: v for k, v in g.items() if k != "params"})
         return {
             "model": self.module.state_dict(),
             "optimizer": {str(i): np.asarray(v) for i, v in enumerate(opt_leaves)},
+            "param_groups": groups,
             "step": int(self._state["step"]),
         }
 
@@ -326,6 +333,13 @@ class CompiledModel(LoopMixin):
         new = [jnp.asarray(saved[str(i)], dtype=leaf.dtype) for i, leaf in enumerate(leaves)]
         self._state["opt_state"] = jax.tree_util.tree_unflatten(treedef, new)
         self._state["step"] = jnp.asarray(state["step"], jnp.int32)
+        for group, saved_group in zip(
+            self.optimizer.param_groups if self.optimizer else [],
+            state.get("param_groups", []),
+            strict=False,
+        ):
+            for k, v in saved_group.items():
+                group[k] = tuple(v) if isinstance(v, list) else v
 
 
 def compile(module: Module, loss=None, optimizer=None, metrics=None, **options) -> CompiledModel:  # noqa: A001
