@@ -4,7 +4,7 @@ for MLPs of increasing depth (2 to 64 Linear layers, width 64, batch 16).
 The compute is tiny, so the time is mostly dispatch: if ember's per-step Python work grew
 with the number of parameters, the ratio would grow with depth.
 
-    python bench/bench_dispatch.py --depths 2 16 64 --steps 200 --rounds 9
+    python bench/bench_dispatch.py --depths 2 16 64 --steps 200 --rounds 15 --optimizer adam
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ def main() -> None:
     parser.add_argument("--depths", type=int, nargs="+", default=[2, 16, 64])
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=9)
+    parser.add_argument("--optimizer", choices=["adam", "sgd"], default="adam")
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     x = rng.standard_normal((16, 64)).astype(np.float32)
@@ -58,9 +59,12 @@ def main() -> None:
     for depth in args.depths:
         em.manual_seed(0)
         net = Deep(depth)
-        model = em.compile(net, loss=nn.MSELoss(), optimizer=optim.Adam(net.parameters(), lr=1e-3))
+        if args.optimizer == "adam":
+            opt, tx = optim.Adam(net.parameters(), lr=1e-3), optax.adam(1e-3)
+        else:
+            opt, tx = optim.SGD(net.parameters(), lr=1e-3, momentum=0.9), optax.sgd(1e-3, 0.9)
+        model = em.compile(net, loss=nn.MSELoss(), optimizer=opt)
         init = {k: jnp.asarray(v) for k, v in net.state_dict().items()}
-        tx = optax.adam(1e-3)
 
         def loss_fn(p, x, y, depth=depth):
             h = x
