@@ -171,9 +171,13 @@ def test_elements_after_the_last_offset_belong_to_no_bag():
     ours = nn.EmbeddingBag(6, 3, mode="sum", include_last_offset=True)
     load_torch_state(ours, theirs)
     out, grads, _, _ = ember_run(ours, BAGS_1D, offsets)
-    t_out, t_grads, _, _ = torch_run(theirs, BAGS_1D, offsets)
+    t_out, _, _, _ = torch_run(theirs, BAGS_1D, offsets)
     assert_close(out, t_out, "embedding_bag", "output")
-    assert_close(grads["weight"], t_grads["weight"], "embedding_bag", "weight grad")
+    # torch's weight gradient for this input reads uninitialized memory (values like 1e-43
+    # that change between runs), so it is no reference; the trailing elements must get none
+    trailing = set(BAGS_1D[offsets[-1] :].tolist()) - set(BAGS_1D[: offsets[-1]].tolist())
+    for row in trailing:
+        np.testing.assert_array_equal(grads["weight"][row], 0.0)
     mean = nn.EmbeddingBag(6, 3, mode="mean", include_last_offset=True, _weight=ours.weight.data)
     np.testing.assert_allclose(mean(BAGS_1D, offsets)[1], out[1] / 4, rtol=1e-6)
 

@@ -316,6 +316,10 @@ def test_bad_inputs_raise_torch_like_errors():
 
 
 def test_zz_report_worst_relative_error():
+    # WORST holds what ran in this process (pytest-xdist splits files); print and bound it
+    if not WORST:
+        pytest.skip("no parity case ran in this worker")
     print("\nworst normwise relative error vs torch (outputs and gradients):")
     for family, err in sorted(WORST.items()):
         print(f"  {family:10s} {err:.2e}")
+    assert max(WORST.values()) < 1e-5, WORST

@@ -328,5 +328,8 @@ def test_transformer_shape_errors():
 
 
 def test_report_worst_errors():
+    # WORST holds what ran in this process (pytest-xdist splits files); print and bound it
+    if not WORST:
+        pytest.skip("no parity case ran in this worker")
     print("\n" + report())
-    assert WORST
+    assert max(WORST.values()) < 1e-4, WORST
