@@ -16,15 +16,7 @@ from ..errors import ShapeError
 from ..functional._core import as_tensor
 from ..functional.batchnorm import batch_norm_with_stats
 from ..module import Module
-from ..parameter import Parameter
-
-
-def _ones(rng, shape, dtype):
-    return np.ones(shape, dtype)
-
-
-def _zeros(rng, shape, dtype):
-    return np.zeros(shape, dtype)
+from ._affine import add_affine, reset_affine
 
 
 def count_dtype() -> str:
@@ -51,15 +43,7 @@ class _NormBase(Module):
         super().__init__()
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
-        if affine:
-            self.weight = Parameter(shape=(num_features,), dtype=dtype, init=_ones)
-            if bias:
-                self.bias = Parameter(shape=(num_features,), dtype=dtype, init=_zeros)
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        add_affine(self, (num_features,), affine, bias, dtype)
         if track_running_stats:
             float_dtype = dtype or "float32"
             self.register_buffer("running_mean", np.zeros(num_features, float_dtype))
@@ -78,10 +62,7 @@ class _NormBase(Module):
 
     def reset_parameters(self) -> None:
         self.reset_running_stats()
-        if self.weight is not None:
-            self.weight.set_initializer(_ones)
-        if self.bias is not None:
-            self.bias.set_initializer(_zeros)
+        reset_affine(self)
 
     def _check_input_dim(self, input) -> None:
         ndims = self._input_dims

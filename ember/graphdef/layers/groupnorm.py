@@ -2,19 +2,9 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from ..functional import group_norm, local_response_norm
 from ..module import Module
-from ..parameter import Parameter
-
-
-def _ones(rng, shape, dtype):
-    return np.ones(shape, dtype)
-
-
-def _zeros(rng, shape, dtype):
-    return np.zeros(shape, dtype)
+from ._affine import add_affine, reset_affine
 
 
 class GroupNorm(Module):
@@ -46,21 +36,10 @@ class GroupNorm(Module):
             eps,
             affine,
         )
-        if affine:
-            self.weight = Parameter(shape=(num_channels,), dtype=dtype, init=_ones)
-            if bias:
-                self.bias = Parameter(shape=(num_channels,), dtype=dtype, init=_zeros)
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        add_affine(self, (num_channels,), affine, bias, dtype)
 
     def reset_parameters(self) -> None:
-        if self.weight is not None:
-            self.weight.set_initializer(_ones)
-        if self.bias is not None:
-            self.bias.set_initializer(_zeros)
+        reset_affine(self)
 
     def forward(self, input):
         return group_norm(input, self.num_groups, self.weight, self.bias, self.eps)

@@ -4,25 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
-
 from ..functional import layer_norm, rms_norm
 from ..module import Module
 from ..parameter import Parameter
+from ._affine import add_affine, ones_init, reset_affine
 
 
 def _shape(normalized_shape: int | Sequence[int]) -> tuple[int, ...]:
     if isinstance(normalized_shape, int):
         return (normalized_shape,)
     return tuple(int(d) for d in normalized_shape)
-
-
-def _ones(rng, shape, dtype):
-    return np.ones(shape, dtype)
-
-
-def _zeros(rng, shape, dtype):
-    return np.zeros(shape, dtype)
 
 
 class LayerNorm(Module):
@@ -45,21 +36,10 @@ class LayerNorm(Module):
         self.normalized_shape = _shape(normalized_shape)
         self.eps = eps
         self.elementwise_affine = elementwise_affine
-        if elementwise_affine:
-            self.weight = Parameter(shape=self.normalized_shape, dtype=dtype, init=_ones)
-            if bias:
-                self.bias = Parameter(shape=self.normalized_shape, dtype=dtype, init=_zeros)
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        add_affine(self, self.normalized_shape, elementwise_affine, bias, dtype)
 
     def reset_parameters(self) -> None:
-        if self.weight is not None:
-            self.weight.set_initializer(_ones)
-        if self.bias is not None:
-            self.bias.set_initializer(_zeros)
+        reset_affine(self)
 
     def forward(self, input):
         return layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
@@ -90,13 +70,13 @@ class RMSNorm(Module):
         self.eps = eps
         self.elementwise_affine = elementwise_affine
         if elementwise_affine:
-            self.weight = Parameter(shape=self.normalized_shape, dtype=dtype, init=_ones)
+            self.weight = Parameter(shape=self.normalized_shape, dtype=dtype, init=ones_init)
         else:
             self.register_parameter("weight", None)
 
     def reset_parameters(self) -> None:
         if self.weight is not None:
-            self.weight.set_initializer(_ones)
+            self.weight.set_initializer(ones_init)
 
     def forward(self, input):
         return rms_norm(input, self.normalized_shape, self.weight, self.eps)
