@@ -100,3 +100,16 @@ def test_fit_accepts_an_iterable_of_batches_like_a_dataloader():
     result = model.evaluate(x, y, verbose=0)
     assert set(result) == {"loss", "accuracy"}
     assert model.predict(x, batch_size=48).shape == (64, 10)  # ragged tail padded
+
+
+def test_train_step_respects_submodules_the_user_put_in_eval_mode():
+    net = nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4), nn.Dropout(0.5))
+    net[1].eval()  # frozen statistics while fine-tuning, as in PyTorch
+    before = net.state_dict()["1.running_mean"].copy()
+    model = em.compile(net, loss=nn.MSELoss(), optimizer=optim.SGD(lr=0.1))
+    x = np.random.default_rng(0).standard_normal((8, 4)).astype(np.float32)
+    model.train_step(x, x)
+    np.testing.assert_array_equal(net.state_dict()["1.running_mean"], before)
+    assert net.training and not net[1].training and net[2].training  # flags restored
+    model.predict(x)
+    assert net.training and not net[1].training

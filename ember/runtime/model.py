@@ -183,8 +183,10 @@ class CompiledModel(LoopMixin):
             raise TraceError(
                 "this model was compiled without a loss; fix: em.compile(net, loss=...)"
             )
-        was_training = self.module.training
-        self.module.train(training)
+        # remember every submodule's flag: a user may keep some in eval (e.g. frozen BatchNorm)
+        flags = [(m, m.training) for m in self.module.modules()]
+        if not training or not self.module.training:
+            self.module.train(training)
         try:
 
             def with_loss(x, y):
@@ -211,7 +213,8 @@ class CompiledModel(LoopMixin):
                 graph_name=f"{type(self.module).__name__}.{kind}",
             )
         finally:
-            self.module.train(was_training)
+            for m, flag in flags:
+                object.__setattr__(m, "training", flag)
         graph = run_passes(graph)
         return graph, struct
 
