@@ -1,7 +1,7 @@
 """Safe JSON (de)serialization of graphs: plain data in, registry lookups out.
 
 Loading never executes code: ops resolve through the registry by name, attrs
-are JSON scalars and lists, and no module is imported by name. No pickle.
+are JSON scalars and lists, and no module is imported by name.
 """
 
 from __future__ import annotations

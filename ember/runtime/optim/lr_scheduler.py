@@ -9,7 +9,7 @@ Like PyTorch, the constructor performs the initial step (so `get_last_lr()` is t
 lr for epoch 0), `step()` advances one epoch or one batch, whichever the caller
 means by it, and the values are plain Python floats that match `torch.optim`'s
 to the last bit or so. `state_dict()` holds only JSON-able values (lambdas are
-not saved, callable objects save their `__dict__`), no pickle needed.
+not saved, callable objects save their `__dict__`); nothing executable is stored.
 
 The compound schedulers (`SequentialLR`, `ChainedScheduler`), the cyclic ones
 (`OneCycleLR`, `CyclicLR`) and `ReduceLROnPlateau` live in
