@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .errors import StateDictError
-from .parameter import Parameter, StateStore, to_numpy
+from .parameter import STRUCTURE_VERSION, Parameter, StateStore, to_numpy
 from .tensor import Tensor
 from .tracer import current_builder
 
@@ -256,6 +256,7 @@ class Module:
     def train(self, mode: bool = True) -> Module:
         for m in self.modules():
             object.__setattr__(m, "training", bool(mode))
+        STRUCTURE_VERSION[0] += 1
         return self
 
     def eval(self) -> Module:

@@ -23,6 +23,10 @@ Initializer = Callable[[np.random.Generator, tuple, str], np.ndarray]
 
 _SEED = {"seed": 0, "counter": 0}
 
+# Bumped whenever something a compiled step bakes in changes (a module's train/eval flag,
+# a parameter's requires_grad), so cached steps are re-validated in O(1) per call.
+STRUCTURE_VERSION = [0]
+
 
 def manual_seed(seed: int) -> None:
     """Seed parameter initialization (and the default RNG of compiled models)."""
@@ -75,7 +79,7 @@ class Parameter:
         dtype: str | None = None,
         init: Initializer | None = None,
     ):
-        self.requires_grad = requires_grad
+        self._requires_grad = bool(requires_grad)
         self._store: StateStore | None = None
         self._index = -1
         self._stream = _next_stream()
@@ -94,6 +98,19 @@ class Parameter:
             self._dtype = dtypes.canonical(dtype or dtypes.DEFAULT_FLOAT)
             self._value = None
             self._init = init
+
+    @property
+    def requires_grad(self) -> bool:
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value: bool) -> None:
+        self._requires_grad = bool(value)
+        STRUCTURE_VERSION[0] += 1
+
+    def requires_grad_(self, requires_grad: bool = True) -> Parameter:
+        self.requires_grad = requires_grad
+        return self
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -139,7 +156,11 @@ class Parameter:
 
     @property
     def data(self) -> Any:
-        """The current value (a backend array once bound to a compiled model)."""
+        """The current value (a backend array once bound to a compiled model).
+
+        A compiled train step donates the previous arrays, so a reference kept across
+        steps becomes invalid; keep `param.numpy()` (a copy) instead.
+        """
         if self._store is not None:
             return self._store.params[self._index]
         self.materialize()

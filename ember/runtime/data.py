@@ -19,10 +19,6 @@ def _host(x: Any):
     return to_numpy(x) if hasattr(x, "detach") else x
 
 
-def num_examples(x) -> int:
-    return len(x[0]) if isinstance(x, (tuple, list)) else len(x)
-
-
 def array_batches(
     x, y, batch_size: int, *, shuffle: bool, seed: int, drop_last: bool = False
 ) -> Iterator[tuple]:

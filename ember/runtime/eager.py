@@ -11,7 +11,7 @@ import itertools
 import jax
 import numpy as np
 
-from ember.compiler import lower, run_passes
+from ember.compiler import DEFAULT_PASSES, EVAL_PASSES, lower, run_passes
 from ember.compiler.steps import step_key
 from ember.graphdef import Module, TraceError
 from ember.graphdef import module as module_lib
@@ -85,7 +85,8 @@ def eager_call(module: Module, args: tuple, kwargs: dict):
     if not inputs:
         raise TraceError(f"{type(module).__name__} was called without array inputs")
     types = tuple(spec_of(a) for a in inputs)
-    key = (types, arg_struct, names_kw, module.training)
+    flags = tuple(m.training for m in module.modules())
+    key = (types, arg_struct, names_kw, flags)
     entry = module._compiled_cache.get(key)
     if entry is None:
         positional = arg_struct[1][0][1]
@@ -107,7 +108,7 @@ def eager_call(module: Module, args: tuple, kwargs: dict):
             names=names,
             graph_name=type(module).__name__,
         )
-        graph = run_passes(graph)
+        graph = run_passes(graph, DEFAULT_PASSES if module.training else EVAL_PASSES)
         lowered = lower(graph)
         entry = (jax.jit(lowered.fn), lowered, struct)
         module._compiled_cache[key] = entry

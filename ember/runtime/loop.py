@@ -32,6 +32,11 @@ class LoopMixin:
     log_every = 25
 
     def _batches(self, x, y, batch_size, shuffle, seed, drop_last=False):
+        if _is_arrays(x) and y is None:
+            raise ValueError(
+                f"x is an array of shape {tuple(x.shape)} but y is None; fix: pass targets "
+                "(fit(x, y, ...)) or an iterable of (x, y) batches"
+            )
         if _is_arrays(x):
             return array_batches(
                 x, y, batch_size, shuffle=shuffle, seed=seed, drop_last=drop_last
@@ -71,7 +76,9 @@ class LoopMixin:
                 dynamic_ncols=True,
             )
             start = time.perf_counter()
+            n_batches = 0
             for i, (xb, yb) in enumerate(batches):
+                n_batches += 1
                 logs = self.train_step(xb, yb)
                 for cb in callbacks:
                     if hasattr(cb, "on_train_batch_end"):
@@ -79,6 +86,12 @@ class LoopMixin:
                 bar.update(1)
                 if verbose == 1 and (i + 1) % self.log_every == 0:
                     bar.set_postfix({k: f"{float(v):.4f}" for k, v in jax.device_get(logs).items()})
+            if n_batches == 0:
+                bar.close()
+                raise ValueError(
+                    f"epoch {epoch + 1} got no batches; a generator is used up after one pass: "
+                    "fix: pass arrays, a list of batches or a DataLoader (re-iterable)"
+                )
             epoch_logs = self.metric_results()
             if validation_data is not None:
                 val = self.evaluate(*validation_data, batch_size=batch_size, verbose=0)
@@ -114,6 +127,8 @@ class LoopMixin:
         outs, struct = [], None
         if _is_arrays(x):
             n = len(x)
+            if n == 0:
+                raise ValueError(f"predict got no examples (x has shape {tuple(x.shape)})")
             batch_size = min(batch_size, n)
             chunks = (x[i : i + batch_size] for i in range(0, n, batch_size))
             total = -(-n // batch_size)
@@ -122,11 +137,14 @@ class LoopMixin:
             total = len(x) if hasattr(x, "__len__") else None
         for xb in tqdm(chunks, total=total, desc="predict", disable=verbose != 1):
             rows = len(xb)
-            if _is_arrays(x) and rows < batch_size:
+            padded = _is_arrays(x) and rows < batch_size
+            if padded:
                 pad = np.zeros((batch_size - rows, *xb.shape[1:]), xb.dtype)
                 xb = np.concatenate([np.asarray(xb), pad])
             leaves, struct = self.predict_step(xb)
-            outs.append([leaf[:rows] for leaf in leaves])
+            outs.append([leaf[:rows] for leaf in leaves] if padded else leaves)
+        if not outs:
+            raise ValueError("predict got no batches from the iterable")
         host = jax.device_get(outs)
         merged = [np.concatenate([o[i] for o in host]) for i in range(len(host[0]))]
         return unflatten_outputs(merged, struct)

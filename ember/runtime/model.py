@@ -16,6 +16,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from ember.compiler import (
+    DEFAULT_PASSES,
+    EVAL_PASSES,
     build_eval_step,
     build_predict_step,
     build_train_step,
@@ -27,7 +29,7 @@ from ember.compiler.metrics import resolve_metrics
 from ember.compiler.steps import HyperparamPacking, empty_sums, read_sums
 from ember.graphdef import Module, ShapeError, StateStore, TensorType, TraceError
 from ember.graphdef.module import BoundBuffer
-from ember.graphdef.parameter import initial_seed
+from ember.graphdef.parameter import STRUCTURE_VERSION, initial_seed
 from ember.graphdef.trace import flatten_outputs, spec_of, trace_function
 
 from .eager import _canonical_input
@@ -90,6 +92,7 @@ class CompiledModel(LoopMixin):
         )
         self._steps: dict[tuple, Any] = {}
         self._fast_train: dict[tuple, Any] = {}
+        self._fast_version = STRUCTURE_VERSION[0]
         self._last_types: dict[str, tuple] = {}
         self.compile_log: list[str] = []
         self._bind_state(seed)
@@ -215,11 +218,18 @@ class CompiledModel(LoopMixin):
         finally:
             for m, flag in flags:
                 object.__setattr__(m, "training", flag)
-        graph = run_passes(graph)
+        graph = run_passes(graph, DEFAULT_PASSES if kind == "train" else EVAL_PASSES)
         return graph, struct
 
+    def _signature(self) -> tuple:
+        """What a step bakes in besides input types: train/eval flags and frozen params."""
+        return (
+            tuple(m.training for m in self.module.modules()),
+            tuple(p.requires_grad for _, p in self._named_params),
+        )
+
     def _compiled(self, kind: str, types: tuple):
-        key = (kind, types)
+        key = (kind, types, self._signature())
         entry = self._steps.get(key)
         if entry is None:
             graph, struct = self._trace(kind, types, training=(kind == "train"))
@@ -269,26 +279,23 @@ class CompiledModel(LoopMixin):
     def train_step(self, x, y) -> dict:
         """One fused forward+backward+update step; returns device scalars ('loss', metrics).
 
-        The per-step path is a dict lookup on the raw input shapes/dtypes, the
-        jitted call and two list swaps: it does not grow with the model.
+        The per-step path is a dict lookup on the raw input shapes/dtypes (re-validated
+        only when a train/eval flag or requires_grad changed), the jitted call and two
+        list swaps: it does not grow with the model.
         """
-        key = (
-            getattr(x, "shape", None),
-            getattr(x, "dtype", None),
-            getattr(y, "shape", None),
-            getattr(y, "dtype", None),
-        )
+        if not hasattr(x, "shape"):
+            x = np.asarray(x)
+        if not hasattr(y, "shape"):
+            y = np.asarray(y)
+        if self._fast_version != STRUCTURE_VERSION[0]:
+            self._fast_train.clear()
+            self._fast_version = STRUCTURE_VERSION[0]
+        key = (x.shape, x.dtype, y.shape, y.dtype)
         fast = self._fast_train.get(key)
         if fast is None:
             cx, cy = _canonical_input(x), _canonical_input(y)
             step = self._compiled("train", (spec_of(cx), spec_of(cy)))[0]
-            cast = (
-                cx.dtype != getattr(x, "dtype", None)
-                or cy.dtype != getattr(y, "dtype", None)
-                or not hasattr(x, "dtype")
-                or not hasattr(y, "dtype")
-            )
-            fast = self._fast_train[key] = (step, cast)
+            fast = self._fast_train[key] = (step, cx.dtype != x.dtype or cy.dtype != y.dtype)
         step, cast = fast
         if cast:
             x, y = _canonical_input(x), _canonical_input(y)

@@ -8,7 +8,8 @@ from .rewrite import substitute
 
 
 def _key(node, canonical):
-    attrs = tuple(sorted(node.attrs.items()))
+    # repr keeps 0.0 / -0.0 and 1 / 1.0 / True apart (they compare equal in Python)
+    attrs = tuple(sorted((k, type(v).__name__, repr(v)) for k, v in node.attrs.items()))
     return (node.op, tuple(id(canonical.get(id(v), v)) for v in node.inputs), attrs)
 
 

@@ -1,0 +1,91 @@
+"""Runtime edge cases: caches follow mode and requires_grad changes, eval graphs drop
+dropout, shapeless inputs, empty data, single-pass generators, CSE of signed zeros."""
+
+import numpy as np
+import pytest
+
+import ember as em
+import ember.nn.functional as F
+from ember import nn, optim
+from ember.compiler import eliminate_common_subexpressions
+
+
+def _xy(n=8, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((n, 4)).astype(np.float32), rng.standard_normal((n, 4)).astype(
+        np.float32
+    )
+
+
+class AlwaysDropout(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+
+    def forward(self, x):
+        return F.dropout(self.fc(x), 0.5)  # training=True by default, as in PyTorch
+
+
+def test_eval_and_predict_drop_functional_dropout():
+    net = AlwaysDropout()
+    model = em.compile(net, loss=nn.MSELoss(), optimizer=optim.SGD(lr=0.1))
+    x, y = _xy()
+    model.train_step(x, y)
+    want = x @ net.fc.weight.numpy().T + net.fc.bias.numpy()
+    np.testing.assert_allclose(model.predict(x), want, rtol=1e-5, atol=1e-6)
+    assert np.isfinite(model.evaluate(x, y, verbose=0)["loss"])
+
+
+def test_freezing_after_the_first_step_takes_effect():
+    net = nn.Sequential(nn.Linear(4, 4), nn.Linear(4, 4))
+    model = em.compile(net, loss=nn.MSELoss(), optimizer=optim.SGD(net.parameters(), lr=0.1))
+    x, y = _xy()
+    model.train_step(x, y)
+    net[0].weight.requires_grad = False
+    frozen = net[0].weight.numpy()
+    model.train_step(x, y)
+    np.testing.assert_array_equal(net[0].weight.numpy(), frozen)
+    assert model.compile_count == 2
+
+
+def test_putting_a_submodule_in_eval_after_compiling_stops_its_statistics():
+    net = nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4))
+    model = em.compile(net, loss=nn.MSELoss(), optimizer=optim.SGD(lr=0.0))
+    x, y = _xy()
+    model.train_step(x, y)
+    net[1].eval()
+    stats = net.state_dict()["1.running_mean"].copy()
+    model.train_step(x, y)
+    np.testing.assert_array_equal(net.state_dict()["1.running_mean"], stats)
+    net(x)  # the eager path keys on every submodule's flag too
+    np.testing.assert_array_equal(net.state_dict()["1.running_mean"], stats)
+
+
+def test_list_inputs_of_new_shapes_compile_their_own_step():
+    net = nn.Linear(2, 2)
+    model = em.compile(net, loss=nn.MSELoss(), optimizer=optim.SGD(lr=0.1))
+    model.train_step([[1.0, 2.0], [3.0, 4.0]], [[0.0, 0.0], [1.0, 1.0]])
+    model.train_step([[1.0, 2.0]] * 3, [[0.0, 0.0]] * 3)
+    assert model.compile_count == 2
+
+
+def test_empty_and_missing_data_raise_clear_errors():
+    model = em.compile(nn.Linear(4, 4), loss=nn.MSELoss(), optimizer=optim.SGD(lr=0.1))
+    x, y = _xy()
+    with pytest.raises(ValueError, match="predict got no examples"):
+        model.predict(x[:0])
+    with pytest.raises(ValueError, match="y is None"):
+        model.fit(x, None, verbose=0)
+    batches = ((x[i : i + 4], y[i : i + 4]) for i in range(0, 8, 4))
+    with pytest.raises(ValueError, match="epoch 2 got no batches"):
+        model.fit(batches, epochs=2, verbose=0)
+
+
+def test_cse_keeps_signed_zero_constants_apart():
+    class SignedZeros(nn.Module):
+        def forward(self, x):
+            return x * 0.0 + x * -0.0
+
+    graph = em.trace(SignedZeros(), em.TensorSpec((3,)))
+    constants = [n for n in eliminate_common_subexpressions(graph).nodes if n.op == "constant"]
+    assert len(constants) == 2
