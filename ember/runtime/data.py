@@ -11,6 +11,11 @@ from ember.graphdef import ShapeError
 from ember.graphdef.parameter import to_numpy
 
 
+def is_array(x: Any) -> bool:
+    """Anything array-like with a shape and dtype (numpy, JAX, PyTorch)."""
+    return hasattr(x, "shape") and hasattr(x, "dtype")
+
+
 def _host(x: Any):
     if isinstance(x, (tuple, list)):
         return type(x)(_host(v) for v in x)

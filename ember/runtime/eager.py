@@ -18,13 +18,10 @@ from ember.graphdef import module as module_lib
 from ember.graphdef.parameter import initial_seed, to_numpy
 from ember.graphdef.trace import input_names, spec_of, trace_function, unflatten_outputs
 
+from .data import is_array
 from .stats import COMPILES, note_compile
 
 _eager_steps = itertools.count()
-
-
-def _is_array(x) -> bool:
-    return hasattr(x, "shape") and hasattr(x, "dtype")
 
 
 def _canonical_input(x):
@@ -55,7 +52,7 @@ def _flatten_args(args) -> tuple[list, object]:
             leaves += sub_leaves
             subs.append(st)
         return leaves, (type(args), tuple(subs))
-    if not _is_array(args) and not isinstance(args, (list, tuple)):
+    if not is_array(args) and not isinstance(args, (list, tuple)):
         raise TraceError(
             f"modules take arrays (or tuples of arrays) when called outside a trace, "
             f"got {type(args).__name__}"

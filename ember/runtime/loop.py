@@ -13,7 +13,7 @@ import jax
 import numpy as np
 from tqdm.auto import tqdm
 
-from .data import array_batches, iterable_batches
+from .data import array_batches, is_array, iterable_batches
 
 
 class History(dict):
@@ -24,20 +24,16 @@ class History(dict):
         return self
 
 
-def _is_arrays(x) -> bool:
-    return hasattr(x, "shape") and hasattr(x, "dtype")
-
-
 class LoopMixin:
     log_every = 25
 
     def _batches(self, x, y, batch_size, shuffle, seed, drop_last=False):
-        if _is_arrays(x) and y is None:
+        if is_array(x) and y is None:
             raise ValueError(
                 f"x is an array of shape {tuple(x.shape)} but y is None; fix: pass targets "
                 "(fit(x, y, ...)) or an iterable of (x, y) batches"
             )
-        if _is_arrays(x):
+        if is_array(x):
             return array_batches(
                 x, y, batch_size, shuffle=shuffle, seed=seed, drop_last=drop_last
             ), (-(-len(x) // batch_size) if not drop_last else len(x) // batch_size)
@@ -125,7 +121,7 @@ class LoopMixin:
         from ember.graphdef.trace import unflatten_outputs
 
         outs, struct = [], None
-        if _is_arrays(x):
+        if is_array(x):
             n = len(x)
             if n == 0:
                 raise ValueError(f"predict got no examples (x has shape {tuple(x.shape)})")
@@ -137,7 +133,7 @@ class LoopMixin:
             total = len(x) if hasattr(x, "__len__") else None
         for xb in tqdm(chunks, total=total, desc="predict", disable=verbose != 1):
             rows = len(xb)
-            padded = _is_arrays(x) and rows < batch_size
+            padded = is_array(x) and rows < batch_size
             if padded:
                 pad = np.zeros((batch_size - rows, *xb.shape[1:]), xb.dtype)
                 xb = np.concatenate([np.asarray(xb), pad])

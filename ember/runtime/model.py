@@ -312,7 +312,7 @@ class CompiledModel(LoopMixin):
 
     def predict_step(self, x):
         x = _canonical_input(x)
-        step, lowered, struct, _ = self._compiled("predict", (spec_of(x),))
+        step, _, struct, _ = self._compiled("predict", (spec_of(x),))
         outputs, _ = step(self.store.params, self.store.buffers, [x], None)
         return outputs, struct
 
