@@ -1,6 +1,6 @@
 """PyTorch reference for examples/mnist_mlp.py: the same MLP, split, optimizer and epochs.
 
-    python bench/mnist_torch_reference.py --data-dir ../shared/data/mnist
+python bench/mnist_torch_reference.py --data-dir ../shared/data/mnist
 """
 
 import argparse

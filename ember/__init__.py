@@ -13,11 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import errors, graphdef  # noqa: F401
-from .graphdef import Graph, Module, Parameter, Tensor, TensorSpec, TensorType  # noqa: F401
-from .graphdef import manual_seed, initial_seed, verify  # noqa: F401
-from .graphdef.dtypes import ALL as _DTYPES
-from .graphdef.errors import (  # noqa: F401
+from ember import errors, graphdef  # noqa: F401
+from ember.errors import (  # noqa: F401
     CheckpointError,
     DTypeError,
     EmberError,
@@ -27,17 +24,41 @@ from .graphdef.errors import (  # noqa: F401
     UnsupportedOpError,
     VerifyError,
 )
-from .graphdef.functional import *  # noqa: F401,F403
-from .graphdef.functional import all, any, max, min, pow, round, sum  # noqa: F401
-from .runtime import CompiledModel, compile, compile_count  # noqa: F401
+from ember.frontend.tensor import Tensor  # noqa: F401
+from ember.graphdef import Graph, TensorSpec, TensorType, verify  # noqa: F401
+from ember.graphdef.dtypes import ALL as _DTYPES
+from ember.graphdef.dtypes import DType as _DType
+from ember.graphdef.dtypes import as_dtype as _as_dtype
+from ember.nn.functional import *  # noqa: F401,F403
+from ember.nn.functional import all, any, max, min, pow, round, sum  # noqa: F401
+from ember.nn.module import Module  # noqa: F401
+from ember.nn.parameter import Parameter, initial_seed, manual_seed  # noqa: F401
+from ember.runtime import CompiledModel, compile, compile_count  # noqa: F401
 
-from . import nn, optim  # noqa: E402,F401  (after runtime: optimizers need it)
+from ember import autograd, cuda, func, nn, optim, utils  # noqa: E402,F401
+from ember.training import metrics  # noqa: E402,F401
+from ember.runtime.checkpoint import CheckpointManager  # noqa: E402,F401
+from ember.frontend.device import device  # noqa: E402,F401
+from ember.frontend.lazy import graph_of  # noqa: E402,F401
+from ember.serialization import load, load_safetensors, save, save_safetensors  # noqa: E402,F401
+from ember.autograd import (  # noqa: E402,F401
+    enable_grad,
+    inference_mode,
+    is_grad_enabled,
+    no_grad,
+    set_grad_enabled,
+)
+from ember.func import functional_call, functionalize  # noqa: E402,F401
 
 __version__ = "0.1.0"
 
-float16, bfloat16, float32, float64 = "float16", "bfloat16", "float32", "float64"
-int8, int16, int32, int64, uint8, bool_ = "int8", "int16", "int32", "int64", "uint8", "bool"
-float, double, half, long = "float32", "float64", "float16", "int64"  # noqa: A001
+_d = _as_dtype
+float16, bfloat16, float32, float64 = _d("float16"), _d("bfloat16"), _d("float32"), _d("float64")
+int8, int16, int32, int64 = _d("int8"), _d("int16"), _d("int32"), _d("int64")
+uint8, bool_, bool = _d("uint8"), _d("bool"), _d("bool")  # noqa: A001
+float, double, half, long = float32, float64, float16, int64  # noqa: A001
+int, short = int32, int16  # noqa: A001
+dtype = _DType
 assert set(_DTYPES) >= {float16, bfloat16, float32, float64, int8, int16, int32, int64, uint8}
 
 
@@ -46,7 +67,8 @@ def trace(module: Module, *inputs: Any, name: str | None = None) -> Graph:
 
     >>> print(em.trace(net, em.TensorSpec((64, 1, 28, 28))))
     """
-    from .runtime.eager import _canonical_input
+    from ember.frontend.trace import trace as trace_module
+    from ember.runtime.eager import _canonical_input
 
     inputs = tuple(i if isinstance(i, TensorType) else _canonical_input(i) for i in inputs)
-    return graphdef.trace(module, *inputs, name=name)
+    return trace_module(module, *inputs, name=name)

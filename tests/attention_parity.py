@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from ember.compiler import lower, run_passes
-from ember.graphdef.trace import trace_function
+from ember.frontend.trace import trace_function
 
 WORST: dict[str, float] = {}
 
@@ -57,9 +57,9 @@ def ember_run(fn: Callable, module, inputs: Sequence[np.ndarray], diff=None, see
     )
     lowered = lower(run_passes(graph))
     named = dict(module.named_parameters())
-    params = [jnp.asarray(named[n].data) for n in lowered.param_names]
+    params = [jnp.asarray(np.asarray(named[n].data)) for n in lowered.param_names]
     buffers_by_name = dict(module.named_buffers())
-    buffers = [jnp.asarray(buffers_by_name[n]) for n in lowered.buffer_names]
+    buffers = [jnp.asarray(np.asarray(buffers_by_name[n])) for n in lowered.buffer_names]
     key = jax.random.key_data(jax.random.PRNGKey(seed)) if lowered.uses_rng else None
     diff = _diff_indices(inputs, diff)
 

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from ember.compiler import lower, run_passes
-from ember.graphdef.trace import trace_function
+from ember.frontend.trace import trace_function
 
 RTOL, ATOL = 1e-5, 1e-6
 WORST: dict[str, float] = {}
@@ -49,9 +49,9 @@ def ember_outputs_and_grads(net, x: np.ndarray, call=None):
     graph, _ = trace_function(lambda t: call(net, t), [x], modules=[("", net)], names=["x"])
     lowered = lower(run_passes(graph))
     named = dict(net.named_parameters())
-    params = [jnp.asarray(named[n].data) for n in lowered.param_names]
+    params = [jnp.asarray(np.asarray(named[n].data)) for n in lowered.param_names]
     named_buffers = dict(net.named_buffers())
-    buffers = [jnp.asarray(named_buffers[n]) for n in lowered.buffer_names]
+    buffers = [jnp.asarray(np.asarray(named_buffers[n])) for n in lowered.buffer_names]
 
     def run(ps, xx):
         outs, _ = lowered.fn(ps, buffers, [xx], None)

@@ -4,7 +4,7 @@ import jax
 import numpy as np
 
 from ember.compiler import lower, run_passes
-from ember.graphdef.trace import trace_function
+from ember.frontend.trace import trace_function
 
 
 def loss_and_grads(net, loss_fn, x, y):
@@ -15,7 +15,7 @@ def loss_and_grads(net, loss_fn, x, y):
     lowered = lower(run_passes(graph))
     named = dict(net.named_parameters())
     params = [np.asarray(named[n].data) for n in lowered.param_names]
-    buffers = [dict(net.named_buffers())[n] for n in lowered.buffer_names]
+    buffers = [np.asarray(dict(net.named_buffers())[n]) for n in lowered.buffer_names]
 
     def f(ps):
         outs, _ = lowered.fn(ps, buffers, [x, y], None)

@@ -15,8 +15,8 @@ import numpy as np
 import torch
 
 from ember.compiler import lower, run_passes
-from ember.graphdef import Module
-from ember.graphdef.trace import trace_function
+from ember.frontend.trace import trace_function
+from ember.nn.module import Module
 
 RTOL, ATOL = 1e-5, 1e-6
 WORST: dict[str, tuple[float, float]] = {}  # loss -> (elementwise, normwise)

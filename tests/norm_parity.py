@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from ember.compiler import lower, run_passes
-from ember.graphdef.trace import trace_function
+from ember.frontend.trace import trace_function
 
 WORST: dict[str, float] = {}
 

@@ -23,7 +23,7 @@ import numpy as np
 from ember.compiler import lower
 from ember.compiler.lower import LoweringContext
 from ember.compiler.lowering import LOWERING
-from ember.graphdef.trace import trace_function
+from ember.frontend.trace import trace_function
 
 
 @dataclass

@@ -17,7 +17,7 @@ from opinfo import check_types_against_jax
 
 import ember as em
 from ember.errors import ShapeError
-from ember.graphdef.trace import trace_function
+from ember.frontend.trace import trace_function
 
 DTYPES = ("bool", "int32", "float32", "float16", "bfloat16")
 TORCH = {

@@ -78,7 +78,7 @@ def test_changing_lr_100_times_compiles_once_and_matches_torch():
         torch_step(t, topt, x, y)
         model.train_step(x, y)
     assert model.compile_count == 1
-    ((step, *_),) = model._steps.values()
+    ((step, _),) = model.programs.programs.values()
     assert step._cache_size() == 1  # jax did not retrace either
     assert_same_params(t, e, rtol=1e-4, atol=1e-5)
 

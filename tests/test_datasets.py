@@ -16,7 +16,7 @@ import urllib.error
 import numpy as np
 import pytest
 
-from ember.runtime.datasets import (
+from ember.datasets import (
     MNIST_MEAN,
     MNIST_STD,
     CharVocabulary,
@@ -295,7 +295,7 @@ def test_tinyshakespeare_from_dir_and_download(tmp_path, monkeypatch):
     with pytest.raises(FileNotFoundError):
         load_tinyshakespeare(tmp_path / "nope", verbose=False)
 
-    from ember.runtime.datasets import text as text_module
+    from ember.datasets import text as text_module
 
     url = text_module.TINYSHAKESPEARE_URL
     cache = tmp_path / "cache"

@@ -15,8 +15,8 @@ import torch
 import ember as em
 from ember import nn
 from ember.compiler import lower, run_passes
-from ember.compiler.steps import step_key
-from ember.graphdef.trace import trace_function
+from ember.frontend.trace import trace_function
+from ember.training.steps import step_key
 
 F = nn.functional
 

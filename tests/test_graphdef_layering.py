@@ -1,4 +1,5 @@
-"""graphdef must stay backend-free: importing it with JAX blocked works."""
+"""The IR core (graphdef), the tracer (frontend) and the PyTorch-style frontend (nn) stay
+backend-free: importing and tracing with JAX and optax blocked works."""
 
 import os
 import subprocess
@@ -8,39 +9,67 @@ import textwrap
 EMBER_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "ember")
 
 
-def test_graphdef_imports_without_jax():
-    # ember/__init__ pulls in the runtime, so load graphdef as a top-level package:
-    # that proves graphdef itself (and all it imports) never needs JAX.
+def _run(body: str) -> subprocess.CompletedProcess:
+    # `ember/__init__` pulls in the runtime, so register a bare `ember` package whose
+    # path is the real one: submodules import for real, the top-level __init__ does not.
     code = textwrap.dedent(
         f"""
-        import sys
-        sys.path.insert(0, {EMBER_DIR!r})
+        import sys, types
 
         class Block:
             def find_spec(self, name, path=None, target=None):
-                if name == "jax" or name.startswith(("jax.", "jaxlib", "optax", "ember")):
+                if name == "jax" or name.startswith(("jax.", "jaxlib", "optax")):
                     raise ImportError(name + " is blocked in this test")
+                if name.startswith(("ember.runtime", "ember.compiler", "ember.training",
+                                    "ember.optim")):
+                    raise ImportError(name + " is a backend layer, blocked in this test")
 
         sys.meta_path.insert(0, Block())
-        import graphdef as g
-        from graphdef import layers
-        from graphdef import functional as F
+        pkg = types.ModuleType("ember")
+        pkg.__path__ = [{EMBER_DIR!r}]
+        sys.modules["ember"] = pkg
+        """
+    ) + textwrap.dedent(body)
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
 
-        class Net(g.Module):
+
+def test_ir_core_and_frontend_import_without_jax():
+    out = _run(
+        """
+        import ember.graphdef as g
+        from ember import nn
+        import ember.nn.functional as F
+        from ember.frontend.trace import trace
+
+        class Net(nn.Module):
             def __init__(self):
                 super().__init__()
-                self.fc = layers.Linear(4, 2)
+                self.fc = nn.Linear(4, 2)
+                self.bn = nn.BatchNorm1d(2)
 
             def forward(self, x):
-                return F.relu(self.fc(x))
+                return F.relu(self.bn(self.fc(x)))
 
-        graph = g.trace(Net(), g.TensorSpec((3, 4)))
+        graph = trace(Net(), g.TensorSpec((3, 4)))
         g.verify(graph)
         assert str(g.Graph.parse(str(graph))) == str(graph)
-        assert not any(m == "jax" or m.startswith("jax.") for m in sys.modules)
+        assert str(g.Graph.from_json(graph.to_json())) == str(graph)
+        assert not any(m == "jax" or m.startswith(("jax.", "optax")) for m in sys.modules)
         print("ok")
         """
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "ok"
+
+
+def test_ir_core_does_not_import_the_frontend():
+    out = _run(
+        """
+        import ember.graphdef
+        assert not any(m.startswith(("ember.nn", "ember.frontend")) for m in sys.modules), [
+            m for m in sys.modules if m.startswith("ember.")]
+        print("ok")
+        """
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok"

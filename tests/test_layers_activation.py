@@ -15,8 +15,8 @@ import torch
 
 from ember import nn
 from ember.compiler import lower, run_passes
-from ember.graphdef.layers import activation as activation_layers
-from ember.graphdef.trace import trace_function
+from ember.frontend.trace import trace_function
+from ember.nn.modules import activation as activation_layers
 
 rng = np.random.default_rng(0)
 X = (rng.standard_normal((4, 6, 8)) * 2).astype(np.float32)  # even dims for GLU
@@ -69,7 +69,7 @@ def _ember_grads(net, x, cotangent):
     graph, _ = trace_function(lambda a: net(a), [x], modules=[("", net)], names=["x"])
     lowered = lower(run_passes(graph))
     named = dict(net.named_parameters())
-    params = [jnp.asarray(named[n].data) for n in lowered.param_names]
+    params = [jnp.asarray(np.asarray(named[n].data)) for n in lowered.param_names]
 
     def f(ps, a):
         outs, _ = lowered.fn(ps, [], [a], None)

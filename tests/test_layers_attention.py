@@ -21,7 +21,7 @@ import ember.nn.functional as F
 from ember import nn
 from ember.compiler import lower
 from ember.errors import DTypeError, ShapeError
-from ember.graphdef.trace import trace_function
+from ember.frontend.trace import trace_function
 
 TF = torch.nn.functional
 rng = np.random.default_rng(0)

@@ -11,7 +11,7 @@ from conv_parity import check_layer, print_worst
 
 import ember.nn as enn
 from ember.errors import ShapeError
-from ember.graphdef.trace import trace_function
+from ember.frontend.trace import trace_function
 
 rng = np.random.default_rng(0)
 # PyTorch warns that 'same' with an even kernel copies the input; the result is what we test

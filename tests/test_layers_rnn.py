@@ -21,7 +21,7 @@ import ember as em
 import ember.nn as nn
 from ember.compiler import lower, run_passes
 from ember.errors import ShapeError
-from ember.graphdef.trace import trace_function
+from ember.frontend.trace import trace_function
 
 # torch's CPU LSTM falls back from oneDNN for proj_size > 0 and says so; that is expected
 pytestmark = pytest.mark.filterwarnings("ignore:LSTM with projections is not supported")
@@ -77,7 +77,7 @@ def ember_run(enet, args: list, has_cell: bool, weights: list):
     )
     lo = lower(run_passes(graph))
     named = dict(enet.named_parameters())
-    params = [jnp.asarray(named[n].data) for n in lo.param_names]
+    params = [jnp.asarray(np.asarray(named[n].data)) for n in lo.param_names]
 
     def loss(ps, xs):
         outs, _ = lo.fn(ps, [], xs, None)

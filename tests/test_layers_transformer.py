@@ -16,7 +16,7 @@ from attention_parity import WORST, copy_weights, report, run_both, set_mode
 from ember import nn
 from ember.compiler import run_passes
 from ember.errors import ShapeError
-from ember.graphdef.trace import trace_function
+from ember.frontend.trace import trace_function
 
 rng = np.random.default_rng(0)
 D, NHEAD, FF = 8, 2, 16

@@ -294,7 +294,7 @@ def test_option_errors():
 
 
 def _traced(fn, *arrays):
-    from ember.graphdef.trace import trace_function
+    from ember.frontend.trace import trace_function
 
     return trace_function(fn, arrays, names=[f"a{i}" for i in range(len(arrays))])
 

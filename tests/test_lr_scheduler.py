@@ -1,4 +1,4 @@
-"""Parity of `ember.runtime.optim.lr_scheduler` with `torch.optim.lr_scheduler`.
+"""Parity of `ember.optim.lr_scheduler` with `torch.optim.lr_scheduler`.
 
 Each case builds the same scheduler (same arguments) on a torch optimizer and on an
 ember optimizer with the same param groups, steps both, and compares the lrs (and the
@@ -21,8 +21,8 @@ import pytest
 import torch
 from torch.optim import lr_scheduler as tls
 
-from ember.runtime.optim import lr_scheduler as els
-from ember.runtime.optim.base import Optimizer
+from ember.optim import lr_scheduler as els
+from ember.optim.base import Optimizer
 
 GROUP_LRS = (0.1, 0.03)
 
@@ -536,10 +536,10 @@ def test_errors_match_torch() -> None:
 
 
 def test_compound_module_imports_standalone() -> None:
-    """The compound module can be imported first (the re-export is lazy)."""
+    """The compound module can be imported first (no import cycle in the package)."""
     code = (
-        "from ember.runtime.optim.lr_scheduler_compound import OneCycleLR\n"
-        "from ember.runtime.optim.lr_scheduler import OneCycleLR as O, LRScheduler\n"
+        "from ember.optim.lr_scheduler.compound import OneCycleLR\n"
+        "from ember.optim.lr_scheduler import OneCycleLR as O, LRScheduler\n"
         "assert O is OneCycleLR and issubclass(O, LRScheduler)"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

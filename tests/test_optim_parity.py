@@ -19,7 +19,7 @@ import optax
 import pytest
 import torch
 
-from ember.runtime import optim
+from ember import optim
 
 STEPS = 100
 WORST: dict[str, dict[str, float]] = {}

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from ember.runtime import optim
+from ember import optim
 
 
 class Block(nn.Module):

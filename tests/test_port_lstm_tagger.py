@@ -16,7 +16,7 @@ import torch
 
 import ember as em
 from ember.compiler import lower, run_passes
-from ember.graphdef.trace import trace_function
+from ember.frontend.trace import trace_function
 
 MODEL_SOURCE = """
 class LSTMTagger(nn.Module):
@@ -94,7 +94,9 @@ def test_logits_loss_and_gradients_match(models, data):
         outs, _ = lo.fn(params, [], [jnp.asarray(x, jnp.int32), jnp.asarray(y, jnp.int32)], None)
         return outs[0]
 
-    value, grads = jax.value_and_grad(loss)([jnp.asarray(named[n].data) for n in lo.param_names])
+    value, grads = jax.value_and_grad(loss)(
+        [jnp.asarray(np.asarray(named[n].data)) for n in lo.param_names]
+    )
     np.testing.assert_allclose(value, t_loss.item(), rtol=RTOL)
     t_grads = dict(tnet.named_parameters())
     for name, g in zip(lo.param_names, grads, strict=True):

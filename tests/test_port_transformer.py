@@ -19,7 +19,7 @@ from attention_parity import WORST, compare, report
 
 import ember as em
 from ember.compiler import lower, run_passes
-from ember.graphdef.trace import trace_function
+from ember.frontend.trace import trace_function
 
 MODEL_SOURCE = """
 class TextClassifier(nn.Module):
@@ -116,7 +116,7 @@ def test_logits_loss_and_gradients_match(models, data, training):
         return outs[0]
 
     value, grads = jax.jit(jax.value_and_grad(loss))(
-        [jnp.asarray(named[n].data) for n in lo.param_names]
+        [jnp.asarray(np.asarray(named[n].data)) for n in lo.param_names]
     )
     compare(PORT, "loss", value, t_loss.item(), RTOL, 0.0)
     t_grads = dict(tnet.named_parameters())

@@ -1,8 +1,8 @@
 """Graph -> fast JAX: passes, the lowering table, step assembly."""
 
-from .lower import LoweredGraph, lower  # noqa: F401
-from .lowering import LOWERING, register_lowering  # noqa: F401
-from .passes import (  # noqa: F401
+from ember.compiler.lower import LoweredGraph, lower  # noqa: F401
+from ember.compiler.lowering import LOWERING, register_lowering  # noqa: F401
+from ember.compiler.passes import (  # noqa: F401
     DEFAULT_PASSES,
     EVAL_PASSES,
     eliminate_common_subexpressions,
@@ -11,4 +11,8 @@ from .passes import (  # noqa: F401
     run_passes,
     specialize_for_eval,
 )
-from .steps import build_eval_step, build_predict_step, build_train_step  # noqa: F401
+from ember.training.steps import (  # noqa: F401
+    build_eval_step,
+    build_predict_step,
+    build_train_step,
+)

@@ -4,6 +4,7 @@
 
 `params`, `buffers` and `inputs` are lists in the order of the graph's inputs
 of that kind; `new_buffers` has one entry per buffer (updated or passed through).
+The environment maps each `Value` (hashed by identity) to its JAX array.
 The function is traced by `jax.jit` once per input types; the interpreter
 loop below runs only at trace time.
 """
@@ -13,11 +14,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ember.graphdef import Graph, UnsupportedOpError
-from ember.graphdef.errors import EmberError
+from ember.compiler.lowering import LOWERING
+from ember.errors import EmberError, UnsupportedOpError
+from ember.graphdef import Graph
+from ember.graphdef.ir import INPUT_KINDS
 from ember.graphdef.printer import print_graph
-
-from .lowering import LOWERING
 
 
 class LoweringContext:
@@ -35,11 +36,15 @@ class LoweringContext:
 
 @dataclass(frozen=True)
 class LoweredGraph:
+    """`fn(params, buffers, inputs, rng) -> (outputs, new_buffers)` by input kind, and
+    `run(*inputs_in_graph_order) -> (*outputs, *updated buffers)` (sub-graph bodies)."""
+
     fn: Callable
     param_names: tuple[str, ...]
     buffer_names: tuple[str, ...]
     data_names: tuple[str, ...]
     uses_rng: bool
+    run: Callable
 
 
 class LoweringError(EmberError):
@@ -56,49 +61,29 @@ def _context(graph: Graph, index: int) -> str:
 
 
 def lower(graph: Graph, precision=None) -> LoweredGraph:
-    """Compile-time check that every op has a rule, then build the interpreter fn."""
+    """Compile-time check that every op has a rule, then build the interpreter fns."""
     for node in graph.nodes:
         if node.op not in LOWERING:
             raise UnsupportedOpError(f"op {node.op!r} has no JAX lowering ({node.source})")
-    params = [gi.value for gi in graph.inputs if gi.kind == "param"]
-    buffers = [gi.value for gi in graph.inputs if gi.kind == "buffer"]
-    data = [gi.value for gi in graph.inputs if gi.kind == "data"]
-    rng = [gi.value for gi in graph.inputs if gi.kind == "rng"]
-    updates = {name: v for name, v in graph.updates}
+    by_kind = {kind: [gi.value for gi in graph.inputs if gi.kind == kind] for kind in INPUT_KINDS}
+    params, buffers, data, rng = (by_kind[k] for k in ("param", "buffer", "data", "rng"))
+    updates = dict(graph.updates)
     buffer_names = tuple(gi.name for gi in graph.inputs if gi.kind == "buffer")
+    update_of = [updates.get(n, b) for n, b in zip(buffer_names, buffers, strict=True)]
 
     def fn(param_values, buffer_values, input_values, rng_value=None):
-        env = {}
-        for vals, values in (
-            (params, param_values),
-            (buffers, buffer_values),
-            (data, input_values),
-        ):
-            for v, x in zip(vals, values, strict=True):
-                env[id(v)] = x
+        env = dict(zip(params, param_values, strict=True))
+        env.update(zip(buffers, buffer_values, strict=True))
+        env.update(zip(data, input_values, strict=True))
         if rng:
-            env[id(rng[0])] = rng_value
-        ctx = LoweringContext(precision)
-        for index, node in enumerate(graph.nodes):
-            ctx.node = node
-            try:
-                out = LOWERING[node.op](ctx, *(env[id(v)] for v in node.inputs), **node.attrs)
-            except EmberError:
-                raise
-            except Exception as e:  # an internal bug: show where in the IR it happened
-                raise LoweringError(
-                    f"internal error lowering {node.op} ({node.source}): {type(e).__name__}: {e}\n"
-                    f"{_context(graph, index)}"
-                ) from e
-            outs = out if isinstance(out, tuple) else (out,)
-            for v, x in zip(node.outputs, outs, strict=True):
-                env[id(v)] = x
-        outputs = [env[id(v)] for v in graph.outputs]
-        new_buffers = [
-            env[id(updates[n])] if n in updates else env[id(b)]
-            for n, b in zip(buffer_names, buffers, strict=True)
-        ]
-        return outputs, new_buffers
+            env[rng[0]] = rng_value
+        evaluate(graph, env, precision)
+        return [env[v] for v in graph.outputs], [env[v] for v in update_of]
+
+    def run(*values):
+        env = dict(zip((gi.value for gi in graph.inputs), values, strict=True))
+        evaluate(graph, env, precision)
+        return tuple(env[v] for v in graph.outputs) + tuple(env[v] for _, v in graph.updates)
 
     return LoweredGraph(
         fn,
@@ -106,7 +91,27 @@ def lower(graph: Graph, precision=None) -> LoweredGraph:
         buffer_names,
         tuple(gi.name for gi in graph.inputs if gi.kind == "data"),
         bool(rng),
+        run,
     )
+
+
+def evaluate(graph: Graph, env: dict, precision=None) -> None:
+    """Run every node's rule in order, extending `env` (Value -> array); trace time only."""
+    ctx = LoweringContext(precision)
+    for index, node in enumerate(graph.nodes):
+        ctx.node = node
+        try:
+            out = LOWERING[node.op](ctx, *(env[v] for v in node.inputs), **node.attrs)
+        except EmberError:
+            raise
+        except Exception as e:  # an internal bug: show where in the IR it happened
+            raise LoweringError(
+                f"internal error lowering {node.op} ({node.source}): {type(e).__name__}: {e}\n"
+                f"{_context(graph, index)}"
+            ) from e
+        outs = out if isinstance(out, tuple) else (out,)
+        for v, x in zip(node.outputs, outs, strict=True):
+            env[v] = x
 
 
 __all__ = ["lower", "LoweredGraph", "LoweringContext", "print_graph"]

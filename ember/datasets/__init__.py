@@ -1,3 +1,30 @@
-"""`ember.datasets`: MNIST (IDX) and text loaders with checksums and an offline fallback."""
+"""Dataset loaders for the examples: MNIST (IDX files) and character-level text.
 
-from ember.runtime.datasets import *  # noqa: F401,F403
+Everything returns plain numpy arrays / strings; nothing is pickled. Cached
+downloads live under `$EMBER_DATA` (default `~/.cache/ember`), one
+subdirectory per dataset (`mnist/`, `text/`).
+
+>>> from ember.runtime.datasets import load_mnist
+>>> data = load_mnist(verbose=False)  # doctest: +SKIP
+"""
+
+from ember.datasets._fetch import DownloadError, data_root, fetch
+from ember.datasets.idx import parse_idx, read_idx
+from ember.datasets.mnist import MNIST_MEAN, MNIST_STD, MnistData, digits_as_mnist, load_mnist
+from ember.datasets.text import CharVocabulary, load_text, load_tinyshakespeare
+
+__all__ = [
+    "MNIST_MEAN",
+    "MNIST_STD",
+    "CharVocabulary",
+    "DownloadError",
+    "MnistData",
+    "data_root",
+    "digits_as_mnist",
+    "fetch",
+    "load_mnist",
+    "load_text",
+    "load_tinyshakespeare",
+    "parse_idx",
+    "read_idx",
+]

@@ -7,7 +7,7 @@ makes int64 (argmax, arange, ...) are int32 unless the input is int64.
 
 from __future__ import annotations
 
-from .errors import DTypeError
+from ember.errors import DTypeError
 
 FLOATS = ("float16", "bfloat16", "float32", "float64")
 INTS = ("uint8", "int8", "int16", "int32", "uint32", "int64")
@@ -38,6 +38,60 @@ _ALIASES = {
 
 DEFAULT_FLOAT = "float32"
 DEFAULT_INT = "int32"
+
+
+class DType(str):
+    """A dtype name that also compares equal to numpy's spelling of it.
+
+    `tensor.dtype == em.float32`, `== "float32"` and `== np.float32` all hold, so code
+    written against torch or numpy dtypes keeps working; it prints as `ember.float32`.
+    """
+
+    __slots__ = ()
+
+    def __eq__(self, other) -> bool:
+        if isinstance(other, str):
+            return str.__eq__(self, _ALIASES.get(other, other))
+        name = getattr(other, "name", None) or getattr(other, "__name__", None)
+        if name is None:
+            return NotImplemented
+        return str.__eq__(self, _ALIASES.get(str(name), str(name)))
+
+    def __ne__(self, other) -> bool:
+        eq = self.__eq__(other)
+        return eq if eq is NotImplemented else not eq
+
+    __hash__ = str.__hash__
+
+    def __repr__(self) -> str:
+        return f"ember.{str.__str__(self)}"
+
+    @property
+    def is_floating_point(self) -> bool:
+        return str(self) in FLOATS
+
+    @property
+    def is_signed(self) -> bool:
+        return str(self) not in ("bool", "uint8", "uint32")
+
+
+_DTYPE_OBJECTS: dict[str, DType] = {}
+
+
+def as_dtype(name: str) -> DType:
+    """The (interned) `DType` for a canonical dtype name."""
+    d = _DTYPE_OBJECTS.get(name)
+    if d is None:
+        d = _DTYPE_OBJECTS[name] = DType(name)
+    return d
+
+
+def x64_enabled() -> bool:
+    """Does the backend keep 64-bit types? (JAX's `jax_enable_x64`; read, never imported)."""
+    import sys
+
+    jax = sys.modules.get("jax")
+    return jax is not None and bool(jax.config.read("jax_enable_x64"))
 
 
 def canonical(dtype) -> str:

@@ -1,8 +1,10 @@
 """The IR data structures: `Value`, `Source`, `Node`, `GraphInput`, `Graph`.
 
 Modelled on jaxpr: values are typed, nodes are in topological order, attrs are
-static JSON-able data, and a graph is immutable (passes build new graphs).
-Values are compared by identity; names are only hints for the printer.
+static, frozen JSON-able data, and a graph is immutable (passes build new graphs).
+Values are compared and hashed by identity (environments are keyed by `Value`);
+names are only hints for the printer. `meta` carries annotations that are not
+part of an op's meaning (e.g. a sharding decision), printed and saved with the node.
 """
 
 from __future__ import annotations
@@ -10,9 +12,50 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .types import TensorType
+from ember.graphdef.types import TensorType
 
 INPUT_KINDS = ("data", "param", "buffer", "rng")
+
+
+class FrozenDict(dict):
+    """An immutable, hashable dict: node attrs and meta (values are JSON-like, tuples for lists)."""
+
+    __slots__ = ("_hash",)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for key, value in self.items():
+            if isinstance(value, list):  # lists are spelled as tuples in the IR
+                dict.__setitem__(self, key, _freeze(value))
+        self._hash = None
+
+    def __hash__(self) -> int:
+        if self._hash is None:
+            self._hash = hash(tuple(sorted((k, _hash_key(v)) for k, v in self.items())))
+        return self._hash
+
+    def _immutable(self, *args, **kwargs):
+        raise TypeError("IR attrs are frozen; build a new node with node.replace(attrs=...)")
+
+    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = _immutable
+    __ior__ = _immutable
+
+    def __reduce__(self):
+        raise TypeError("IR objects are saved as JSON (graph.to_json()), never pickled")
+
+
+def _freeze(value: Any) -> Any:
+    return tuple(_freeze(v) for v in value) if isinstance(value, (list, tuple)) else value
+
+
+def _hash_key(value: Any) -> Any:
+    # keep 0.0 / -0.0 and 1 / 1.0 / True apart (they hash alike in Python)
+    if isinstance(value, tuple):
+        return tuple(_hash_key(v) for v in value)
+    return (type(value).__name__, repr(value))
+
+
+EMPTY = FrozenDict()
 
 
 class Value:
@@ -51,15 +94,27 @@ class Source:
 class Node:
     """`outputs = op(*inputs) {attrs}`, with the source it was traced from.
 
-    `subgraphs` holds the bodies of structured control-flow ops (cond, scan, ...).
+    `subgraphs` holds the bodies of structured control-flow ops (cond, scan, ...);
+    `attrs` and `meta` are frozen (hashable) dicts.
     """
 
     op: str
     inputs: tuple[Value, ...]
-    attrs: dict[str, Any]
+    attrs: FrozenDict
     outputs: tuple[Value, ...]
     source: Source = field(default_factory=Source)
     subgraphs: tuple[Graph, ...] = ()
+    meta: FrozenDict = EMPTY
+
+    def __post_init__(self):
+        if type(self.attrs) is not FrozenDict:
+            object.__setattr__(self, "attrs", FrozenDict(self.attrs))
+        if type(self.meta) is not FrozenDict:
+            object.__setattr__(self, "meta", FrozenDict(self.meta))
+        if type(self.inputs) is not tuple:
+            object.__setattr__(self, "inputs", tuple(self.inputs))
+        if type(self.outputs) is not tuple:
+            object.__setattr__(self, "outputs", tuple(self.outputs))
 
     def replace(self, **changes) -> Node:
         fields = dict(
@@ -69,6 +124,7 @@ class Node:
             outputs=self.outputs,
             source=self.source,
             subgraphs=self.subgraphs,
+            meta=self.meta,
         )
         fields.update(changes)
         return Node(**fields)
@@ -81,10 +137,18 @@ class GraphInput:
     kind: str
     name: str
     value: Value
+    meta: FrozenDict = EMPTY
 
     def __post_init__(self):
         if self.kind not in INPUT_KINDS:
             raise ValueError(f"input kind must be one of {INPUT_KINDS}, got {self.kind!r}")
+        if type(self.meta) is not FrozenDict:
+            object.__setattr__(self, "meta", FrozenDict(self.meta))
+
+    def replace(self, **changes) -> GraphInput:
+        fields = dict(kind=self.kind, name=self.name, value=self.value, meta=self.meta)
+        fields.update(changes)
+        return GraphInput(**fields)
 
 
 @dataclass(frozen=True, eq=False)
@@ -116,7 +180,7 @@ class Graph:
         return Graph(**fields)
 
     def __str__(self) -> str:
-        from .printer import print_graph
+        from ember.graphdef.printer import print_graph
 
         return print_graph(self)
 
@@ -124,18 +188,18 @@ class Graph:
         return str(self)
 
     def to_json(self) -> str:
-        from .serialize import graph_to_json
+        from ember.graphdef.serialize import graph_to_json
 
         return graph_to_json(self)
 
     @staticmethod
     def from_json(text: str) -> Graph:
-        from .serialize import graph_from_json
+        from ember.graphdef.serialize import graph_from_json
 
         return graph_from_json(text)
 
     @staticmethod
     def parse(text: str) -> Graph:
-        from .parser import parse_graph
+        from ember.graphdef.parser import parse_graph
 
         return parse_graph(text)

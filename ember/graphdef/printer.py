@@ -8,8 +8,10 @@
       return (%0)
     }
 
-Inputs print by name; every other value is numbered in definition order, so
-two graphs that differ only in value names print identically.
+Inputs print by name; every other value is numbered in definition order, with
+one numbering for the whole text (sub-graph bodies continue it), so two graphs
+that differ only in value names print identically and no number means two
+things. Annotations (`meta`, e.g. sharding) print as `meta{...}` after the attrs.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import json
 import os
 from typing import Any
 
-from .ir import Graph, Value
+from ember.graphdef.ir import Graph, Value
 
 
 def format_attr(value: Any) -> str:
@@ -35,23 +37,35 @@ def format_attrs(attrs: dict[str, Any]) -> str:
     return " {" + ", ".join(f"{k}={format_attr(attrs[k])}" for k in sorted(attrs)) + "}"
 
 
-def print_graph(graph: Graph, indent: str = "") -> str:
-    names: dict[int, str] = {}
+def format_meta(meta: dict[str, Any]) -> str:
+    return " meta" + format_attrs(meta)[1:] if meta else ""
+
+
+class _Names:
+    """One naming context for a whole printed text, sub-graphs included."""
+
+    def __init__(self):
+        self.names: dict[Value, str] = {}
+        self.counter = 0
+
+    def __call__(self, v: Value) -> str:
+        name = self.names.get(v)
+        if name is None:
+            name = self.names[v] = str(self.counter)
+            self.counter += 1
+        return "%" + name
+
+
+def print_graph(graph: Graph, indent: str = "", names: _Names | None = None) -> str:
+    name_of = names or _Names()
     for gi in graph.inputs:
-        names[id(gi.value)] = gi.name
-    counter = [0]
-
-    def name_of(v: Value) -> str:
-        key = id(v)
-        if key not in names:
-            names[key] = str(counter[0])
-            counter[0] += 1
-        return "%" + names[key]
-
+        name_of.names[gi.value] = gi.name
     width = max((len(i.kind) for i in graph.inputs), default=0)
     lines = [f"{indent}graph {graph.name}("]
     for gi in graph.inputs:
-        lines.append(f"{indent}    {gi.kind.ljust(width)} %{gi.name}: {gi.value.type},")
+        lines.append(
+            f"{indent}    {gi.kind.ljust(width)} %{gi.name}: {gi.value.type}{format_meta(gi.meta)},"
+        )
     lines.append(f"{indent}) {{")
     for node in graph.nodes:
         outs = ", ".join(f"{name_of(v)}: {v.type}" for v in node.outputs)
@@ -60,9 +74,12 @@ def print_graph(graph: Graph, indent: str = "") -> str:
         where = src.module_path or "<root>"
         if src.file:
             where += f" @ {os.path.basename(src.file)}:{src.line}"
-        lines.append(f"{indent}  {outs} = {node.op}({args}){format_attrs(node.attrs)}  # {where}")
+        lines.append(
+            f"{indent}  {outs} = {node.op}({args}){format_attrs(node.attrs)}"
+            f"{format_meta(node.meta)}  # {where}"
+        )
         for sub in node.subgraphs:
-            lines.append(print_graph(sub, indent + "    "))
+            lines.append(print_graph(sub, indent + "    ", name_of))
     lines.append(f"{indent}  return ({', '.join(name_of(v) for v in graph.outputs)})")
     for buffer_name, value in graph.updates:
         lines.append(f"{indent}  update {buffer_name} <- {name_of(value)}")

@@ -11,8 +11,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import UnsupportedOpError
-from .types import TensorType
+from ember.errors import UnsupportedOpError
+from ember.graphdef.types import TensorType
 
 # attr kinds: how an attr value is checked and (de)serialized
 ATTR_KINDS = (

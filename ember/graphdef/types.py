@@ -4,7 +4,28 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import dtypes
+from ember.graphdef import dtypes
+
+# What a loaded graph (`Graph.parse`, `Graph.from_json`) may declare. Tracing is not
+# limited; these bound what an untrusted file can make ember allocate or compute.
+MAX_RANK = 16  # dimensions per tensor (XLA and PyTorch models stay far below)
+MAX_DIM = 2**40  # size of one dimension
+MAX_ELEMENTS = 2**40  # elements per tensor: 4 TiB of float32, beyond any one device
+
+
+def limit_problem(shape: tuple[int, ...]) -> str | None:
+    """Why `shape` exceeds the limits above, or None when it is within them."""
+    if len(shape) > MAX_RANK:
+        return f"rank {len(shape)} exceeds the limit MAX_RANK={MAX_RANK}"
+    for d in shape:
+        if d > MAX_DIM:
+            return f"dimension {d} exceeds the limit MAX_DIM=2**40"
+    n = 1
+    for d in shape:
+        n *= d
+    if n > MAX_ELEMENTS:
+        return f"{n} elements exceed the limit MAX_ELEMENTS=2**40"
+    return None
 
 
 @dataclass(frozen=True)

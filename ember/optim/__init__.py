@@ -1,4 +1,36 @@
-"""`ember.optim`: PyTorch-style optimizers built on optax, and LR schedulers."""
+"""PyTorch-style optimizers that compile to optax transforms (see `base`)."""
 
-from ember.runtime.optim import *  # noqa: F401,F403
-from ember.runtime.optim import lr_scheduler  # noqa: F401
+from ember.optim import lr_scheduler  # noqa: F401  (optim.lr_scheduler, as in torch)
+from ember.optim.adafactor import Adafactor
+from ember.optim.adagrad import Adadelta, Adagrad
+from ember.optim.adam import Adam, Adamax, AdamW, NAdam, RAdam
+from ember.optim.base import Optimizer, OptimizerState, ParamGroup
+from ember.optim.optax_native import LAMB, Lion, OptaxAdafactor, OptaxOptimizer
+from ember.optim.param_selection import param_groups, select_params
+from ember.optim.rmsprop import RMSprop
+from ember.optim.rule import RuleOptimizer, RuleState
+from ember.optim.sgd import SGD
+
+__all__ = [
+    "LAMB",
+    "SGD",
+    "Adadelta",
+    "Adafactor",
+    "Adagrad",
+    "Adam",
+    "AdamW",
+    "Adamax",
+    "Lion",
+    "NAdam",
+    "OptaxAdafactor",
+    "OptaxOptimizer",
+    "Optimizer",
+    "OptimizerState",
+    "ParamGroup",
+    "RAdam",
+    "RMSprop",
+    "RuleOptimizer",
+    "RuleState",
+    "param_groups",
+    "select_params",
+]

@@ -1,5 +1,5 @@
-"""Running ember models: compile(), the compiled model, loops, data, optimizers."""
+"""Running ember models: compile(), the compiled model, state views, programs, loops, data."""
 
-from . import eager  # noqa: F401  (installs Module.__call__ on arrays)
-from .model import CompiledModel, compile  # noqa: F401
-from .stats import compile_count  # noqa: F401
+from ember.runtime import lazy  # noqa: F401  (executes lazy tensors, records module calls)
+from ember.runtime.model import CompiledModel, compile  # noqa: F401
+from ember.runtime.stats import compile_count  # noqa: F401

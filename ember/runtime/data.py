@@ -1,4 +1,10 @@
-"""Batches from numpy arrays or from any iterable of batches (a PyTorch DataLoader too)."""
+"""Batches from arrays (any pytree of them, sliced together) or from any iterable.
+
+`fit(x, y)` slices `x` and `y` along their first axis together; each may be an
+array, or a tuple/list/dict (nested) of arrays with the same number of examples.
+An iterable (a `DataLoader`, ember's or PyTorch's, a list of batches, a
+generator) yields batches as they are.
+"""
 
 from __future__ import annotations
 
@@ -7,48 +13,111 @@ from typing import Any
 
 import numpy as np
 
-from ember.graphdef import ShapeError
-from ember.graphdef.parameter import to_numpy
+from ember.errors import ShapeError
+from ember.graphdef.pytree import describe, tree_flatten, tree_unflatten
+from ember.nn.parameter import to_numpy
 
 
 def is_array(x: Any) -> bool:
-    """Anything array-like with a shape and dtype (numpy, JAX, PyTorch)."""
+    """Anything array-like with a shape and dtype (numpy, JAX, PyTorch, ember)."""
     return hasattr(x, "shape") and hasattr(x, "dtype")
 
 
-def _host(x: Any):
-    if isinstance(x, (tuple, list)):
-        return type(x)(_host(v) for v in x)
-    if isinstance(x, dict):
-        return {k: _host(v) for k, v in x.items()}
-    return to_numpy(x) if hasattr(x, "detach") else x
+def is_array_data(x: Any, y: Any = None) -> bool:
+    """Arrays to slice (an array, or a tuple/dict of arrays; a list only next to targets),
+    as opposed to an iterable of batches."""
+    if is_array(x):
+        return True
+    if isinstance(x, (tuple, dict)) or (isinstance(x, list) and y is not None):
+        leaves, _ = tree_flatten(x)
+        return bool(leaves) and all(is_array(leaf) for leaf in leaves)
+    return False
+
+
+def num_examples(*trees: Any) -> int:
+    """The common leading dimension of every array leaf (a clear error if they differ)."""
+    sizes = {}
+    for name, tree in zip(("x", "y", "sample_weight"), trees, strict=False):
+        if tree is None:
+            continue
+        leaves, treedef = tree_flatten(tree)
+        for k, leaf in enumerate(leaves):
+            if not leaf.shape:
+                raise ShapeError(f"{name} leaf {k} is 0-d; fix: give every input a batch axis")
+            sizes[f"{name}[{k}]" if len(leaves) > 1 else name] = leaf.shape[0]
+    if len(set(sizes.values())) > 1:
+        shown = ", ".join(f"{k}: {v}" for k, v in sizes.items())
+        raise ShapeError(
+            f"the arrays have different numbers of examples ({shown}); fix: pass arrays of "
+            "equal length (first axis)"
+        )
+    return next(iter(sizes.values()), 0)
+
+
+def _take(tree: Any, idx: Any) -> Any:
+    if tree is None:
+        return None
+    leaves, treedef = tree_flatten(tree)
+    return tree_unflatten(treedef, [leaf[idx] for leaf in leaves])
 
 
 def array_batches(
-    x, y, batch_size: int, *, shuffle: bool, seed: int, drop_last: bool = False
+    x,
+    y,
+    batch_size: int,
+    *,
+    shuffle: bool,
+    seed: int,
+    drop_last: bool = False,
+    sample_weight: Any = None,
+    skip: int = 0,
 ) -> Iterator[tuple]:
-    """Yield (x_batch, y_batch) slices; a seeded permutation per epoch when shuffling."""
-    n = len(x)
-    if y is not None and len(y) != n:
-        raise ShapeError(f"x has {n} examples but y has {len(y)}; fix: pass arrays of equal length")
+    """Yield (x_batch, y_batch, weight_batch) slices; a seeded permutation per epoch when
+    shuffling. `skip` batches are skipped (a resumed epoch)."""
+    n = num_examples(x, y, sample_weight)
     order = np.random.default_rng(seed).permutation(n) if shuffle else None
     stop = n - n % batch_size if drop_last else n
-    for start in range(0, stop, batch_size):
+    for k, start in enumerate(range(0, stop, batch_size)):
+        if k < skip:
+            continue
         if order is None:
-            sl = slice(start, min(start + batch_size, n))
-            yield x[sl], (None if y is None else y[sl])
+            idx = slice(start, min(start + batch_size, n))
         else:
             idx = np.sort(order[start : start + batch_size])  # sorted: contiguous-ish reads
-            yield x[idx], (None if y is None else y[idx])
+        yield _take(x, idx), _take(y, idx), _take(sample_weight, idx)
 
 
-def iterable_batches(data) -> Iterator[tuple]:
-    """Normalize items of an iterable to (x, y) numpy pairs."""
-    for item in data:
-        item = _host(item)
-        if isinstance(item, dict):
-            yield item.get("x", item.get("input")), item.get("y", item.get("target"))
-        elif isinstance(item, (tuple, list)) and len(item) == 2:
-            yield item[0], item[1]
-        else:
-            yield item, None
+def batch_count(x: Any, y: Any, batch_size: int, drop_last: bool) -> int:
+    n = num_examples(x, y)
+    return n // batch_size if drop_last else -(-n // batch_size)
+
+
+def host(x: Any) -> Any:
+    """Torch tensors become numpy (nested structures too); everything else is kept."""
+    leaves, treedef = tree_flatten(x)
+    return tree_unflatten(
+        treedef,
+        [to_numpy(v) if hasattr(v, "detach") and not hasattr(v, "value") else v for v in leaves],
+    )
+
+
+def split_item(item: Any, has_targets: bool) -> tuple:
+    """An item of an iterable as (x, y, sample_weight) for a model with a loss, or
+    (batch, None, None) for one that takes whole batches."""
+    item = host(item)
+    if not has_targets:
+        return item, None, None
+    if isinstance(item, dict) and ("x" in item or "input" in item):
+        return (
+            item.get("x", item.get("input")),
+            item.get("y", item.get("target")),
+            item.get("sample_weight"),
+        )
+    if isinstance(item, (tuple, list)) and len(item) in (2, 3):
+        return item[0], item[1], (item[2] if len(item) == 3 else None)
+    _, treedef = tree_flatten(item)
+    raise ShapeError(
+        f"a batch of {describe(treedef)} cannot be split into (inputs, targets); fix: yield "
+        "(x, y) or (x, y, sample_weight) pairs, or compile with loss=None / a training_step "
+        "to receive whole batches"
+    )

@@ -1,61 +1,58 @@
 """`em.compile(module, loss=..., optimizer=..., metrics=[...])` -> `CompiledModel`.
 
-The compiled model owns the train state (params, buffers, optimizer state,
-step, RNG key, metric sums). The module's parameters and buffers are bound to
-the same `StateStore`, so `net.fc1.weight` and `net.state_dict()` always show
-the trained values, and the step only swaps whole lists.
+A compiled model owns no parameters: it reads and writes the module's own
+state through a `StateView` (so `net.fc1.weight` and `net.state_dict()` always
+show the trained values, and two compiled models over shared modules see each
+other's updates) and each optimizer's own state. It keeps what belongs to the
+training run: the step counter, the RNG key, the metric sums and a carry.
+What is trained is an `Objective` (a loss on `(x, y)` batches, a forward that
+returns its loss, or the module's `training_step`); see `ember.training.objective`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ember.compiler import (
-    DEFAULT_PASSES,
-    EVAL_PASSES,
+from ember.errors import TraceError
+from ember.frontend.lazy import sync
+from ember.nn.module import Module
+from ember.nn.parameter import STATE_VERSION, initial_seed
+from ember.training import gradients
+from ember.training.metrics import resolve_metrics
+from ember.training.objective import Objective
+from ember.training.steps import (
+    OptimizerPlan,
+    StepPlan,
+    SumsLayout,
     build_eval_step,
     build_predict_step,
     build_train_step,
-    gradients,
-    lower,
-    run_passes,
+    empty_sums,
+    read_sums,
 )
-from ember.compiler.metrics import resolve_metrics
-from ember.compiler.steps import HyperparamPacking, empty_sums, read_sums
-from ember.graphdef import Module, ShapeError, StateStore, TensorType, TraceError
-from ember.graphdef.module import BoundBuffer
-from ember.graphdef.parameter import STRUCTURE_VERSION, initial_seed
-from ember.graphdef.trace import flatten_outputs, spec_of, trace_function
 
-from .eager import _canonical_input
+from .batch_names import as_host_if_list, step_input_names
+from .checkpoint_state import CheckpointMixin
 from .loop import LoopMixin
-from .stats import note_compile
+from .program import (
+    CallSignature,
+    ProgramCache,
+    build_program,
+    canonical_array,
+    describe_context,
+    describe_inputs,
+    is_array,
+)
+from .state import StateView
 
 
-def _to_device(x):
-    return jnp.asarray(x)
-
-
-def _distinct_buffers(tree):
-    """Copy leaves that alias another leaf: a donated state must not repeat a buffer."""
-    seen = set()
-
-    def fresh(leaf):
-        if id(leaf) in seen:
-            return jnp.array(leaf, copy=True)
-        seen.add(id(leaf))
-        return leaf
-
-    return jax.tree_util.tree_map(fresh, tree)
-
-
-class CompiledModel(LoopMixin):
-    """A Module with a loss, optimizer and metrics, compiled to fused XLA steps.
+class CompiledModel(LoopMixin, CheckpointMixin):
+    """A Module with a loss, optimizer(s) and metrics, compiled to fused XLA steps.
 
     >>> model = em.compile(net, loss=nn.CrossEntropyLoss(), optimizer=optim.SGD(lr=0.01))
     >>> logs = model.train_step(x, y)        # {'loss': Array, ...}; float(logs['loss'])
@@ -69,294 +66,363 @@ class CompiledModel(LoopMixin):
         optimizer=None,
         metrics=None,
         *,
+        output: Any = None,
+        loss_weights: Mapping[str, float] | None = None,
         clip_grad_norm: float | None = None,
         clip_grad_value: float | None = None,
         accumulate_steps: int = 1,
         grad_transform: Callable | None = None,
+        steps_per_execution: int = 1,
         seed: int | None = None,
     ):
         if not isinstance(module, Module):
             raise TypeError(f"em.compile expects an ember nn.Module, got {type(module).__name__}")
         self.module = module
         self.loss = loss
-        self.optimizer = optimizer
+        self.optimizers = _named_optimizers(optimizer)
+        self.optimizer = optimizer if not isinstance(optimizer, Mapping) else None
         self.metric_fns = resolve_metrics(metrics)
         if accumulate_steps < 1:
             raise ValueError(f"accumulate_steps must be >= 1, got {accumulate_steps}")
         self.accumulate_steps = int(accumulate_steps)
+        if steps_per_execution < 1:
+            raise ValueError(f"steps_per_execution must be >= 1, got {steps_per_execution}")
+        self.steps_per_execution = int(steps_per_execution)
         # PyTorch order: clip values first, then the global norm, then any user transform
         self.grad_transform = gradients.chain(
             gradients.clip_grad_value(clip_grad_value) if clip_grad_value is not None else None,
             gradients.clip_grad_norm(clip_grad_norm) if clip_grad_norm is not None else None,
             grad_transform,
         )
-        self._steps: dict[tuple, Any] = {}
-        self._fast_train: dict[tuple, Any] = {}
-        self._fast_version = STRUCTURE_VERSION[0]
-        self._last_types: dict[str, tuple] = {}
-        self.compile_log: list[str] = []
-        self._bind_state(seed)
-
-    # -- state ----------------------------------------------------------------------
-    def _state_modules(self) -> list[tuple[str, Module]]:
-        mods = [("", self.module)]
-        if isinstance(self.loss, Module):
-            mods.append(("loss", self.loss))
-        return mods
-
-    def _bind_state(self, seed: int | None) -> None:
-        self._named_params = []
-        self._buffer_slots = []
-        for prefix, mod in self._state_modules():
-            self._named_params += list(mod.named_parameters(prefix=prefix))
-            for path, m in mod.named_modules(prefix=prefix):
-                for b, value in m._buffers.items():
-                    if value is not None:
-                        self._buffer_slots.append((f"{path}.{b}" if path else b, m, b))
-        params = [_to_device(np.asarray(p.data)) for _, p in self._named_params]
-        buffers = []
-        for _, m, b in self._buffer_slots:
-            value = m._buffers[b]
-            buffers.append(
-                _to_device(np.asarray(value.get() if isinstance(value, BoundBuffer) else value))
-            )
-        self.store = StateStore(params, buffers, convert=_to_device)
-        for i, (_, p) in enumerate(self._named_params):
-            p.bind(self.store, i)
-        for i, (_, m, b) in enumerate(self._buffer_slots):
-            m._buffers[b] = BoundBuffer(self.store, i)
-        self.tx = None
-        self.hyper = None
-        self.hyper_vec = jnp.zeros((0,), jnp.float32)
-        opt_state = None
-        if self.optimizer is not None:
-            self.tx = self.optimizer.build(self._named_params)
-            opt_state = _distinct_buffers(self.tx.init(self.store.params))
-            if hasattr(opt_state, "hyperparams"):  # packed into one vector, read by the step
-                self.hyper = HyperparamPacking(opt_state.hyperparams)
-                opt_state = opt_state._replace(hyperparams=None)
-                self.optimizer.dirty = True
+        self.objective = Objective(
+            module,
+            loss,
+            output=output,
+            loss_weights=loss_weights,
+            optimizer_names=tuple(self.optimizers) if len(self.optimizers) > 1 else ("loss",),
+        )
+        roots = [("", module)]
+        if isinstance(loss, Module):
+            roots.append(("loss", loss))
+        self.view = StateView(roots)
+        for opt in self.optimizers.values():
+            opt.bind_params(self.view.params)
+        self.programs = ProgramCache(type(module).__name__)
+        self._fast: dict[tuple, tuple] = {}
+        self._version = STATE_VERSION[0]
+        self.layout: SumsLayout | None = None
         self.rng = jax.random.key_data(jax.random.PRNGKey(initial_seed() if seed is None else seed))
-        self._state = {
-            "opt_state": opt_state,
-            "step": jnp.zeros((), jnp.int32),
-            "sums": empty_sums(self.metric_fns),
-        }
-        if self.accumulate_steps > 1:
-            self._state["grad_acc"] = [jnp.zeros_like(p) for p in self.store.params]
+        self.run: dict[str, Any] = {"step": jnp.zeros((), jnp.int32), "sums": None, "carry": None}
+        self.eval_carry = None
 
-    def _full_state(self) -> dict:
-        if self.hyper is not None and self.optimizer.dirty:
-            self.hyper_vec = self.hyper.pack(self.optimizer.hyperparams_state())
-        return {"params": self.store.params, "buffers": self.store.buffers, **self._state}
-
-    def _absorb(self, state: dict) -> None:
-        self.store.params = state["params"]
-        self.store.buffers = state["buffers"]
-        del state["params"], state["buffers"]
-        self._state = state
-
+    # -- run state ----------------------------------------------------------------------
     @property
     def step(self) -> int:
-        return int(self._state["step"])
+        return int(self.run["step"])
 
     def reset_metrics(self) -> None:
-        self._state["sums"] = empty_sums(self.metric_fns)
+        if self.layout is not None:
+            self.run["sums"] = empty_sums(self.layout)
+
+    def reset_carry(self) -> None:
+        """Forget the carried state (a recurrent model's hidden state) between sequences."""
+        self.run["carry"] = None
+        self.eval_carry = None
 
     def metric_results(self) -> dict[str, float]:
         """Epoch means accumulated since the last reset (one host sync)."""
-        return read_sums(self._state["sums"], list(self.metric_fns))
+        if self.layout is None or self.run["sums"] is None:
+            return {}
+        return read_sums(self.run["sums"], self.layout)
 
-    # -- tracing and compiling --------------------------------------------------------
-    def _explain(self, kind: str, types: tuple) -> str:
-        old = self._last_types.get(kind)
-        self._last_types[kind] = types
-        if old is None:
-            return "first call"
-        changes = [
-            f"input {i} changed from {a} to {b}"
-            for i, (a, b) in enumerate(zip(old, types, strict=False))
-            if a != b
-        ]
-        return "; ".join(changes) or "new input structure"
-
-    def _trace(self, kind: str, types: tuple, training: bool):
-        loss = self.loss
-        if kind != "predict" and loss is None:
-            raise TraceError(
-                "this model was compiled without a loss; fix: em.compile(net, loss=...)"
-            )
-        # remember every submodule's flag: a user may keep some in eval (e.g. frozen BatchNorm)
-        flags = [(m, m.training) for m in self.module.modules()]
-        if not training or not self.module.training:
-            self.module.train(training)
-        try:
-
-            def with_loss(x, y):
-                out = self.module(x)
-                leaves, _ = flatten_outputs(out)
-                value = loss(leaves[0], y)
-                if tuple(value.shape) != ():
-                    raise ShapeError(
-                        f"the loss must return a scalar, got shape {tuple(value.shape)}; "
-                        "fix: use reduction='mean' or 'sum'"
-                    )
-                return (value, *leaves)
-
-            fn, names = (with_loss, ["x", "y"]) if kind != "predict" else (self.module, None)
-            if names is None:
-                from ember.graphdef.trace import input_names
-
-                names = input_names(self.module.forward, len(types))
-            graph, struct = trace_function(
-                fn,
-                types,
-                modules=self._state_modules(),
-                names=names,
-                graph_name=f"{type(self.module).__name__}.{kind}",
-            )
-        finally:
-            for m, flag in flags:
-                object.__setattr__(m, "training", flag)
-        graph = run_passes(graph, DEFAULT_PASSES if kind == "train" else EVAL_PASSES)
-        return graph, struct
-
-    def _signature(self) -> tuple:
-        """What a step bakes in besides input types: train/eval flags and frozen params."""
-        return (
-            tuple(m.training for m in self.module.modules()),
-            tuple(p.requires_grad for _, p in self._named_params),
-        )
-
-    def _compiled(self, kind: str, types: tuple):
-        key = (kind, types, self._signature())
-        entry = self._steps.get(key)
-        if entry is None:
-            graph, struct = self._trace(kind, types, training=(kind == "train"))
-            lowered = lower(graph)
-            expected = tuple(n for n, _ in self._named_params)
-            if lowered.param_names != expected:
-                raise TraceError(f"internal: traced parameters {lowered.param_names} != {expected}")
-            if kind == "train":
-                if self.tx is None:
-                    raise TraceError(
-                        "this model was compiled without an optimizer; fix: "
-                        "em.compile(net, loss=..., optimizer=optim.SGD(lr=0.01))"
-                    )
-                frozen = tuple(not p.requires_grad for _, p in self._named_params)
-                step = build_train_step(
-                    lowered,
-                    self.tx,
-                    self.metric_fns,
-                    self.grad_transform,
-                    self.accumulate_steps,
-                    frozen,
-                    self.hyper,
-                )
-            elif kind == "eval":
-                step = build_eval_step(lowered, self.metric_fns)
-            else:
-                step = build_predict_step(lowered)
-            entry = (step, lowered, struct, graph)
-            self._steps[key] = entry
-            reason = self._explain(kind, types)
-            note_compile(f"{kind}_step", types, reason)
-            self.compile_log.append(f"{kind}_step for {', '.join(map(str, types))}: {reason}")
-        return entry
-
-    def graph(self, kind: str = "train", *example) -> Any:
-        """The optimized IR of a step kind for example inputs (arrays or specs)."""
-        types = tuple(
-            spec_of(e if isinstance(e, TensorType) else _canonical_input(e)) for e in example
-        )
-        return self._compiled(kind, types)[3]
+    @property
+    def compile_log(self) -> list[str]:
+        return self.programs.log
 
     @property
     def compile_count(self) -> int:
-        return len(self._steps)
+        return len(self.programs)
 
-    # -- steps --------------------------------------------------------------------------
-    def train_step(self, x, y) -> dict:
-        """One fused forward+backward+update step; returns device scalars ('loss', metrics).
-
-        The per-step path is a dict lookup on the raw input shapes/dtypes (re-validated
-        only when a train/eval flag or requires_grad changed), the jitted call and two
-        list swaps: it does not grow with the model.
-        """
-        if not hasattr(x, "shape"):
-            x = np.asarray(x)
-        if not hasattr(y, "shape"):
-            y = np.asarray(y)
-        if self._fast_version != STRUCTURE_VERSION[0]:
-            self._fast_train.clear()
-            self._fast_version = STRUCTURE_VERSION[0]
-        key = (x.shape, x.dtype, y.shape, y.dtype)
-        fast = self._fast_train.get(key)
-        if fast is None:
-            cx, cy = _canonical_input(x), _canonical_input(y)
-            step = self._compiled("train", (spec_of(cx), spec_of(cy)))[0]
-            fast = self._fast_train[key] = (step, cx.dtype != x.dtype or cy.dtype != y.dtype)
-        step, cast = fast
-        if cast:
-            x, y = _canonical_input(x), _canonical_input(y)
-        state, logs = step(self._full_state(), self.hyper_vec, self.rng, x, y)
-        self._absorb(state)
-        return logs
-
-    def eval_step(self, x, y) -> dict:
-        x, y = _canonical_input(x), _canonical_input(y)
-        step, _, _, _ = self._compiled("eval", (spec_of(x), spec_of(y)))
-        sums, logs = step(self.store.params, self.store.buffers, self._state["sums"], x, y)
-        self._state["sums"] = sums
-        return logs
-
-    def predict_step(self, x):
-        x = _canonical_input(x)
-        step, _, struct, _ = self._compiled("predict", (spec_of(x),))
-        outputs, _ = step(self.store.params, self.store.buffers, [x], None)
-        return outputs, struct
-
-    # -- state dicts ------------------------------------------------------------------
-    def state_dict(self) -> dict:
-        """Model state (torch names) plus optimizer state and step, as numpy arrays."""
-        opt_leaves = jax.tree_util.tree_leaves(self._state["opt_state"])
-        groups = []
-        if self.optimizer is not None:
-            for g in self.optimizer.param_groups:
-                groups.append({k: v for k, v in g.items() if k != "params"})
+    @property
+    def state(self) -> dict:
+        """The train state as JAX arrays: parameters and buffers (by state-dict name),
+        each optimizer's state, and the run state (step, metric sums, carry)."""
+        self.view.refresh()
+        params, buffers = self.view.read()
         return {
-            "model": self.module.state_dict(),
-            "optimizer": {str(i): np.asarray(v) for i, v in enumerate(opt_leaves)},
-            "param_groups": groups,
-            "step": int(self._state["step"]),
+            "params": dict(zip(self.view.param_names, params, strict=True)),
+            "buffers": dict(zip(self.view.buffer_names, buffers, strict=True)),
+            "opt_state": {name: opt.opt_state for name, opt in self.optimizers.items()},
+            "run": dict(self.run),
         }
 
-    def load_state_dict(self, state: dict) -> None:
-        self.module.load_state_dict(state["model"])
-        treedef = jax.tree_util.tree_structure(self._state["opt_state"])
-        leaves = jax.tree_util.tree_leaves(self._state["opt_state"])
-        saved = state["optimizer"]
-        if len(saved) != len(leaves):
-            raise ShapeError(
-                f"optimizer state has {len(saved)} arrays, this optimizer needs {len(leaves)}"
+    # -- tracing --------------------------------------------------------------------------
+    def _traced(self, kind: str) -> Callable:
+        objective = self.objective
+        if kind == "predict":
+            return objective.predict
+        fn = objective.train if kind == "train" else objective.evaluate
+        return lambda tree: fn(*tree)
+
+    def _program(self, kind: str, signature: CallSignature):
+        """The step of a kind for a call signature, traced and assembled once."""
+        self.view.refresh()
+        key = (kind, signature, self.view.signature)
+        entry = self.programs.get(key)
+        if entry is not None:
+            return entry
+        names = step_input_names(self.module, signature, kind, self.objective.batch_has_targets)
+        program = build_program(
+            self._traced(kind),
+            signature,
+            self.view.roots,
+            training=kind == "train",
+            names=names,
+            graph_name=f"{type(self.module).__name__}.{kind}",
+        )
+        step = self._assemble(kind, program)
+        return self.programs.add(
+            key,
+            (step, program),
+            kind,
+            describe_inputs(signature, names),
+            describe_context(signature, self.view),
+        )
+
+    def _plan(self, program) -> StepPlan:
+        result_tree = program.out_tree
+        keys = dict(zip(result_tree[1], result_tree[2], strict=True))
+        loss_names = keys["losses"][1]
+        log_names = keys["logs"][1] or ()
+        names = (*loss_names, *self.metric_fns, *log_names)
+        if self.layout is None:
+            self.layout = SumsLayout(names, self.metric_fns)
+            self.run["sums"] = empty_sums(self.layout)
+        elif self.layout.names != names:
+            raise TraceError(
+                f"this step logs {list(names)} but earlier steps logged "
+                f"{list(self.layout.names)}; fix: return the same dict keys from every step"
             )
-        new = [jnp.asarray(saved[str(i)], dtype=leaf.dtype) for i, leaf in enumerate(leaves)]
-        self._state["opt_state"] = jax.tree_util.tree_unflatten(treedef, new)
-        self._state["step"] = jnp.asarray(state["step"], jnp.int32)
-        for group, saved_group in zip(
-            self.optimizer.param_groups if self.optimizer else [],
-            state.get("param_groups", []),
-            strict=False,
+        position = {id(p): i for i, p in enumerate(self.view.params)}
+        plans = []
+        for loss_name, opt in zip(loss_names, self.optimizers.values(), strict=False):
+            missing = [k for k, p in enumerate(opt.params) if id(p) not in position]
+            if missing:
+                shapes = [tuple(opt.params[k].shape) for k in missing]
+                raise TraceError(
+                    f"an optimizer was given {len(missing)} parameter(s) that are not in the "
+                    f"compiled module {type(self.module).__name__} (shapes {shapes}); fix: pass "
+                    "parameters of this module (net.parameters()), or compile a module that "
+                    "contains them all"
+                )
+            plans.append(
+                OptimizerPlan(
+                    opt,
+                    loss_name,
+                    tuple(position[id(p)] for p in opt.params),
+                    tuple(not p.requires_grad for p in opt.params),
+                )
+            )
+        return StepPlan(tuple(plans), self.layout, self.grad_transform, self.accumulate_steps)
+
+    def _assemble(self, kind: str, program) -> Callable:
+        if kind == "predict":
+            return build_predict_step(program)
+        plan = self._plan(program)
+        if kind == "eval":
+            return build_eval_step(program, plan)
+        if not self.optimizers:
+            raise TraceError(
+                "this model was compiled without an optimizer; fix: "
+                "em.compile(net, loss=..., optimizer=optim.SGD(net.parameters(), lr=0.01))"
+            )
+        if self.accumulate_steps > 1 and "grad_acc" not in self.run:
+            self.run["grad_acc"] = [
+                [jnp.zeros(p.shape, p.dtype) for p in op.optimizer.params] for op in plan.optimizers
+            ]
+        return build_train_step(program, plan)
+
+    def graph(self, kind: str = "train", *example) -> Any:
+        """The optimized IR of a step kind for example inputs (arrays or specs)."""
+        tree = self._tree(kind, *example) if kind != "predict" else self._predict_tree(*example)
+        return self._program(kind, CallSignature.of(tree)[0])[1].graph
+
+    # -- steps ----------------------------------------------------------------------------
+    def _tree(self, kind: str, x: Any, y: Any = None, sample_weight: Any = None) -> tuple:
+        """The traced function's input: (batch, carry, sample_weight)."""
+        if self.objective.batch_has_targets:
+            if y is None:
+                raise TraceError(
+                    f"this model was compiled with a loss, so {kind}_step takes (x, y); fix: "
+                    "pass the targets, or compile with loss=None / a training_step to pass "
+                    "whole batches"
+                )
+            batch = (as_host_if_list(x), as_host_if_list(y))
+        else:
+            batch = as_host_if_list(x) if y is None else (x, y)
+        carry = self.run["carry"] if kind == "train" else self.eval_carry
+        return batch, carry, sample_weight
+
+    def _predict_tree(self, *x: Any) -> Any:
+        if len(x) == 1 and not is_array(x[0]):
+            return as_host_if_list(x[0])  # a structured batch: a tuple of inputs or a dict
+        return tuple(as_host_if_list(v) for v in x)
+
+    def _lookup(self, kind: str, tree: Any, fast_key: tuple | None):
+        """(step, inputs) for a call; the common array case is one dict lookup."""
+        if self._version != STATE_VERSION[0]:
+            self._fast.clear()
+            self._version = STATE_VERSION[0]
+        fast = self._fast.get(fast_key) if fast_key is not None else None
+        if fast is None:
+            signature, arrays = CallSignature.of(tree)
+            step = self._program(kind, signature)[0]
+            if fast_key is not None:
+                self._fast[fast_key] = step
+            return step, arrays
+        return fast, [canonical_array(a) for a in _fast_leaves(tree)]
+
+    def train_step(self, x, y=None, sample_weight=None) -> dict:
+        """One fused forward+backward+update step; returns device scalars ('loss', metrics).
+
+        `x, y` for a model compiled with a loss; a whole batch (any pytree) otherwise.
+        Per call: a dict lookup on the input shapes/dtypes (re-validated only when
+        `STATE_VERSION` moved), reading the module's and optimizers' state, the jitted
+        call, and writing the results back.
+        """
+        tree = self._tree("train", x, y, sample_weight)
+        step, inputs = self._lookup("train", tree, _fast_key("train", tree))
+        sync()  # pending lazy tensors may read the arrays this step donates
+        params, buffers = self.view.read()
+        opts = list(self.optimizers.values())
+        params, buffers, opt_states, self.run, logs = step(
+            params,
+            buffers,
+            tuple(o.opt_state for o in opts),
+            self.run,
+            tuple(o.hyper_vector() for o in opts),
+            self.rng,
+            inputs,
+        )
+        self.view.write(params, buffers)
+        for o, s in zip(opts, opt_states, strict=True):
+            o.opt_state = s
+        return logs
+
+    def train_steps(self, batches: list[tuple]) -> dict:
+        """Several train steps in ONE dispatch: a `lax.scan` over the batches stacked on a
+        new leading axis (what `fit` does with `steps_per_execution=K`). Each batch is an
+        `(x, y, sample_weight)` tuple; all must have the same structure and shapes.
+        Returns the last step's logs; parameters equal K single steps."""
+        trees = [self._tree("train", *b) for b in batches]
+        calls = [CallSignature.of(t) for t in trees]
+        signature = calls[0][0]
+        if (
+            len(batches) == 1
+            or any(c[0] != signature for c in calls)
+            or (self.objective.takes_carry and self.run["carry"] is None)
         ):
-            for k, v in saved_group.items():
-                group[k] = tuple(v) if isinstance(v, list) else v
+            logs = None
+            for b in batches:  # mixed shapes (a ragged tail) or a carry to establish
+                logs = self.train_step(*b)
+            return logs
+        k = len(batches)
+        self.view.refresh()
+        key = ("train", k, signature, self.view.signature)
+        step = self.programs.get(key)
+        if step is None:
+            program = self._program("train", signature)[1]
+            step = build_train_step(program, self._plan(program), steps_per_execution=k)
+            self.programs.add(key, step, f"train x{k}", {"steps": str(k)}, {})
+        stacked = [np.stack([np.asarray(c[1][i]) for c in calls]) for i in range(len(calls[0][1]))]
+        sync()
+        params, buffers = self.view.read()
+        opts = list(self.optimizers.values())
+        params, buffers, opt_states, self.run, logs = step(
+            params,
+            buffers,
+            tuple(o.opt_state for o in opts),
+            self.run,
+            tuple(o.hyper_vector() for o in opts),
+            self.rng,
+            stacked,
+        )
+        self.view.write(params, buffers)
+        for o, s in zip(opts, opt_states, strict=True):
+            o.opt_state = s
+        return logs
+
+    def eval_step(self, x, y=None, sample_weight=None) -> dict:
+        tree = self._tree("eval", x, y, sample_weight)
+        step, inputs = self._lookup("eval", tree, _fast_key("eval", tree))
+        params, buffers = self.view.read()
+        if self.run["sums"] is None:
+            self.reset_metrics()
+        self.run["sums"], logs, self.eval_carry = step(params, buffers, self.run["sums"], inputs)
+        return logs
+
+    def predict_step(self, *x):
+        tree = self._predict_tree(*x)
+        fast_key = ("predict", *_shapes(tree)) if isinstance(tree, tuple) else None
+        if fast_key is not None and any(k is None for k in fast_key):
+            fast_key = None
+        step, inputs = self._lookup("predict", tree, fast_key)
+        params, buffers = self.view.read()
+        outputs, _ = step(params, buffers, inputs, None)
+        signature = CallSignature.of(tree)[0]
+        return outputs, self._program("predict", signature)[1].out_tree
+
+
+def _named_optimizers(optimizer: Any) -> dict[str, Any]:
+    if optimizer is None:
+        return {}
+    if isinstance(optimizer, Mapping):
+        if not optimizer:
+            raise ValueError("optimizer={} names no optimizer")
+        return dict(optimizer)
+    return {"loss": optimizer}
+
+
+def _shapes(tree: tuple) -> tuple:
+    return tuple(
+        (x.shape, x.dtype) if is_array(x) and not isinstance(x, Mapping) else None for x in tree
+    )
+
+
+def _fast_key(kind: str, tree: tuple) -> tuple | None:
+    """A cheap key for the common batches: (x, y) arrays, no carry, no sample weights."""
+    batch, carry, sample_weight = tree
+    if carry is not None or sample_weight is not None:
+        return None
+    if isinstance(batch, tuple) and len(batch) == 2 and all(_plain(b) for b in batch):
+        x, y = batch
+        return (kind, 2, x.shape, x.dtype, y.shape, y.dtype)
+    if _plain(batch):
+        return (kind, 1, batch.shape, batch.dtype)
+    return None
+
+
+def _plain(x: Any) -> bool:
+    return is_array(x) and hasattr(x, "shape") and not hasattr(x, "value")
+
+
+def _fast_leaves(tree: Any) -> list:
+    if isinstance(tree, tuple) and len(tree) == 3 and tree[1] is None and tree[2] is None:
+        batch = tree[0]
+        return list(batch) if isinstance(batch, tuple) else [batch]
+    return list(tree)
 
 
 def compile(module: Module, loss=None, optimizer=None, metrics=None, **options) -> CompiledModel:  # noqa: A001
-    """Compile `module` with a loss, optimizer and metrics into fused XLA steps.
+    """Compile `module` with a loss, optimizer(s) and metrics into fused XLA steps.
 
     >>> model = em.compile(net, loss=nn.CrossEntropyLoss(),
     ...                    optimizer=optim.SGD(net.parameters(), lr=0.01, momentum=0.9),
     ...                    metrics=["accuracy"])
+    >>> gpt_model = em.compile(gpt, loss=None, output=1, optimizer=optim.AdamW(...))
+    >>> gan = em.compile(gan, optimizer={"d": opt_d, "g": opt_g})   # training_step
     """
     return CompiledModel(module, loss, optimizer, metrics, **options)
+
+
+__all__ = ["CompiledModel", "compile"]

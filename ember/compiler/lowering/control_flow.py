@@ -1,7 +1,7 @@
 """JAX rules for cond, scan, fori_loop and while_loop: lower each sub-graph, call jax.lax.
 
-A sub-graph's inputs are all data inputs (its arguments, then captured
-tensors), so a lowered body is `fn([], [], args, None)`.
+A sub-graph's inputs are its arguments, then the captured tensors (which keep
+their kind: data, param, buffer or rng); a lowered body is called positionally.
 """
 
 from __future__ import annotations
@@ -13,10 +13,9 @@ import jax.numpy as jnp
 
 
 def _body(ctx, graph) -> Callable:
-    from ..lower import lower  # lower.py imports this package: import at use
+    from ember.compiler.lower import lower  # lower.py imports this package: import at use
 
-    fn = lower(graph, ctx.precision).fn
-    return lambda *args: tuple(fn([], [], list(args), None)[0])
+    return lower(graph, ctx.precision).run
 
 
 def _cond(ctx, pred, *operands):

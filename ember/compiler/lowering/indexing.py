@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 
 def _gather(ctx, x, index, dim):
@@ -41,37 +42,46 @@ def _identity(reduce, dtype):
 
 
 def _scatter_prod(x, coords, src):
-    """x.at[coords].multiply(src) with PyTorch's gradient (JAX has none for repeated indices)."""
+    """x.at[coords].multiply(src) with PyTorch's gradient (JAX has none for repeated indices).
 
-    @jax.custom_vjp
-    def prod(base, values):
-        return base.at[coords].multiply(values)
+    `coords` is an argument of the custom-VJP function (with a float0 cotangent), not a
+    closure: under `jax.jit` it is a tracer, which a custom VJP must not close over.
+    """
+    return _prod(x, src, coords)
 
-    def fwd(base, values):
-        return prod(base, values), (base, values)
 
-    def bwd(res, g):
-        # d(prod)/d(e) = product of the other factors: the product of the non-zero factors,
-        # divided by e when no factor is zero, or itself at the single zero factor
-        base, values = res
-        zeros = (base == 0).astype(base.dtype).at[coords].add((values == 0).astype(base.dtype))
-        nonzero = (
-            jnp.where(base == 0, 1, base).at[coords].multiply(jnp.where(values == 0, 1, values))
-        )
+@jax.custom_vjp
+def _prod(base, values, coords):
+    return base.at[coords].multiply(values)
 
-        def partial(e, n_zero, total):
-            safe = jnp.where(e == 0, 1, e)
-            return jnp.where(
-                e == 0, jnp.where(n_zero == 1, total, 0), jnp.where(n_zero == 0, total / safe, 0)
-            )
 
-        return (
-            g * partial(base, zeros, nonzero),
-            g[coords] * partial(values, zeros[coords], nonzero[coords]),
-        )
+def _prod_fwd(base, values, coords):
+    return _prod(base, values, coords), (base, values, coords)
 
-    prod.defvjp(fwd, bwd)
-    return prod(x, src)
+
+def _partial_product(e, n_zero, total):
+    """The product of the other factors at each factor `e` (see `_prod_bwd`)."""
+    safe = jnp.where(e == 0, 1, e)
+    return jnp.where(
+        e == 0, jnp.where(n_zero == 1, total, 0), jnp.where(n_zero == 0, total / safe, 0)
+    )
+
+
+def _prod_bwd(res, g):
+    # d(prod)/d(e) = product of the other factors: the product of the non-zero factors,
+    # divided by e when no factor is zero, or itself at the single zero factor
+    base, values, coords = res
+    zeros = (base == 0).astype(base.dtype).at[coords].add((values == 0).astype(base.dtype))
+    nonzero = jnp.where(base == 0, 1, base).at[coords].multiply(jnp.where(values == 0, 1, values))
+    no_grad = tuple(np.zeros(c.shape, jax.dtypes.float0) for c in coords)
+    return (
+        g * _partial_product(base, zeros, nonzero),
+        g[coords] * _partial_product(values, zeros[coords], nonzero[coords]),
+        no_grad,
+    )
+
+
+_prod.defvjp(_prod_fwd, _prod_bwd)
 
 
 _REDUCERS = {

@@ -4,41 +4,36 @@ from __future__ import annotations
 
 from ember.graphdef import Graph, Value, get_op
 
-from .rewrite import substitute
-
-
-def _key(node, canonical):
-    # repr keeps 0.0 / -0.0 and 1 / 1.0 / True apart (they compare equal in Python)
-    attrs = tuple(sorted((k, type(v).__name__, repr(v)) for k, v in node.attrs.items()))
-    return (node.op, tuple(id(canonical.get(id(v), v)) for v in node.inputs), attrs)
+from .rewrite import map_subgraphs, substitute
 
 
 def eliminate_common_subexpressions(graph: Graph) -> Graph:
-    """Replace repeated pure computations by their first occurrence.
+    """Replace repeated pure computations by their first occurrence, in bodies too.
 
+    Frozen attrs hash with their types (0.0 and -0.0, 1 and 1.0 stay apart).
     Stochastic ops (dropout) are merged only when their salt matches, which
     the tracer makes unique per call, so two dropouts never collapse.
     """
     seen: dict[tuple, tuple[Value, ...]] = {}
-    mapping: dict[int, Value] = {}
-    kept = []
+    mapping: dict[Value, Value] = {}
+    kept, changed = [], False
+
+    def canonical(v: Value) -> Value:
+        return mapping.get(v, v)
+
     for node in graph.nodes:
-        opdef = get_op(node.op)
-        if not opdef.pure or node.subgraphs:
-            kept.append(node)
+        new = map_subgraphs(node, eliminate_common_subexpressions)
+        changed |= new is not node
+        if not get_op(node.op).pure or node.subgraphs:
+            kept.append(new)
             continue
-        try:
-            key = _key(node, mapping)
-            hash(key)
-        except TypeError:
-            kept.append(node)
-            continue
+        key = (node.op, tuple(canonical(v) for v in node.inputs), node.attrs)
         if key in seen:
-            for old, new in zip(node.outputs, seen[key], strict=True):
-                mapping[id(old)] = new
+            for old, first in zip(node.outputs, seen[key], strict=True):
+                mapping[old] = first
             continue
         seen[key] = node.outputs
-        kept.append(node)
-    if not mapping:
+        kept.append(new)
+    if not mapping and not changed:
         return graph
     return substitute(graph, kept, mapping)

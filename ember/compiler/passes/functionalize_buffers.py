@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+from ember.compiler.passes.rewrite import substitute
 from ember.graphdef import Graph
-
-from .rewrite import substitute
 
 
 def functionalize_buffers(graph: Graph) -> Graph:
@@ -16,7 +15,7 @@ def functionalize_buffers(graph: Graph) -> Graph:
     writes = [n for n in graph.nodes if n.op == "buffer_write"]
     if not writes:
         return graph
-    mapping = {id(n.outputs[0]): n.inputs[0] for n in writes}
+    mapping = {n.outputs[0]: n.inputs[0] for n in writes}
     last = {}
     for n in writes:
         last[n.attrs["name"]] = n.outputs[0]

@@ -6,12 +6,11 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
+from ember.compiler.passes.eliminate_common_subexpressions import eliminate_common_subexpressions
+from ember.compiler.passes.eliminate_dead_code import eliminate_dead_code
+from ember.compiler.passes.functionalize_buffers import functionalize_buffers
+from ember.compiler.passes.specialize_for_eval import specialize_for_eval
 from ember.graphdef import Graph, verify
-
-from .eliminate_common_subexpressions import eliminate_common_subexpressions
-from .eliminate_dead_code import eliminate_dead_code
-from .functionalize_buffers import functionalize_buffers
-from .specialize_for_eval import specialize_for_eval
 
 Pass = Callable[[Graph], Graph]
 
@@ -28,14 +27,18 @@ def run_passes(
     passes: Sequence[Pass] = DEFAULT_PASSES,
     *,
     dump: bool | None = None,
-    check: bool = False,
+    check: bool | None = None,
     out=None,
 ) -> Graph:
-    """Apply `passes`; `dump=True` (or EMBER_DUMP_IR=1) prints the IR after each.
+    """Apply `passes`; `dump=True` (or EMBER_DUMP_IR=1) prints the IR after each, and
+    `check=True` (or EMBER_VERIFY=1, set by the test suite) verifies it after each.
 
     >>> g = run_passes(graph, dump=True)
     """
     dump = bool(int(os.environ.get("EMBER_DUMP_IR", "0"))) if dump is None else dump
+    check = bool(int(os.environ.get("EMBER_VERIFY", "0"))) if check is None else check
+    if check:
+        verify(graph)
     out = out or sys.stderr
     if dump:
         print(f"=== IR before passes ===\n{graph}", file=out)

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+from ember.compiler.passes.rewrite import substitute
 from ember.graphdef import Graph
-
-from .rewrite import substitute
 
 
 def specialize_for_eval(graph: Graph) -> Graph:
@@ -18,7 +17,7 @@ def specialize_for_eval(graph: Graph) -> Graph:
     kept = []
     for n in graph.nodes:
         if n.op in ("dropout", "buffer_write"):
-            mapping[id(n.outputs[0])] = n.inputs[0]
+            mapping[n.outputs[0]] = n.inputs[0]
         else:
             kept.append(n)
     out = substitute(graph.replace(updates=()), kept, mapping)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..errors import DTypeError, ShapeError
-from ..types import TensorType
+from ember.errors import DTypeError, ShapeError
+from ember.graphdef.types import TensorType
 
 
 def broadcast_shapes(*shapes: Sequence[int]) -> tuple[int, ...]:

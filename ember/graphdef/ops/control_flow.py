@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..errors import DTypeError, ShapeError
-from ..ir import Graph
-from ..registry import register_op
-from ..types import TensorType
+from ember.errors import DTypeError, ShapeError
+from ember.graphdef.ir import Graph
+from ember.graphdef.registry import register_op
+from ember.graphdef.types import TensorType
 
 _INDEX = TensorType((), "int32")
 _PRED = TensorType((), "bool")

@@ -7,10 +7,10 @@ length of the `stride` attr, so one op serves conv1d/2d/3d.
 
 from __future__ import annotations
 
-from ..errors import ShapeError
-from ..registry import register_op
-from ..types import TensorType
-from .common import require_float, same_dtype
+from ember.errors import ShapeError
+from ember.graphdef.ops.common import require_float, same_dtype
+from ember.graphdef.registry import register_op
+from ember.graphdef.types import TensorType
 
 _SPATIAL = {1: "L", 2: "H, W", 3: "D, H, W"}
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ..registry import register_op
-from ..types import TensorType
+from ember.graphdef.registry import register_op
+from ember.graphdef.types import TensorType
 
 
 def _constant(types, value, shape, dtype):

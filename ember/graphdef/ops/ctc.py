@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from ..errors import DTypeError, ShapeError
-from ..registry import register_op
-from ..types import TensorType
-from .common import require_float
+from ember.errors import DTypeError, ShapeError
+from ember.graphdef.ops.common import require_float
+from ember.graphdef.registry import register_op
+from ember.graphdef.types import TensorType
 
 _INTS = ("uint8", "int8", "int16", "int32", "int64")
 

@@ -6,11 +6,11 @@ promotion) and broadcast their shapes like PyTorch.
 
 from __future__ import annotations
 
-from ..dtypes import INTS as INTEGER
-from ..errors import DTypeError
-from ..registry import register_op
-from ..types import TensorType
-from .common import broadcast_shapes, require_float, same_dtype
+from ember.errors import DTypeError
+from ember.graphdef.dtypes import INTS as INTEGER
+from ember.graphdef.ops.common import broadcast_shapes, require_float, same_dtype
+from ember.graphdef.registry import register_op
+from ember.graphdef.types import TensorType
 
 # float-valued unary ops: integer inputs are cast to float by the tracer
 FLOAT_UNARY = (
@@ -169,4 +169,4 @@ register_op("convert", _convert, attrs={"dtype": "dtype"})
 register_op("clamp", _clamp, num_inputs=3, doc="clamp(x, min, max), bounds as tensors")
 register_op("lerp", _lerp, num_inputs=3)
 register_op("nan_to_num", _same, attrs={"nan": "float", "posinf": "float?", "neginf": "float?"})
-register_op("stop_gradient", _same)
+register_op("stop_gradient", _same, differentiable=False)  # blocks gradients

@@ -6,11 +6,11 @@ out-of-range index is clamped into range (XLA has no exceptions).
 
 from __future__ import annotations
 
-from ..dtypes import INTS
-from ..errors import DTypeError, ShapeError
-from ..registry import register_op
-from ..types import TensorType
-from .common import normalize_dim
+from ember.errors import DTypeError, ShapeError
+from ember.graphdef.dtypes import INTS
+from ember.graphdef.ops.common import normalize_dim
+from ember.graphdef.registry import register_op
+from ember.graphdef.types import TensorType
 
 SCATTER_REDUCES = ("none", "sum", "prod", "mean", "amax", "amin")
 

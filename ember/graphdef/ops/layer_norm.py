@@ -6,10 +6,10 @@ float dtype (half activations with float32 parameters), like PyTorch's kernels.
 
 from __future__ import annotations
 
-from ..errors import ShapeError
-from ..registry import register_op
-from ..types import TensorType
-from .common import require_float
+from ember.errors import ShapeError
+from ember.graphdef.ops.common import require_float
+from ember.graphdef.registry import register_op
+from ember.graphdef.types import TensorType
 
 
 def check_normalized_shape(op: str, x: TensorType, normalized_shape: tuple) -> None:

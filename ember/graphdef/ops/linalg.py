@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 
-from ..errors import ShapeError
-from ..registry import register_op
-from ..types import TensorType
-from .common import broadcast_shapes, same_dtype
+from ember.errors import ShapeError
+from ember.graphdef.ops.common import broadcast_shapes, same_dtype
+from ember.graphdef.registry import register_op
+from ember.graphdef.types import TensorType
 
 
 def matmul_shape(a: tuple, b: tuple) -> tuple:

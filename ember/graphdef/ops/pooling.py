@@ -7,10 +7,10 @@ flat positions within each input plane (h * W + w), PyTorch's layout.
 
 from __future__ import annotations
 
-from ..errors import DTypeError, ShapeError
-from ..registry import register_op
-from ..types import TensorType
-from .common import require_float
+from ember.errors import DTypeError, ShapeError
+from ember.graphdef.ops.common import require_float
+from ember.graphdef.registry import register_op
+from ember.graphdef.types import TensorType
 
 _NUMERIC = (
     "float16",

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from ..errors import DTypeError, ShapeError
-from ..registry import register_op
-from ..types import TensorType
-from .common import normalize_dim, normalize_dims, require_float
+from ember.errors import DTypeError, ShapeError
+from ember.graphdef.ops.common import normalize_dim, normalize_dims, require_float
+from ember.graphdef.registry import register_op
+from ember.graphdef.types import TensorType
 
 
 def reduced_shape(shape, dims, keepdim):

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import math
 
-from ..errors import DTypeError, ShapeError
-from ..registry import register_op
-from ..types import TensorType
-from .common import require_float
+from ember.errors import DTypeError, ShapeError
+from ember.graphdef.ops.common import require_float
+from ember.graphdef.registry import register_op
+from ember.graphdef.types import TensorType
 
 INTERPOLATE_MODES = ("nearest", "nearest-exact", "linear", "bilinear", "bicubic", "trilinear")
 

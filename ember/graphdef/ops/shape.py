@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from ..errors import DTypeError, ShapeError
-from ..registry import register_op
-from ..types import TensorType
-from .common import broadcast_shapes, normalize_dim
+from ember.errors import DTypeError, ShapeError
+from ember.graphdef.ops.common import broadcast_shapes, normalize_dim
+from ember.graphdef.registry import register_op
+from ember.graphdef.types import TensorType
 
 
 def _reshape(types, shape):

@@ -1,0 +1,26 @@
+"""`ember.autograd`: gradients of lazy tensors with PyTorch's names.
+
+>>> x = em.randn(3, requires_grad=True)
+>>> (gx,) = em.autograd.grad((x ** 2).sum(), [x])
+>>> with em.no_grad():
+...     y = x * 2          # y does not require grad
+"""
+
+from ember.autograd.functional import backward, grad
+from ember.autograd.grad_mode import (
+    enable_grad,
+    inference_mode,
+    is_grad_enabled,
+    no_grad,
+    set_grad_enabled,
+)
+
+__all__ = [
+    "backward",
+    "enable_grad",
+    "grad",
+    "inference_mode",
+    "is_grad_enabled",
+    "no_grad",
+    "set_grad_enabled",
+]

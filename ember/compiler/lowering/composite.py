@@ -1,0 +1,22 @@
+"""JAX rules for `call` (inline the body) and `grad` (`jax.grad` of the body)."""
+
+from __future__ import annotations
+
+import jax
+
+
+def _call(ctx, *operands, name):
+    from ..lower import lower  # lower.py imports this package: import at use
+
+    return tuple(lower(ctx.node.subgraphs[0], ctx.precision).run(*operands))
+
+
+def _grad(ctx, *operands, num_wrt):
+    from ..lower import lower
+
+    run = lower(ctx.node.subgraphs[0], ctx.precision).run
+    wrt, rest = tuple(operands[:num_wrt]), operands[num_wrt:]
+    return tuple(jax.grad(lambda w: run(*w, *rest)[0])(wrt))
+
+
+RULES = {"call": _call, "grad": _grad}

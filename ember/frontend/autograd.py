@@ -1,0 +1,224 @@
+"""Autograd on lazy tensors: `backward()` and `grad()` record a `grad` node.
+
+The slice of the lazy graph between the differentiated output and the tensors
+it is differentiated with respect to becomes the node's body (a self-contained
+sub-graph, interned by structure so a training loop reuses one body). Its
+lowering is `jax.grad` of the body, so forward, backward and the optimizer
+update of an iteration still compile into one XLA program at `optimizer.step()`.
+
+PyTorch semantics kept: gradients accumulate into leaves' `.grad` until zeroed;
+a graph is freed by `backward()` unless `retain_graph=True` (a second backward
+then raises PyTorch's error); `.grad` of a non-leaf is None (with a warning);
+non-scalar outputs need `gradient=`.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Sequence
+from typing import Any
+
+from ember.errors import TraceError
+from ember.frontend.lazy import RECORDER, LazyValue, intern_graph
+from ember.graphdef.ir import Graph, GraphInput, Node, Value
+
+_FREED: weakref.WeakSet = weakref.WeakSet()  # nodes whose graph backward() released
+
+
+def _differentiable_slice(outputs: Sequence[LazyValue], stop: set[int]):
+    """Nodes on requires-grad paths from the leaves (or `stop` values) to `outputs`,
+    topologically sorted, and the requires-grad leaves reached."""
+    order: list[Node] = []
+    seen: set[int] = set()
+    leaves: list[LazyValue] = []
+    leaf_ids: set[int] = set()
+    for out in outputs:
+        work = [(out, False)]
+        while work:
+            v, expanded = work.pop()
+            node = v.node
+            if id(v) in stop or node is None:
+                if v.requires_grad and id(v) not in leaf_ids:
+                    leaf_ids.add(id(v))
+                    leaves.append(v)
+                continue
+            if expanded:
+                if id(node) not in seen:
+                    seen.add(id(node))
+                    order.append(node)
+                continue
+            if id(node) in seen:
+                continue
+            if node in _FREED:
+                raise TraceError(
+                    "Trying to backward through the graph a second time (or directly access "
+                    "saved tensors after they have already been freed); fix: pass "
+                    "retain_graph=True to the first backward() or grad() call"
+                )
+            work.append((v, True))
+            for x in reversed(node.inputs):
+                if x.requires_grad:
+                    work.append((x, False))
+    return order, leaves
+
+
+def _body(nodes: list[Node], wrt: list[LazyValue], output: LazyValue, cotangent: bool):
+    """The sub-graph computing `output` from (wrt..., externals...[, cotangent]).
+
+    Returns the interned body graph and the external values (operands after `wrt`)."""
+    index: dict[int, Any] = {id(v): ("w", i) for i, v in enumerate(wrt)}
+    externals: list[LazyValue] = []
+    parts = []
+    for node in nodes:
+        args = []
+        for x in node.inputs:
+            r = index.get(id(x))
+            if r is None:
+                r = index[id(x)] = ("x", len(externals))
+                externals.append(x)
+            args.append(r)
+        parts.append((node.op, node.attrs, tuple(args), node.subgraphs))
+        for j, o in enumerate(node.outputs):
+            index[id(o)] = (len(parts) - 1, j)
+    out_ref = index[id(output)]
+    key = (
+        "grad_body",
+        tuple(parts),
+        tuple(v.type for v in wrt),
+        tuple(v.type for v in externals),
+        out_ref,
+        cotangent,
+    )
+
+    def build() -> Graph:
+        fresh: dict[int, Value] = {}
+        inputs = []
+        for i, v in enumerate(wrt):
+            fresh[id(v)] = Value(v.type, f"wrt{i}")
+            inputs.append(GraphInput("data", f"wrt{i}", fresh[id(v)]))
+        for i, v in enumerate(externals):
+            fresh[id(v)] = Value(v.type, f"x{i}")
+            inputs.append(GraphInput("data", f"x{i}", fresh[id(v)]))
+        body_nodes = []
+        for node in nodes:
+            outs = tuple(Value(o.type) for o in node.outputs)
+            for o, new in zip(node.outputs, outs, strict=True):
+                fresh[id(o)] = new
+            body_nodes.append(
+                node.replace(inputs=tuple(fresh[id(x)] for x in node.inputs), outputs=outs)
+            )
+        result = fresh[id(output)]
+        if cotangent:  # a vector-Jacobian product: differentiate sum(output * gradient)
+            from ember.graphdef.registry import get_op
+
+            g = Value(output.type, "cotangent")
+            inputs.append(GraphInput("data", "cotangent", g))
+            prod = Value(get_op("mul").infer([output.type, output.type])[0])
+            body_nodes.append(Node("mul", (result, g), {}, (prod,), nodes[-1].source))
+            axes = tuple(range(len(output.type.shape)))
+            total = Value(get_op("sum").infer([prod.type], dims=axes, keepdim=False)[0])
+            body_nodes.append(
+                Node("sum", (prod,), {"dims": axes, "keepdim": False}, (total,), nodes[-1].source)
+            )
+            result = total
+        return Graph(tuple(inputs), tuple(body_nodes), (result,), (), "grad_body")
+
+    return intern_graph(key, build), externals
+
+
+def gradients(
+    output: LazyValue,
+    wrt: Sequence[LazyValue],
+    gradient: LazyValue | None,
+    retain_graph: bool,
+    create_graph: bool,
+    allow_unused: bool,
+) -> list[LazyValue | None]:
+    """Record d(output)/d(wrt) as lazy values (None for unused ones when allowed)."""
+    from ember.frontend.tensor import Tensor
+
+    stop = {id(v) for v in wrt}
+    nodes, _ = _differentiable_slice([output], stop)
+    reached = _reachable(nodes, output)
+    used = [v for v in wrt if id(v) in reached]
+    if len(used) < len(wrt) and not allow_unused:
+        raise TraceError(
+            "One of the differentiated Tensors appears to not have been used in the graph. "
+            "Set allow_unused=True if this is the desired behavior."
+        )
+    if not nodes or not used:
+        return [None] * len(wrt)
+    body, externals = _body(nodes, used, output, gradient is not None)
+    operands = [*used, *externals] + ([gradient] if gradient is not None else [])
+    tensors = [Tensor(v, RECORDER) for v in operands]
+    from ember.graphdef.registry import get_op  # noqa: F401  (op registered in graphdef.ops)
+
+    with _grad_mode(create_graph):
+        outs = RECORDER.emit("grad", tensors, {"num_wrt": len(used)}, subgraphs=(body,))
+    if not retain_graph:
+        for node in nodes:
+            _FREED.add(node)
+    by_id = {id(v): t.value for v, t in zip(used, outs, strict=True)}
+    return [by_id.get(id(v)) for v in wrt]
+
+
+def _reachable(nodes: list[Node], output: LazyValue) -> set[int]:
+    ids = {id(output)}
+    for node in nodes:
+        ids.update(id(x) for x in node.inputs)
+    return ids
+
+
+class _grad_mode:
+    """Grad outputs require grad only with create_graph=True (higher-order gradients)."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+
+    def __enter__(self):
+        from ember.frontend.lazy import set_grad_enabled_flag
+
+        self.old = set_grad_enabled_flag(self.enabled)
+
+    def __exit__(self, *exc):
+        from ember.frontend.lazy import set_grad_enabled_flag
+
+        set_grad_enabled_flag(self.old)
+
+
+def backward(tensor, gradient=None, retain_graph=None, create_graph=False, inputs=None) -> None:
+    """`tensor.backward()`: accumulate d(tensor)/d(leaf) into every requires-grad leaf's `.grad`."""
+    from ember.frontend.lazy import as_lazy
+    from ember.frontend.tensor import Tensor
+
+    value = tensor.value
+    if not value.requires_grad:
+        raise TraceError(
+            "element 0 of tensors does not require grad and does not have a grad_fn; fix: "
+            "create the inputs with requires_grad=True (or use parameters of a module), and do "
+            "not compute the loss under em.no_grad()"
+        )
+    if gradient is None and value.type.shape != () and value.type.size != 1:
+        raise TraceError(
+            f"grad can be implicitly created only for scalar outputs, but backward() was called "
+            f"on a tensor of shape {value.type.shape}; fix: reduce it (loss.mean()) or pass "
+            "gradient= a tensor of the same shape"
+        )
+    if gradient is None and value.type.shape != ():
+        tensor = tensor.reshape(())
+        value = tensor.value
+    cot = as_lazy(gradient, value.type).value if gradient is not None else None
+    if inputs is not None:
+        targets = [t.value for t in inputs]
+        owners = list(inputs)
+    else:
+        _, leaves = _differentiable_slice([value], set())
+        targets = leaves
+        owners = [v.owner() if v.owner is not None else None for v in leaves]
+    retain = create_graph if retain_graph is None else retain_graph
+    grads = gradients(value, targets, cot, retain, create_graph, allow_unused=True)
+    for owner, g in zip(owners, grads, strict=True):
+        if owner is None or g is None:
+            continue
+        new = Tensor(g, RECORDER)
+        owner.grad = new if owner.grad is None else owner.grad + new

@@ -1,0 +1,349 @@
+"""Lazy tensors: ops outside a trace record into ember's IR and run only when needed.
+
+A `Tensor` outside a traced forward holds a `LazyValue`: either a leaf with its
+concrete array (`data`), or the result of a recorded `Node` whose operands are
+other lazy values. Nothing runs op by op: when Python needs a value (`.item()`,
+`.numpy()`, `print`, `bool`), the runtime's executor (installed in `EXECUTOR`)
+collects the pending nodes (`collect`), compiles them as one program with the
+same passes and lowering as every other graph (cached by the cut's structural
+key, so a loop compiles once) and fills in the results. `optimizer.step()` is
+the natural cut: forward, loss, backward and update of an iteration become one
+donated XLA program.
+
+Autograd is recorded too: values carry `requires_grad`; `backward()` turns the
+slice of the graph between the loss and the leaves into a `grad` node whose
+body is that slice (see `autograd.py`).
+
+This module never imports JAX; the executor lives in `ember.runtime.lazy`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import weakref
+import zlib
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from ember.errors import EmberError, TraceError, with_location
+from ember.frontend.tracer import user_frame
+from ember.graphdef.ir import FrozenDict, Graph, GraphInput, Node, Source, Value
+from ember.graphdef.registry import check_attr, get_op
+from ember.graphdef.types import TensorType
+
+# The runtime installs an object with `materialize(values)` (fills `value.data` for each).
+EXECUTOR: list[Any] = [None]
+
+
+class LazyValue(Value):
+    """A value of the lazy graph: a leaf with `data`, or output `index` of `node`.
+
+    A computed value keeps its `node` while it may still be differentiated
+    (`requires_grad`), so `backward()` can walk through it after `.item()`.
+    `owner` is a weak reference to the leaf `Tensor` whose `.grad` it feeds.
+    """
+
+    __slots__ = ("node", "index", "data", "requires_grad", "owner", "__weakref__")
+
+    def __init__(self, type: TensorType, node=None, index: int = 0, data=None, requires_grad=False):
+        super().__init__(type)
+        self.node = node
+        self.index = index
+        self.data = data
+        self.requires_grad = requires_grad
+        self.owner = None
+
+    @property
+    def pending(self) -> bool:
+        return self.data is None
+
+
+# -- grad mode ---------------------------------------------------------------------------------
+
+_grad = threading.local()
+
+
+def is_grad_enabled() -> bool:
+    return getattr(_grad, "enabled", True)
+
+
+def set_grad_enabled_flag(mode: bool) -> bool:
+    old = is_grad_enabled()
+    _grad.enabled = bool(mode)
+    return old
+
+
+# -- the recorder --------------------------------------------------------------------------------
+
+
+class LazyRecorder:
+    """Records ops on lazy tensors (the lazy counterpart of a trace's `GraphBuilder`)."""
+
+    module_path = ""
+    module_stack: list[str] = []
+    module_paths: dict[int, str] = {}
+    enclosing: tuple = ()
+    input_kinds: dict = {}  # lazy values are plain data to control-flow bodies
+    _salt_counts: dict = {}
+
+    def __init__(self):
+        # tensors created pending, in creation order (cut keys must not depend on set order)
+        self.live: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+        self._count = itertools.count(1)
+        self.recorded = 0  # number of the last recorded tensor
+        self.synced = 0  # `recorded` when every live tensor was last computed
+        self.pinned: list = []  # pending module buffers, kept until the next cut computes them
+
+    def pin(self, tensor) -> None:
+        """Keep `tensor` (a module's pending buffer update) in the next cut."""
+        self.pinned.append(tensor)
+
+    # -- what functional ops use ---------------------------------------------------------
+    def source(self) -> Source:
+        file, line = user_frame()
+        return Source("", file, line)
+
+    def error(self, error: EmberError) -> EmberError:
+        return with_location(error, "", self.source().location)
+
+    def emit(self, op: str, inputs: Sequence, attrs: dict | None = None, subgraphs=()) -> list:
+        from ember.frontend.tensor import Tensor
+
+        opdef = get_op(op)
+        values = []
+        for t in inputs:
+            if not isinstance(t, Tensor):
+                raise self.error(TraceError(f"{op}: operand {t!r} is not a tensor"))
+            v = t.value
+            if not isinstance(v, LazyValue):
+                raise self.error(
+                    TraceError(
+                        f"{op}: a tensor of a traced forward ({v.type}) is used outside it; "
+                        "fix: return it from forward instead of keeping it"
+                    )
+                )
+            values.append(v)
+        attrs = FrozenDict(attrs or {})
+        for key, kind in opdef.attrs.items():
+            if key not in attrs or not check_attr(kind, attrs[key]):
+                raise self.error(TraceError(f"{op}: attr {key}={attrs.get(key)!r} is not a {kind}"))
+        try:
+            extra = {"subgraphs": tuple(subgraphs)} if subgraphs else {}
+            types = opdef.infer([v.type for v in values], **attrs, **extra)
+        except EmberError as e:
+            raise self.error(e) from None
+        grad = opdef.differentiable and is_grad_enabled() and any(v.requires_grad for v in values)
+        outs = tuple(
+            LazyValue(t, None, i, None, grad and _floating(t)) for i, t in enumerate(types)
+        )
+        node = Node(op, tuple(values), attrs, outs, self.source(), tuple(subgraphs))
+        for v in outs:
+            v.node = node
+        tensors = [Tensor(v, self) for v in outs]
+        for t in tensors:
+            self.recorded = next(self._count)
+            self.live[self.recorded] = t
+        return tensors
+
+    def rng_tensor(self):
+        """A fresh key for one random op outside a trace: (seed, draw number) as key data."""
+        from ember.nn.parameter import initial_seed, next_draw
+
+        seed = initial_seed()
+        return leaf(_key_data(seed, next_draw()), requires_grad=False)
+
+    def salt(self) -> int:
+        return 0  # every lazy random op already has its own key
+
+    def param_tensor(self, param):
+        return param
+
+    def buffer_tensor(self, module, name: str):
+        return None
+
+
+def _floating(t: TensorType) -> bool:
+    return t.dtype in ("float16", "bfloat16", "float32", "float64")
+
+
+def _key_data(seed: int, draw: int):
+    import numpy as np
+
+    high = zlib.crc32(f"ember-seed-{seed}".encode()) & 0xFFFFFFFF
+    return np.array([high, draw & 0xFFFFFFFF], dtype=np.uint32)
+
+
+RECORDER = LazyRecorder()
+
+
+def leaf(data: Any, requires_grad: bool = False, dtype: str | None = None):
+    """A concrete tensor holding `data` (a numpy or backend array)."""
+    from ember.frontend.tensor import Tensor
+    from ember.graphdef import dtypes
+
+    dt = dtypes.canonical(dtype or getattr(data.dtype, "name", str(data.dtype)))
+    value = LazyValue(TensorType(tuple(data.shape), dt), data=data, requires_grad=requires_grad)
+    tensor = Tensor(value, RECORDER)
+    if requires_grad:
+        value.owner = weakref.ref(tensor)
+    return tensor
+
+
+# -- collecting a cut ------------------------------------------------------------------------------
+
+
+class Cut:
+    """The pending nodes that compute `targets`, in topological order, and their inputs.
+
+    `key` is structural (ops, attrs, wiring, input types, and the sub-graphs themselves,
+    compared by identity and kept alive by the key, so an id is never reused): two
+    iterations of a loop give equal keys, so the program compiles once.
+    """
+
+    __slots__ = ("targets", "nodes", "inputs", "key")
+
+    def __init__(self, targets, nodes, inputs, key):
+        self.targets, self.nodes, self.inputs, self.key = targets, nodes, inputs, key
+
+    def graph(self, name: str = "lazy") -> Graph:
+        graph_inputs = tuple(GraphInput("data", f"in{i}", v) for i, v in enumerate(self.inputs))
+        return Graph(graph_inputs, tuple(self.nodes), tuple(self.targets), (), name)
+
+
+def collect(targets: Sequence[LazyValue]) -> Cut:
+    """The nodes needed for the pending `targets`, topologically sorted (iteratively:
+    chains of thousands of ops are fine), their inputs, and the structural key."""
+    # 1. the nodes reachable through pending values
+    members: dict[int, Node] = {}
+    stack = [t.node for t in targets if t.data is None and t.node is not None]
+    while stack:
+        node = stack.pop()
+        if id(node) in members:
+            continue
+        members[id(node)] = node
+        for v in node.inputs:
+            if v.data is None:
+                if v.node is None:
+                    raise TraceError(f"internal: a pending lazy value {v.type} has no producer")
+                if id(v.node) not in members:
+                    stack.append(v.node)
+    # 2. topological order; a computed input whose producer is a member is an edge too
+    nodes: list[Node] = []
+    done: set[int] = set()
+    for root in list(members.values()):
+        if id(root) in done:
+            continue
+        work = [(root, False)]
+        while work:
+            node, expanded = work.pop()
+            if expanded:
+                if id(node) not in done:
+                    done.add(id(node))
+                    nodes.append(node)
+                continue
+            if id(node) in done:
+                continue
+            work.append((node, True))
+            for v in reversed(node.inputs):
+                producer = v.node
+                if producer is not None and id(producer) in members and id(producer) not in done:
+                    work.append((producer, False))
+    # 3. inputs, wiring and the key
+    inputs: list[LazyValue] = []
+    ref: dict[int, Any] = {}
+    parts = []
+    for node in nodes:
+        args = []
+        for v in node.inputs:
+            r = ref.get(id(v))
+            if r is None:  # concrete, or computed by a node outside this cut
+                r = ref[id(v)] = ("in", len(inputs))
+                inputs.append(v)
+            args.append(r)
+        parts.append((node.op, node.attrs, tuple(args), node.subgraphs))
+        for j, v in enumerate(node.outputs):
+            ref[id(v)] = (len(parts) - 1, j)
+    outs = []
+    for t in targets:
+        r = ref.get(id(t))
+        if r is None:
+            r = ref[id(t)] = ("in", len(inputs))
+            inputs.append(t)
+        outs.append(r)
+    key = (tuple(parts), tuple(v.type for v in inputs), tuple(outs))
+    return Cut(list(targets), nodes, inputs, key)
+
+
+def materialize(values: Sequence[LazyValue]) -> None:
+    """Compute every pending value in `values` (one program); leaves are left alone."""
+    pending = [v for v in values if v.data is None]
+    if not pending:
+        return
+    executor = EXECUTOR[0]
+    if executor is None:
+        raise RuntimeError("import ember (the runtime executes lazy tensors)")
+    executor.materialize(pending)
+
+
+def sync() -> None:
+    """Compute every live pending tensor (before a runner donates arrays they may read).
+    O(1) when nothing was recorded since the last sync."""
+    if RECORDER.recorded != RECORDER.synced or RECORDER.pinned:
+        values = pending_live_values()
+        if values:
+            materialize(values)
+        RECORDER.synced = RECORDER.recorded
+
+
+def pending_live_values() -> list[LazyValue]:
+    """Values of live tensors that still need computing (torch_xla's 'live tensors')."""
+    seen, out = set(), []
+    RECORDER.pinned = [t for t in RECORDER.pinned if t.value.data is None]
+    for t in [*RECORDER.live.values(), *RECORDER.pinned]:
+        v = t.value
+        if isinstance(v, LazyValue) and v.data is None and id(v) not in seen:
+            seen.add(id(v))
+            out.append(v)
+    return out
+
+
+def intern_graph(key: Any, build: Callable[[], Graph], _cache: dict = {}) -> Graph:  # noqa: B006
+    """One Graph object per structural key, so sub-graph identities are stable cache keys."""
+    graph = _cache.get(key)
+    if graph is None:
+        graph = _cache[key] = build()
+    return graph
+
+
+def as_lazy(value: Any, like: TensorType | None = None):
+    """A lazy tensor for `value` (a tensor, array, number or nested list), optionally cast
+    to the dtype of `like`. Host arrays take the default precision (float64 -> float32)."""
+    import numpy as np
+
+    from ember.frontend.tensor import Tensor
+    from ember.graphdef import dtypes
+
+    if isinstance(value, Tensor):
+        out = value
+    else:
+        if hasattr(value, "detach") and hasattr(value, "cpu"):  # a torch tensor
+            value = value.detach().cpu().numpy()
+        arr = value if (hasattr(value, "shape") and hasattr(value, "dtype")) else np.asarray(value)
+        if isinstance(arr, np.ndarray) and not dtypes.x64_enabled():
+            if arr.dtype == np.float64:
+                arr = arr.astype(np.float32)
+            elif arr.dtype == np.int64:
+                arr = arr.astype(np.int32)
+        out = leaf(arr)
+    if like is not None and out.dtype != like.dtype:
+        out = out.to(like.dtype)
+    return out
+
+
+def graph_of(*tensors) -> Graph:
+    """The pending IR behind lazy tensors, as the next cut would compile it.
+
+    >>> print(em.graph_of(loss))      # the forward, loss (and grad nodes) not yet computed
+    """
+    return collect([t.value for t in tensors]).graph("pending")

@@ -1,0 +1,328 @@
+"""`Tensor`: one class for traced and lazy tensors, with PyTorch's operators and methods.
+
+Inside a traced forward a Tensor wraps an IR `Value` of the active trace and
+every op emits a node. Outside a trace it is a lazy tensor (`frontend/lazy.py`):
+ops record into the lazy graph and values are computed only when Python needs
+them (`.item()`, `.numpy()`, `print`, `bool`). Methods are attached by the
+functional modules (`tensor_method`), so each op is defined once for both.
+
+In-place methods (`add_`, `x[idx] = v`, ...) are functional updates that rebind
+the tensor to the new value; a tensor bound to a parameter or buffer slot
+(`param.data`, `module.running_mean`) writes the new value back to its owner.
+"""
+
+from __future__ import annotations
+
+import warnings
+import weakref
+from typing import Any
+
+import numpy as np
+
+from ember.errors import TraceError
+from ember.graphdef.dtypes import as_dtype
+from ember.graphdef.ir import Value
+
+
+class Tensor:
+    __slots__ = ("value", "builder", "grad", "_slot", "__weakref__")
+    __array_priority__ = 1000  # numpy scalars/arrays defer to our operators
+
+    def __init__(self, value: Value, builder):
+        self.value = value
+        self.builder = builder
+        self.grad = None
+        self._slot = None
+
+    # -- type ---------------------------------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.value.type.shape
+
+    @property
+    def dtype(self) -> str:
+        return as_dtype(self.value.type.dtype)
+
+    @property
+    def ndim(self) -> int:
+        return len(self.value.type.shape)
+
+    @property
+    def type(self):
+        return self.value.type
+
+    def dim(self) -> int:
+        return self.ndim
+
+    def size(self, dim: int | None = None):
+        return self.shape if dim is None else self.shape[dim]
+
+    def numel(self) -> int:
+        return self.value.type.size
+
+    def element_size(self) -> int:
+        return np.dtype(_numpy_dtype(self.dtype)).itemsize
+
+    def __len__(self) -> int:
+        if not self.shape:
+            raise TypeError("len() of a 0-d tensor")
+        return self.shape[0]
+
+    def __iter__(self):
+        for i in range(len(self)):
+            yield self[i]
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    @property
+    def is_lazy(self) -> bool:
+        return not self.builder.__class__.__name__ == "GraphBuilder" and self._lazy()
+
+    def _lazy(self) -> bool:
+        from ember.frontend.lazy import LazyValue
+
+        return isinstance(self.value, LazyValue)
+
+    # -- concrete values ------------------------------------------------------------------------
+    def _concrete(self, what: str):
+        if self._lazy():
+            return self._array()
+        raise self.builder.error(
+            TraceError(
+                f"{what} needs the concrete value of a traced tensor {self.value.type}, which is "
+                "not known while tracing. Python control flow on tensor values cannot be "
+                "compiled; fix: use em.where(cond, a, b) for elementwise choices, em.cond for "
+                "branches, em.fori_loop / em.while_loop / em.scan for loops, or do this "
+                "outside forward"
+            )
+        )
+
+    def _array(self):
+        """The concrete backend array (computing pending values: one compiled program)."""
+        from ember.frontend.lazy import materialize
+
+        value = self.value
+        if value.data is None:
+            materialize([value])
+        return value.data
+
+    def numpy(self, *, force: bool = False) -> np.ndarray:
+        return np.array(self._concrete("tensor.numpy()"))
+
+    def item(self):
+        arr = np.asarray(self._concrete("tensor.item()"))
+        if arr.size != 1:
+            raise ValueError(
+                f"a Tensor with {arr.size} elements cannot be converted to Scalar; fix: index "
+                "it or reduce it first (t.sum().item())"
+            )
+        return arr.reshape(()).item()
+
+    def tolist(self):
+        return np.asarray(self._concrete("tensor.tolist()")).tolist()
+
+    def __bool__(self):
+        return bool(self._scalar("bool(tensor) / `if tensor:`"))
+
+    def __float__(self):
+        return float(self._scalar("float(tensor)"))
+
+    def __int__(self):
+        return int(self._scalar("int(tensor)"))
+
+    def __index__(self):
+        value = self._scalar("using a tensor as a Python index")
+        if self.dtype not in ("int8", "int16", "int32", "int64", "uint8", "uint32"):
+            raise TypeError("only integer tensors of a single element can be converted to an index")
+        return int(value)
+
+    def _scalar(self, what: str):
+        arr = np.asarray(self._concrete(what))
+        if arr.size != 1:
+            raise RuntimeError(
+                f"{what}: a tensor with {arr.size} elements is ambiguous; fix: use .any() or "
+                ".all(), or index a single element"
+            )
+        return arr.reshape(()).item()
+
+    def __array__(self, dtype=None, copy=None):
+        arr = np.asarray(self._concrete("converting a tensor to a numpy array"))
+        return arr.astype(dtype) if dtype is not None else arr
+
+    def __repr__(self) -> str:
+        if not self._lazy():
+            return f"Tensor({self.value.type})"
+        arr = np.asarray(self._array())
+        body = np.array2string(arr, separator=", ", prefix="tensor(", precision=4)
+        extras = []
+        if self.dtype not in ("float32", "int32", "bool") or arr.size == 0:
+            extras.append(f"dtype=ember.{self.dtype}")
+        if self.requires_grad:
+            extras.append("requires_grad=True")
+        return "tensor(" + body + "".join(", " + e for e in extras) + ")"
+
+    def __format__(self, spec: str) -> str:
+        if self._lazy() and self.numel() == 1 and spec:
+            return format(self.item(), spec)
+        return repr(self) if not spec else format(repr(self), spec)
+
+    # -- autograd -------------------------------------------------------------------------------
+    @property
+    def requires_grad(self) -> bool:
+        return bool(getattr(self.value, "requires_grad", True))
+
+    @requires_grad.setter
+    def requires_grad(self, flag: bool) -> None:
+        self.requires_grad_(flag)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        if not self._lazy():
+            raise self.builder.error(
+                TraceError("requires_grad_() inside a traced forward: gradients flow already")
+            )
+        if not self.is_leaf:
+            raise RuntimeError(
+                "you can only change requires_grad flags of leaf variables; fix: use "
+                "x.detach().requires_grad_()"
+            )
+        if requires_grad and self.dtype not in ("float16", "bfloat16", "float32", "float64"):
+            raise RuntimeError("only Tensors of floating point dtype can require gradients")
+        self.value.requires_grad = bool(requires_grad)
+        self.value.owner = weakref.ref(self) if requires_grad else None
+        return self
+
+    @property
+    def is_leaf(self) -> bool:
+        node = getattr(self.value, "node", None)
+        return node is None or not self.requires_grad
+
+    @property
+    def grad_fn(self):
+        node = getattr(self.value, "node", None)
+        return None if node is None or not self.requires_grad else node.op
+
+    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None) -> None:
+        if not self._lazy():
+            raise self.builder.error(
+                TraceError(
+                    "backward() inside a traced forward: the compiled step differentiates the "
+                    "loss itself; fix: return the loss (em.compile(..., loss=...) or "
+                    "training_step)"
+                )
+            )
+        from ember.frontend.autograd import backward
+
+        backward(self, gradient, retain_graph, create_graph, inputs)
+
+    def retain_grad(self) -> None:
+        warnings.warn(
+            "retain_grad() is not supported for non-leaf tensors in ember; use "
+            "em.autograd.grad(loss, [tensor]) to get that gradient",
+            stacklevel=2,
+        )
+
+    def detach(self) -> Tensor:
+        if self._lazy() and self.value.data is not None:
+            from ember.frontend.lazy import leaf
+
+            return leaf(self.value.data)
+        from ember.nn.functional import stop_gradient
+
+        return stop_gradient(self)
+
+    def detach_(self) -> Tensor:
+        return self._assign(self.detach())
+
+    # -- in-place updates -----------------------------------------------------------------------
+    def _assign(self, new: Tensor) -> Tensor:
+        """Rebind to `new` (an in-place op's result) and write back to an owning slot."""
+        from ember.frontend.lazy import is_grad_enabled
+
+        if self._lazy() and self.is_leaf and self.requires_grad and is_grad_enabled():
+            raise RuntimeError(
+                "a leaf Variable that requires grad is being used in an in-place operation; "
+                "fix: do it under `with em.no_grad():` (e.g. initialisation or a manual update)"
+            )
+        if new.value.type != self.value.type:
+            new = new.to(self.dtype)
+            if new.shape != self.shape:
+                from ember.nn.functional.shape import broadcast_to
+
+                new = broadcast_to(new, self.shape)
+        self.value = new.value
+        self.builder = new.builder
+        if self._slot is not None:
+            owner, key = self._slot
+            owner._write_slot(key, self)
+        return self
+
+    # PyTorch idioms that are no-ops in a compiled graph
+    def contiguous(self, *args, **kwargs) -> Tensor:
+        return self
+
+    def clone(self, *args, **kwargs) -> Tensor:
+        return Tensor(self.value, self.builder)
+
+    def cpu(self) -> Tensor:
+        return self
+
+    def cuda(self, *args, **kwargs) -> Tensor:
+        return self
+
+    def pin_memory(self) -> Tensor:
+        return self
+
+    @property
+    def device(self):
+        from ember.frontend.device import device
+
+        return device("cpu")
+
+    @property
+    def is_cuda(self) -> bool:
+        return False
+
+    @property
+    def data(self) -> Tensor:
+        """The value without autograd history (PyTorch's `.data`); bound to this tensor."""
+        out = Tensor(self.value, self.builder) if not self._lazy() else self.detach()
+        out._slot = (_DataOwner(self), "data")
+        return out
+
+    @data.setter
+    def data(self, value: Any) -> None:
+        from ember.frontend.lazy import as_lazy
+
+        self.value = as_lazy(value, self.value.type).value
+
+
+class _DataOwner:
+    """Writes in-place updates of `t.data` back into `t`."""
+
+    __slots__ = ("tensor",)
+
+    def __init__(self, tensor: Tensor):
+        self.tensor = tensor
+
+    def _write_slot(self, key: str, new: Tensor) -> None:
+        self.tensor.value = new.value
+
+
+def _numpy_dtype(dtype: str):
+    if dtype == "bfloat16":
+        import ml_dtypes
+
+        return ml_dtypes.bfloat16
+    return np.dtype(dtype)
+
+
+def tensor_method(*names: str):
+    """Decorator: also expose a functional op as `Tensor.<name>` for each name given."""
+
+    def attach(fn):
+        for name in names or (fn.__name__,):
+            setattr(Tensor, name, fn)
+        return fn
+
+    return attach

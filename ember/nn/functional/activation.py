@@ -1,0 +1,120 @@
+"""Activations and the softmax family (`torch.nn.functional` names and defaults)."""
+
+from __future__ import annotations
+
+from ember.errors import ShapeError
+from ember.frontend.tensor import tensor_method
+from ember.nn.functional._core import as_tensor, emit, to_float
+
+
+def _dim_default(x, dim):
+    # PyTorch's legacy implicit-dim rule: 0 for 0-, 1- and 3-D inputs, else 1
+    return dim if dim is not None else (0 if x.ndim in (0, 1, 3) else 1)
+
+
+@tensor_method()
+def softmax(input, dim=None, dtype=None):
+    x = to_float(as_tensor(input) if dtype is None else as_tensor(input).to(dtype))
+    return emit("softmax", [x], dim=int(_dim_default(x, dim)))
+
+
+@tensor_method()
+def log_softmax(input, dim=None, dtype=None):
+    x = to_float(as_tensor(input) if dtype is None else as_tensor(input).to(dtype))
+    return emit("log_softmax", [x], dim=int(_dim_default(x, dim)))
+
+
+def softmin(input, dim=None, dtype=None):
+    return softmax(-as_tensor(input), dim, dtype)
+
+
+@tensor_method()
+def relu(input, inplace: bool = False):
+    return emit("relu", [as_tensor(input)])
+
+
+def relu6(input, inplace: bool = False):
+    return emit("relu6", [to_float(as_tensor(input))])
+
+
+def leaky_relu(input, negative_slope: float = 0.01, inplace: bool = False):
+    return emit("leaky_relu", [to_float(as_tensor(input))], negative_slope=float(negative_slope))
+
+
+def elu(input, alpha: float = 1.0, inplace: bool = False):
+    return emit("elu", [to_float(as_tensor(input))], alpha=float(alpha))
+
+
+def celu(input, alpha: float = 1.0, inplace: bool = False):
+    return emit("celu", [to_float(as_tensor(input))], alpha=float(alpha))
+
+
+def selu(input, inplace: bool = False):
+    return emit("selu", [to_float(as_tensor(input))])
+
+
+def gelu(input, approximate: str = "none"):
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    return emit("gelu" if approximate == "none" else "gelu_tanh", [to_float(as_tensor(input))])
+
+
+def silu(input, inplace: bool = False):
+    return emit("silu", [to_float(as_tensor(input))])
+
+
+def mish(input, inplace: bool = False):
+    return emit("mish", [to_float(as_tensor(input))])
+
+
+def softplus(input, beta: float = 1.0, threshold: float = 20.0):
+    return emit(
+        "softplus", [to_float(as_tensor(input))], beta=float(beta), threshold=float(threshold)
+    )
+
+
+def softsign(input):
+    return emit("softsign", [to_float(as_tensor(input))])
+
+
+def hardtanh(input, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False):
+    return emit(
+        "hardtanh", [to_float(as_tensor(input))], min_val=float(min_val), max_val=float(max_val)
+    )
+
+
+def hardswish(input, inplace: bool = False):
+    return emit("hardswish", [to_float(as_tensor(input))])
+
+
+def hardsigmoid(input, inplace: bool = False):
+    return emit("hardsigmoid", [to_float(as_tensor(input))])
+
+
+def logsigmoid(input):
+    return emit("logsigmoid", [to_float(as_tensor(input))])
+
+
+def glu(input, dim: int = -1):
+    x = as_tensor(input)
+    if x.shape[dim] % 2:
+        raise x.builder.error(ShapeError(f"glu: dim {dim} of shape {x.shape} must be even"))
+    a, b = x.chunk(2, dim)
+    return a * b.sigmoid()
+
+
+def prelu(input, weight):
+    x = as_tensor(input)
+    w = as_tensor(weight, x.builder)
+    if w.numel() > 1 and x.ndim >= 2:
+        w = w.reshape((1, w.numel()) + (1,) * (x.ndim - 2))
+    from ember.nn.functional.elementwise import where
+
+    return where(x >= 0, x, x * w)
+
+
+def threshold(input, threshold: float, value: float):
+    from ember.nn.functional.elementwise import where
+
+    x = as_tensor(input)
+    return where(x > threshold, x, value)

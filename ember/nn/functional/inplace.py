@@ -1,0 +1,156 @@
+"""PyTorch's in-place methods (`add_`, `zero_`, `copy_`, `x[idx] = v`, `+=`, ...).
+
+Each is the out-of-place op followed by a rebind of the tensor to the result
+(`Tensor._assign`), which also writes back to the owner of a bound tensor
+(`param.data.fill_(0)` updates the parameter; `module.running_mean.zero_()` the
+buffer). Rebinding is how in-place updates stay functional for XLA. What cannot
+be expressed: aliasing through views (`y = x[0]; y.zero_()` does not change
+`x` in ember). Like PyTorch, modifying a leaf that requires grad needs
+`with em.no_grad():`.
+"""
+
+from __future__ import annotations
+
+from ember.frontend.tensor import Tensor
+from ember.nn.functional import elementwise as E
+from ember.nn.functional._core import as_tensor
+from ember.nn.functional.creation import full_like, zeros_like
+
+__all__: list[str] = []
+
+
+def _inplace(name: str, fn) -> None:
+    def method(self, *args, **kwargs):
+        return self._assign(fn(self, *args, **kwargs))
+
+    method.__name__ = name
+    method.__doc__ = f"In-place `{name[:-1]}`: rebinds this tensor (and its owner) to the result."
+    setattr(Tensor, name, method)
+
+
+_OUT_OF_PLACE = [
+    "add",
+    "sub",
+    "mul",
+    "div",
+    "pow",
+    "clamp",
+    "clamp_min",
+    "clamp_max",
+    "abs",
+    "neg",
+    "exp",
+    "log",
+    "sqrt",
+    "rsqrt",
+    "relu",
+    "sigmoid",
+    "tanh",
+    "floor",
+    "ceil",
+    "round",
+    "trunc",
+    "sign",
+    "reciprocal",
+    "square",
+    "masked_fill",
+    "index_put",
+    "scatter",
+    "scatter_add",
+    "scatter_reduce",
+    "index_add",
+    "unsqueeze",
+    "squeeze",
+    "transpose",
+    "t",
+    "lerp",
+    "addcmul",
+    "addcdiv",
+    "fmod",
+    "remainder",
+    "sin",
+    "cos",
+    "log1p",
+    "expm1",
+    "exp2",
+    "erf",
+    "clip",
+    "copysign",
+    "atan2",
+    "hypot",
+    "logical_not",
+    "bitwise_not",
+    "float_power",
+    "nan_to_num",
+    "tril",
+    "triu",
+    "resize",
+    "fix",
+    "frac",
+    "sinh",
+    "cosh",
+    "tan",
+    "asin",
+    "acos",
+    "atan",
+    "sigmoid",
+    "true_divide",
+    "multiply",
+    "subtract",
+    "divide",
+    "maximum",
+    "minimum",
+]
+for _name in _OUT_OF_PLACE:
+    _fn = getattr(Tensor, _name, None)
+    if _fn is not None and not hasattr(Tensor, _name + "_"):
+        _inplace(_name + "_", _fn)
+
+
+def _zero_(self) -> Tensor:
+    return self._assign(zeros_like(self))
+
+
+def _fill_(self, value) -> Tensor:
+    if isinstance(value, Tensor):
+        return self._assign(full_like(self, 0) + value.to(self.dtype))
+    return self._assign(full_like(self, value))
+
+
+def _copy_(self, src, non_blocking: bool = False) -> Tensor:
+    """`x.copy_(src)`: src cast to x's dtype and broadcast to its shape."""
+    return self._assign(as_tensor(src).to(self.dtype))
+
+
+Tensor.zero_ = _zero_
+Tensor.fill_ = _fill_
+Tensor.copy_ = _copy_
+Tensor.__iadd__ = lambda self, other: self._assign(self + other)
+Tensor.__isub__ = lambda self, other: self._assign(self - other)
+Tensor.__imul__ = lambda self, other: self._assign(self * other)
+Tensor.__itruediv__ = lambda self, other: self._assign(self / other)
+Tensor.__ifloordiv__ = lambda self, other: self._assign(self // other)
+Tensor.__ipow__ = lambda self, other: self._assign(self**other)
+Tensor.__imod__ = lambda self, other: self._assign(self % other)
+Tensor.__iand__ = lambda self, other: self._assign(self & other)
+Tensor.__ior__ = lambda self, other: self._assign(self | other)
+Tensor.__ixor__ = lambda self, other: self._assign(self ^ other)
+
+
+def setitem(x: Tensor, index, value) -> None:
+    """`x[index] = value`: the positions `index` selects are overwritten (functional scatter)."""
+    from ember.nn.functional.creation import arange
+    from ember.nn.functional.shape import broadcast_to, reshape
+
+    if isinstance(index, Tensor) and index.dtype == "bool" and index.shape == x.shape:
+        x._assign(E.where(index, as_tensor(value).to(x.dtype), x))
+        return
+    positions = reshape(arange(x.numel()), x.shape)[index]
+    src = broadcast_to(as_tensor(value).to(x.dtype), positions.shape)
+    flat = reshape(x, (x.numel(),))
+    n = positions.numel()
+    updated = flat.scatter(0, reshape(positions, (n,)), reshape(src, (n,)))
+    x._assign(reshape(updated, x.shape))
+
+
+Tensor.__setitem__ = setitem

@@ -1,0 +1,456 @@
+"""`Module`: PyTorch's registration semantics on top of the tracer.
+
+Assigning a `Parameter`, a `Module` or (via `register_buffer`) an array to an
+attribute registers it. Inside a trace, reading a parameter or buffer returns
+the graph's input `Tensor`; assigning a traced value to a buffer records a
+buffer write. Outside a trace, calling a module on arrays runs a compiled,
+cached forward (provided by the runtime).
+
+State lives in one place: each Parameter holds its value and each module's
+`_buffers` dict holds its buffers' arrays. Runners read and write them there;
+anything that changes what a compiled program bakes in bumps `STATE_VERSION`.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from ember.errors import StateDictError
+from ember.frontend.lazy import RECORDER, LazyValue
+from ember.frontend.tensor import Tensor
+from ember.frontend.tracer import current_builder
+from ember.graphdef import dtypes
+from ember.graphdef.types import TensorType
+from ember.nn.parameter import Parameter, bump_state_version, slot_type, stored, to_numpy
+
+# The runtime installs the function that runs a module on concrete arrays.
+EAGER_CALL: list[Callable | None] = [None]
+
+
+class IncompatibleKeys(NamedTuple):
+    missing_keys: list[str]
+    unexpected_keys: list[str]
+
+
+class Module:
+    """Base class of all layers and models; subclass it and define `forward`.
+
+    >>> class Net(Module):
+    ...     def __init__(self):
+    ...         super().__init__()
+    ...         self.fc = nn.Linear(4, 2)
+    ...     def forward(self, x):
+    ...         return self.fc(x).relu()
+    """
+
+    training: bool
+
+    def __init__(self, *args, **kwargs):
+        object.__setattr__(self, "training", True)
+        object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "_non_persistent", set())
+        object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "_programs", {})  # the runtime's per-module compiled programs
+
+    # -- registration -------------------------------------------------------------
+    def __setattr__(self, name: str, value: Any) -> None:
+        if "_parameters" not in self.__dict__:
+            raise AttributeError(
+                f"cannot assign {name!r} before Module.__init__() call; "
+                f"fix: call super().__init__() first in {type(self).__name__}.__init__"
+            )
+        params, buffers, modules = self._parameters, self._buffers, self._modules
+        if isinstance(value, Parameter):
+            self._discard(name)
+            params[name] = value
+            bump_state_version()
+        elif isinstance(value, Module):
+            self._discard(name)
+            modules[name] = value
+            bump_state_version()
+        elif name in params:
+            if value is not None:
+                raise TypeError(
+                    f"cannot assign {type(value).__name__} to parameter {name!r} "
+                    "(nn.Parameter or None required)"
+                )
+            params[name] = None
+            bump_state_version()
+        elif name in buffers:
+            self._set_buffer(name, value)
+        elif name in modules and value is None:
+            modules[name] = None
+            bump_state_version()
+        else:
+            if name == "training" and value != self.__dict__.get("training"):
+                bump_state_version()  # `m.training = False` is a mode change like m.eval()
+            object.__setattr__(self, name, value)
+
+    def _discard(self, name: str) -> None:
+        for d in (self.__dict__, self._parameters, self._buffers, self._modules):
+            d.pop(name, None)
+
+    def _set_buffer(self, name: str, value: Any) -> None:
+        builder = current_builder()
+        if isinstance(value, Tensor) and not isinstance(value.value, LazyValue):
+            if builder is None:
+                raise TypeError(f"buffer {name!r}: a traced Tensor outside a trace")
+            builder.write_buffer(self, name, value)
+            return
+        if isinstance(value, Tensor) and builder is not None and not isinstance(value, Parameter):
+            builder.write_buffer(self, name, value)  # a lazy constant assigned in forward
+            return
+        if value is not None:
+            value = _as_buffer_array(value)
+        self._buffers[name] = value
+        bump_state_version()
+
+    def __getattr__(self, name: str) -> Any:
+        d = self.__dict__
+        if "_parameters" in d:
+            if name in d["_parameters"]:
+                p = d["_parameters"][name]
+                builder = current_builder()
+                return builder.param_tensor(p) if builder is not None and p is not None else p
+            if name in d["_buffers"]:
+                builder = current_builder()
+                if builder is not None:
+                    t = builder.buffer_tensor(self, name)
+                    if t is not None:
+                        return t
+                return self._buffer_tensor(name)
+            if name in d["_modules"]:
+                return d["_modules"][name]
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
+    def _buffer_tensor(self, name: str):
+        """A buffer outside a trace: a tensor bound to its slot (in-place updates write back)."""
+        value = self._buffers[name]
+        if value is None:
+            return None
+        if isinstance(value, LazyValue):
+            lazy = value if value.data is None else LazyValue(value.type, data=value.data)
+        else:
+            lazy = LazyValue(slot_type(value), data=value)
+        t = Tensor(lazy, RECORDER)
+        t._slot = (self, name)
+        return t
+
+    def _write_slot(self, name: str, tensor: Tensor) -> None:
+        self._buffers[name] = stored(tensor)
+        bump_state_version()
+
+    def __delattr__(self, name: str) -> None:
+        for d in (self._parameters, self._buffers, self._modules):
+            if name in d:
+                del d[name]
+                bump_state_version()
+                return
+        object.__delattr__(self, name)
+
+    def __deepcopy__(self, memo: dict) -> Module:
+        """A deep copy with its own parameters and buffers; compiled programs are not copied."""
+        import copy
+
+        new = object.__new__(type(self))
+        memo[id(self)] = new
+        for key, value in self.__dict__.items():
+            object.__setattr__(new, key, {} if key == "_programs" else copy.deepcopy(value, memo))
+        return new
+
+    def register_buffer(self, name: str, tensor: Any, persistent: bool = True) -> None:
+        if "." in name or not name:
+            raise KeyError(f"buffer name {name!r} must be non-empty and contain no '.'")
+        self._discard(name)
+        if isinstance(tensor, Tensor) and not isinstance(tensor.value, LazyValue):
+            raise TypeError(
+                f"register_buffer({name!r}, ...) with a traced tensor; call it in __init__"
+            )
+        self._buffers[name] = None if tensor is None else _as_buffer_array(tensor)
+        if not persistent:
+            self._non_persistent.add(name)
+        else:
+            self._non_persistent.discard(name)
+        bump_state_version()
+
+    def register_parameter(self, name: str, param: Parameter | None) -> None:
+        self._discard(name)
+        self._parameters[name] = param
+        bump_state_version()
+
+    def add_module(self, name: str, module: Module | None) -> None:
+        self._discard(name)
+        self._modules[name] = module
+        bump_state_version()
+
+    register_module = add_module
+
+    def get_submodule(self, target: str) -> Module:
+        mod = self
+        for part in target.split(".") if target else []:
+            mod = mod._modules[part]
+        return mod
+
+    def get_parameter(self, target: str) -> Parameter:
+        path, _, name = target.rpartition(".")
+        return self.get_submodule(path)._parameters[name]
+
+    # -- calling ------------------------------------------------------------------
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__} must define forward()")
+
+    def __call__(self, *args, **kwargs):
+        builder = current_builder()
+        if builder is None:
+            if EAGER_CALL[0] is None:
+                raise RuntimeError(
+                    "import ember (not only ember.graphdef) to run modules on arrays"
+                )
+            return EAGER_CALL[0](self, args, kwargs)
+        path = builder.module_paths.get(id(self))
+        if path is None:
+            parent = builder.module_path
+            path = f"{parent}.{type(self).__name__}" if parent else type(self).__name__
+        builder.module_stack.append(path)
+        try:
+            return self.forward(*args, **kwargs)
+        finally:
+            builder.module_stack.pop()
+
+    # -- traversal ----------------------------------------------------------------
+    def named_modules(self, memo=None, prefix: str = "", remove_duplicate: bool = True):
+        if memo is None:
+            memo = set()
+        if remove_duplicate and id(self) in memo:
+            return
+        memo.add(id(self))
+        yield prefix, self
+        for name, m in self._modules.items():
+            if m is not None:
+                yield from m.named_modules(
+                    memo, f"{prefix}.{name}" if prefix else name, remove_duplicate
+                )
+
+    def modules(self) -> Iterator[Module]:
+        for _, m in self.named_modules():
+            yield m
+
+    def named_children(self) -> Iterator[tuple[str, Module]]:
+        seen = set()
+        for name, m in self._modules.items():
+            if m is not None and id(m) not in seen:
+                seen.add(id(m))
+                yield name, m
+
+    def children(self) -> Iterator[Module]:
+        for _, m in self.named_children():
+            yield m
+
+    def named_parameters(
+        self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True
+    ) -> Iterator[tuple[str, Parameter]]:
+        seen = set()
+        mods = self.named_modules(prefix=prefix) if recurse else [(prefix, self)]
+        for path, m in mods:
+            for name, p in m._parameters.items():
+                if p is None or (remove_duplicate and id(p) in seen):
+                    continue
+                seen.add(id(p))
+                yield (f"{path}.{name}" if path else name), p
+
+    def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
+        for _, p in self.named_parameters(recurse=recurse):
+            yield p
+
+    def named_buffers(self, prefix: str = "", recurse: bool = True):
+        mods = self.named_modules(prefix=prefix) if recurse else [(prefix, self)]
+        for path, m in mods:
+            for name, b in m._buffers.items():
+                if b is not None:
+                    yield (f"{path}.{name}" if path else name), m._buffer_tensor(name)
+
+    def buffers(self, recurse: bool = True):
+        for _, b in self.named_buffers(recurse=recurse):
+            yield b
+
+    def apply(self, fn: Callable[[Module], None]) -> Module:
+        for m in self.children():
+            m.apply(fn)
+        fn(self)
+        return self
+
+    # -- modes --------------------------------------------------------------------
+    def train(self, mode: bool = True) -> Module:
+        for m in self.modules():
+            object.__setattr__(m, "training", bool(mode))
+        bump_state_version()
+        return self
+
+    def eval(self) -> Module:
+        return self.train(False)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Module:
+        for p in self.parameters():
+            p.requires_grad = requires_grad
+        return self
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Gradients never accumulate on modules in ember (the step is functional)."""
+
+    def to(self, *args, **kwargs) -> Module:
+        """Accepted for porting; devices are placed by XLA (dtype casts are not supported here)."""
+        return self
+
+    def cuda(self, *args, **kwargs) -> Module:
+        return self
+
+    def cpu(self) -> Module:
+        return self
+
+    # -- state dict ---------------------------------------------------------------
+    def _state_items(self, prefix: str = ""):
+        for name, p in self._parameters.items():
+            if p is not None:
+                yield prefix + name, p, "param"
+        for name, b in self._buffers.items():
+            if b is not None and name not in self._non_persistent:
+                yield prefix + name, (self, name), "buffer"
+        for name, m in self._modules.items():
+            if m is not None:
+                yield from m._state_items(prefix + name + ".")
+
+    def state_dict(self, *, prefix: str = "", keep_vars: bool = False) -> OrderedDict:
+        """Parameters and persistent buffers as numpy arrays, under PyTorch's names."""
+        out = OrderedDict()
+        for key, obj, kind in self._state_items(prefix):
+            if kind == "param":
+                out[key] = obj if keep_vars else np.array(obj._materialized())
+            else:
+                module, name = obj
+                out[key] = np.array(module._buffer_tensor(name))
+        return out
+
+    def load_state_dict(self, state_dict: dict, strict: bool = True, assign: bool = False):
+        """Copy values in; errors list missing, unexpected and mis-shaped entries (like PyTorch)."""
+        items = {key: (obj, kind) for key, obj, kind in self._state_items()}
+        missing = [k for k in items if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in items]
+        mismatched, converted = [], {}
+        for key, value in state_dict.items():
+            if key in items:
+                obj, kind = items[key]
+                want = slot_type(obj._data) if kind == "param" and obj._data is not None else None
+                want = want or (
+                    TensorType(obj.shape, obj.dtype)
+                    if kind == "param"
+                    else slot_type(obj[0]._buffers[obj[1]])
+                )
+                problem, array = _converted(value, want)
+                if problem:
+                    mismatched.append(f"{key}: {problem}")
+                else:
+                    converted[key] = array
+        problems = []
+        if strict and missing:
+            problems.append("Missing key(s) in state_dict: " + ", ".join(f'"{k}"' for k in missing))
+        if strict and unexpected:
+            problems.append(
+                "Unexpected key(s) in state_dict: " + ", ".join(f'"{k}"' for k in unexpected)
+            )
+        if mismatched:
+            problems.append("Size or dtype mismatch for " + "; ".join(mismatched))
+        if problems:
+            raise StateDictError(
+                f"Error(s) in loading state_dict for {type(self).__name__}:\n  "
+                + "\n  ".join(problems)
+                + "\n  nothing was loaded; fix: rename/reshape the entries or pass strict=False "
+                "to skip missing and unexpected keys"
+            )
+        for key, array in converted.items():  # every entry checked: nothing fails past here
+            obj, kind = items[key]
+            if kind == "param":
+                obj.data = array
+            else:
+                module, name = obj
+                module._set_buffer(name, array)
+        return IncompatibleKeys(missing, unexpected)
+
+    # -- printing -----------------------------------------------------------------
+    def extra_repr(self) -> str:
+        return ""
+
+    def _get_name(self) -> str:
+        return type(self).__name__
+
+    def __repr__(self) -> str:
+        lines = []
+        extra = self.extra_repr()
+        if extra:
+            lines = extra.split("\n")
+        for name, m in self._modules.items():
+            child = repr(m).replace("\n", "\n  ")
+            lines.append(f"({name}): {child}")
+        body = self._get_name() + "("
+        if lines:
+            if len(lines) == 1 and not self._modules:
+                return body + lines[0] + ")"
+            body += "\n  " + "\n  ".join(lines) + "\n"
+        return body + ")"
+
+    def __dir__(self):
+        return sorted(
+            set(super().__dir__()) | set(self._parameters) | set(self._buffers) | set(self._modules)
+        )
+
+
+_DEFAULT_PRECISION = {np.dtype("float64"): np.float32, np.dtype("int64"): np.int32}
+
+
+def _as_buffer_array(value: Any) -> Any:
+    if isinstance(value, Tensor):
+        return stored(value)
+    return _host_buffer(value)
+
+
+def _host_buffer(value: Any) -> Any:
+    """Buffers hold numpy or backend arrays (torch tensors and lists become numpy), in the
+    backend's default precision: float64 -> float32, int64 -> int32 unless x64 is on."""
+    if hasattr(value, "shape") and hasattr(value, "dtype") and not hasattr(value, "detach"):
+        if not isinstance(value, np.ndarray):
+            return value
+        value = np.array(value)
+    else:
+        value = to_numpy(value)
+    if dtypes.x64_enabled():
+        return value
+    return value.astype(_DEFAULT_PRECISION.get(value.dtype, value.dtype), copy=False)
+
+
+def _converted(value: Any, want) -> tuple[str, Any]:
+    """(problem or "", value as a numpy array of the wanted dtype)."""
+    try:
+        arr = to_numpy(value)
+    except Exception as e:  # noqa: BLE001 (any foreign array type: report it, load nothing)
+        return f"cannot read a {type(value).__name__} as an array ({e})", None
+    if tuple(arr.shape) != tuple(want.shape):
+        return f"checkpoint has shape {tuple(arr.shape)}, model expects {tuple(want.shape)}", None
+    if arr.dtype.kind not in "biuf" and str(arr.dtype) != "bfloat16":
+        return f"checkpoint has dtype {arr.dtype}, which is not numeric", None
+    target = np.dtype(want.dtype) if want.dtype != "bfloat16" else None
+    if target is not None and target.kind in "iu" and arr.dtype.kind in "iu" and arr.size:
+        info = np.iinfo(target)
+        if arr.min() < info.min or arr.max() > info.max:
+            return (
+                f"values from {arr.min()} to {arr.max()} do not fit the model's {want.dtype}",
+                None,
+            )
+    if target is None:
+        import ml_dtypes
+
+        target = ml_dtypes.bfloat16
+    return "", np.asarray(arr, dtype=target)

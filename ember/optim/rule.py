@@ -1,0 +1,110 @@
+"""`RuleOptimizer`: an optimizer written as a per-parameter update rule (see `base`)."""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from ember.optim.base import Optimizer, OptimizerState, _as_list, _like
+
+# -- per-parameter rules -------------------------------------------------------
+
+
+class RuleState(NamedTuple):
+    count: jax.Array  # int32 steps taken; the rule sees step = count + 1, like torch
+    slots: tuple  # per parameter: the rule's state; () for parameters in no group
+
+
+def lerp(start: jax.Array, end: jax.Array, weight: jax.Array) -> jax.Array:
+    """`torch.lerp` for a scalar weight, in ATen's two-sided form so EMAs round alike."""
+    small = jnp.abs(weight) < 0.5
+    base = jnp.where(small, start, end)
+    return base + jnp.where(small, weight, weight - 1) * (end - start)
+
+
+def one_minus_pow(one_minus_beta: jax.Array, step: jax.Array) -> jax.Array:
+    """`1 - beta**step` (a bias correction) without cancellation when beta is near 1."""
+    return -jnp.expm1(step * jnp.log1p(-one_minus_beta))
+
+
+def _compute_dtype(dtype) -> jnp.dtype:
+    # torch does its arithmetic on low-precision tensors in float32 ("opmath").
+    return jnp.promote_types(dtype, jnp.float32)
+
+
+class RuleOptimizer(Optimizer):
+    """An optimizer given as a per-parameter rule; `build` does the plumbing.
+
+    Subclasses define `_init_slots(param, group)` (the per-parameter state) and
+    `_update(grad, param, slots, hp, group, step) -> (new_param, new_slots)`.
+    `hp` holds the group's traced hyperparameters plus what `_scalars` derives
+    from them (bias corrections...: computed once per group, not per parameter),
+    `group` the snapshot of its dict for static decisions only (plus
+    `"param_dtype"`, the parameter's own dtype), `step` the 1-based step as a
+    float. All arrays arrive in the compute dtype (float32 at least); results
+    are cast back to their own dtypes.
+
+    Example (plain gradient descent):
+        >>> class GD(RuleOptimizer):
+        ...     def __init__(self, params=None, lr=0.1):
+        ...         super().__init__(params, {"lr": lr})
+        ...     def _update(self, grad, param, slots, hp, group, step):
+        ...         return param - hp["lr"] * grad, slots
+    """
+
+    def _init_slots(self, param: jax.Array, group: dict) -> Any:
+        return ()
+
+    def _scalars(self, hp: dict, group: dict, step: jax.Array) -> dict[str, jax.Array]:
+        return {}
+
+    def _update(self, grad, param, slots, hp, group, step) -> tuple[jax.Array, Any]:
+        raise NotImplementedError
+
+    def build(self, named_params: list[tuple[str, Any]]) -> optax.GradientTransformation:
+        labels = self.group_labels(named_params)
+        groups = self._mark_built()
+
+        def init(params):
+            params = _as_list(params, len(labels))
+            slots = tuple(
+                self._init_slots(jnp.asarray(p), groups[lb]) if lb >= 0 else ()
+                for p, lb in zip(params, labels, strict=True)
+            )
+            inner = RuleState(jnp.zeros([], jnp.int32), slots)
+            return OptimizerState(self.hyperparams_state(), inner)
+
+        def update(grads, state, params=None):
+            if params is None:
+                raise ValueError(f"{type(self).__name__} needs the current params")
+            grads_in = grads
+            grads, params = _as_list(grads, len(labels)), _as_list(params, len(labels))
+            count = optax.safe_int32_increment(state.inner.count)
+            per_group: dict[tuple, tuple[dict, dict, jax.Array]] = {}
+            updates, new_slots = [], []
+            for g, p, s, lb in zip(grads, params, state.inner.slots, labels, strict=True):
+                if lb < 0:
+                    updates.append(jnp.zeros_like(p))
+                    new_slots.append(s)
+                    continue
+                dt = _compute_dtype(p.dtype)
+                if (lb, p.dtype) not in per_group:
+                    group = {**groups[lb], "param_dtype": p.dtype}
+                    hp = {k: v.astype(dt) for k, v in state.hyperparams[lb].items()}
+                    step = count.astype(dt)
+                    hp.update(self._scalars(hp, group, step))
+                    per_group[lb, p.dtype] = (hp, group, step)
+                hp, group, step = per_group[lb, p.dtype]
+                cast = jax.tree.map(lambda x: x.astype(_compute_dtype(x.dtype)), s)
+                new_p, s2 = self._update(g.astype(dt), p.astype(dt), cast, hp, group, step)
+                # Returning new_p - p (exact by Sterbenz's lemma while p changes by less
+                # than 2x) makes optax.apply_updates land on new_p bit for bit.
+                updates.append(new_p.astype(p.dtype) - p)
+                new_slots.append(jax.tree.map(lambda n, o: n.astype(o.dtype), s2, s))
+            inner = RuleState(count, tuple(new_slots))
+            return _like(grads_in, updates), OptimizerState(state.hyperparams, inner)
+
+        return optax.GradientTransformation(init, update)

@@ -1,0 +1,208 @@
+"""Executing lazy tensors: cuts compiled once per structure, module calls, optimizer steps.
+
+The frontend records (`ember.frontend.lazy`); this module runs. A cut (the
+pending nodes behind the values Python needs, plus every other live pending
+tensor, as torch_xla's mark_step does) becomes a graph, goes through the usual
+passes and lowering and is jitted once per structural key. `optimizer.step()`
+is a cut whose program also applies the optimizer update, with the parameters
+and the optimizer state donated: forward + backward + update of one iteration
+in ONE XLA program.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import numpy as np
+
+from ember.compiler import DEFAULT_PASSES, lower, run_passes
+from ember.errors import TraceError
+from ember.frontend import lazy as lazy_lib
+from ember.frontend.lazy import RECORDER, LazyValue, collect, pending_live_values
+from ember.frontend.tensor import Tensor
+from ember.graphdef.pytree import tree_unflatten
+from ember.nn import module as module_lib
+from ember.nn.module import Module
+
+from .eager import call_names
+from .program import CallSignature, ProgramCache, build_program, describe_context, describe_inputs
+from .state import StateView
+from .stats import note_compile
+
+
+def _release(values: list[LazyValue]) -> None:
+    """Computed values that cannot be differentiated drop their history (frees memory)."""
+    for v in values:
+        if not v.requires_grad:
+            v.node = None
+
+
+class Executor:
+    """Compiles and runs cuts of the lazy graph; one jitted program per structural key."""
+
+    def __init__(self):
+        self.programs: dict[Any, Any] = {}
+
+    def materialize(self, values: list[LazyValue]) -> None:
+        RECORDER.synced = RECORDER.recorded  # every live pending value is in this cut
+        targets = list(values)
+        seen = {id(v) for v in targets}
+        for v in pending_live_values():
+            if id(v) not in seen:
+                seen.add(id(v))
+                targets.append(v)
+        cut = collect(targets)
+        entry = self.programs.get(cut.key)
+        if entry is None:
+            graph = run_passes(cut.graph(), DEFAULT_PASSES)
+            entry = self.programs[cut.key] = jax.jit(lower(graph).run)
+            note_compile("lazy", [str(v.type) for v in cut.inputs], f"{len(cut.nodes)} ops")
+        outs = entry(*[v.data for v in cut.inputs])
+        for v, x in zip(cut.targets, outs, strict=True):
+            v.data = x
+        _release(cut.targets)
+
+    # -- optimizer steps ----------------------------------------------------------------------
+    def optimizer_step(self, optimizer) -> None:
+        params = optimizer.params
+        grads = [p.grad for p in params]
+        has_grad = tuple(g is not None for g in grads)
+        if not any(has_grad):
+            raise TraceError(
+                f"{type(optimizer).__name__}.step() found no gradients: none of its "
+                f"{len(params)} parameters has a .grad; fix: call loss.backward() before "
+                "optimizer.step() (and optimizer.zero_grad() before the next backward)"
+            )
+        for p in params:
+            p._materialized()  # pending initial values are computed first
+        grad_values = [g.value for g in grads if g is not None]
+        RECORDER.synced = RECORDER.recorded
+        targets = list(grad_values)
+        seen = {id(v) for v in targets}
+        for v in pending_live_values():
+            if id(v) not in seen:
+                seen.add(id(v))
+                targets.append(v)
+        cut = collect(targets)
+        by_array = {id(p._data): k for k, p in enumerate(params)}
+        in_param = tuple(by_array.get(id(v.data), -1) for v in cut.inputs)
+        frozen = tuple(not p.requires_grad for p in params)
+        key = (cut.key, in_param, has_grad, frozen, optimizer)  # held: its id is never reused
+        step = self.programs.get(key)
+        if step is None:
+            step = self.programs[key] = self._build_step(optimizer, cut, in_param, has_grad, frozen)
+            note_compile(
+                "optimizer.step", [str(v.type) for v in cut.inputs], f"{len(cut.nodes)} ops"
+            )
+        others = [v.data for v, k in zip(cut.inputs, in_param, strict=True) if k < 0]
+        new_params, opt_state, outs = step(
+            [p._data for p in params], others, optimizer.opt_state, optimizer.hyper_vector()
+        )
+        for p, value in zip(params, new_params, strict=True):
+            p._data = value
+        optimizer.opt_state = opt_state
+        for v, x in zip(cut.targets, outs, strict=True):
+            v.data = x
+        _release(cut.targets)
+
+    def _build_step(self, optimizer, cut, in_param, has_grad, frozen):
+        graph = run_passes(cut.graph("optimizer_step"), DEFAULT_PASSES)
+        run = lower(graph).run
+        n_grads = sum(has_grad)
+        import jax.numpy as jnp
+
+        def step(params, others, opt_state, hyper):
+            it = iter(others)
+            inputs = [params[k] if k >= 0 else next(it) for k in in_param]
+            outs = run(*inputs)
+            it_grads = iter(outs[:n_grads])
+            grads = [
+                next(it_grads) if g and not f else jnp.zeros_like(p)
+                for p, g, f in zip(params, has_grad, frozen, strict=True)
+            ]
+            new, opt_state = optimizer.apply_gradients(grads, opt_state, list(params), hyper)
+            keep = [not g or f for g, f in zip(has_grad, frozen, strict=True)]
+            new = [old if k else n for old, n, k in zip(params, new, keep, strict=True)]
+            return new, opt_state, list(outs)
+
+        return jax.jit(step, donate_argnums=(0, 2))
+
+
+EXECUTOR = Executor()
+lazy_lib.EXECUTOR[0] = EXECUTOR
+
+
+# -- module calls on lazy tensors -----------------------------------------------------------------
+
+
+class LazyCall:
+    """Records `net(tensors)` as one `call` node (the module's forward, traced once per
+    input signature and modes)."""
+
+    def __init__(self, module: Module):
+        self.module = module
+        self.view = StateView([("", module)], materialize=False)
+        self.programs = ProgramCache(type(module).__name__)
+        self.plans: dict = {}
+
+    def __call__(self, args: tuple, kwargs: dict):
+        module = self.module
+        signature, leaves = CallSignature.of((tuple(args), dict(kwargs)), keep_tensors=True)
+        self.view.refresh()
+        key = (signature, self.view.signature)
+        program = self.programs.get(key)
+        if program is None:
+            names = call_names(module.forward, signature)
+            program = build_program(
+                lambda tree: module(*tree[0], **tree[1]),
+                signature,
+                self.view.roots,
+                training=module.training,
+                names=names,
+                graph_name=type(module).__name__,
+            )
+            self.programs.add(
+                key,
+                program,
+                "__call__",
+                describe_inputs(signature, names),
+                describe_context(signature, self.view),
+            )
+        graph = program.graph
+        params = dict(zip(self.view.param_names, self.view.params, strict=True))
+        slots = dict(zip(self.view.buffer_names, self.view.buffer_slots, strict=True))
+        data = iter(leaves)
+        operands = []
+        for gi in graph.inputs:
+            if gi.kind == "data":
+                operands.append(lazy_lib.as_lazy(next(data)))
+            elif gi.kind == "param":
+                operands.append(params[gi.name])
+            elif gi.kind == "buffer":
+                m, b = slots[gi.name]
+                operands.append(m._buffer_tensor(b))
+            else:
+                operands.append(RECORDER.rng_tensor())
+        outs = RECORDER.emit("call", operands, {"name": type(module).__name__}, subgraphs=(graph,))
+        n_out = len(graph.outputs)
+        for (name, _), new in zip(graph.updates, outs[n_out:], strict=True):
+            m, b = slots[name]
+            m._buffers[b] = new.value  # pending; computed with the next cut
+            RECORDER.pin(new)
+        return tree_unflatten(program.out_tree, outs[:n_out])
+
+
+def lazy_call(module: Module, args: tuple, kwargs: dict):
+    runner = module._programs.get("lazy")
+    if runner is None:
+        runner = module._programs["lazy"] = LazyCall(module)
+    return runner(args, kwargs)
+
+
+module_lib.EAGER_CALL[0] = lazy_call
+
+
+def concrete(tensor: Tensor) -> np.ndarray:
+    """The value of a tensor as numpy (one cut if it is pending)."""
+    return np.asarray(tensor._array())

@@ -1,0 +1,142 @@
+"""The one state model, as runners see it: a flat view of module trees' parameters and buffers.
+
+Values live in the modules (each `Parameter` holds its array; each module's
+`_buffers` holds its buffers). A `StateView` resolves, once per
+`STATE_VERSION`, which parameter objects and buffer slots a runner uses and in
+what order, then reads them into flat lists for a jitted call and writes the
+results back. Every runner (compiled steps, `net(x)`, functional calls) goes
+through a view, so they all share one state and nothing is rebound.
+
+Per call a runner does `read()` and `write()`: one list comprehension each, no
+pytree work; when `STATE_VERSION` moved (a mode change, new submodule or a user
+write), `refresh()` re-resolves the view in O(parameters).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ember.frontend.lazy import LazyValue, materialize
+from ember.graphdef import TensorType
+from ember.nn.module import Module
+from ember.nn.parameter import STATE_VERSION, Parameter
+
+
+class StateView:
+    """The parameters and buffers of `roots` (pairs of name prefix and module), in order.
+
+    `param_names`/`buffer_names` are state-dict names (`"fc1.weight"`, with the
+    prefix of their root); `signature` is what compiled programs bake in.
+    """
+
+    def __init__(self, roots: Sequence[tuple[str, Module]], materialize: bool = True):
+        self.roots = list(roots)
+        self.materialize = materialize  # False: names and signature only (lazy calls)
+        self.version = -1
+        self.refresh()
+
+    def refresh(self) -> bool:
+        """Re-resolve if anything changed since the last call; True when it did."""
+        if self.version == STATE_VERSION[0]:
+            return False
+        params: list[tuple[str, Parameter]] = []
+        seen: set[int] = set()
+        buffers: list[tuple[str, Module, str]] = []
+        flags = []
+        for prefix, root in self.roots:
+            for name, p in root.named_parameters(prefix=prefix):
+                if id(p) not in seen:
+                    seen.add(id(p))
+                    params.append((name, p))
+            for path, m in root.named_modules(prefix=prefix):
+                flags.append(m.training)
+                for b, value in m._buffers.items():
+                    if value is not None:
+                        buffers.append((f"{path}.{b}" if path else b, m, b))
+        self.param_names = tuple(n for n, _ in params)
+        self.params = [p for _, p in params]
+        self.buffer_names = tuple(n for n, _, _ in buffers)
+        self.buffer_slots = [(m, b) for _, m, b in buffers]
+        self._to_device()
+        self.signature = (
+            tuple((n, p.shape, p.dtype, p.requires_grad) for n, p in params),
+            tuple((n, tuple(m._buffers[b].shape), str(m._buffers[b].dtype)) for n, m, b in buffers),
+            tuple(flags),
+        )
+        self.version = STATE_VERSION[0]
+        return True
+
+    def _to_device(self) -> None:
+        """Host arrays become device arrays once; an array shared by two slots is copied,
+        because a donated step cannot take the same buffer twice."""
+        pending = [p._data for p in self.params if isinstance(p._data, LazyValue)]
+        pending += [
+            m._buffers[b] for m, b in self.buffer_slots if isinstance(m._buffers[b], LazyValue)
+        ]
+        materialize(pending)  # pending initial values and in-place updates: one program
+        seen: set[int] = set()
+        for p in self.params:
+            arr = p._materialized()
+            if not isinstance(arr, jax.Array) or id(arr) in seen:
+                arr = p._data = jnp.array(arr, dtype=p.dtype)
+            seen.add(id(arr))
+        for m, b in self.buffer_slots:
+            arr = m._buffers[b]
+            if isinstance(arr, LazyValue):
+                arr = arr.data
+            if not isinstance(arr, jax.Array) or id(arr) in seen:
+                arr = jnp.array(_default_precision(arr))
+            m._buffers[b] = arr
+            seen.add(id(arr))
+
+    # -- per call --------------------------------------------------------------------
+    def read(self) -> tuple[list, list]:
+        if self.version != STATE_VERSION[0]:
+            self.refresh()
+        buffers = [m._buffers[b] for m, b in self.buffer_slots]
+        if any(type(x) is LazyValue for x in buffers):  # updated by a lazy module call
+            materialize([x for x in buffers if type(x) is LazyValue])
+            for (m, b), x in zip(self.buffer_slots, buffers, strict=True):
+                if type(x) is LazyValue:
+                    m._buffers[b] = x.data
+            buffers = [m._buffers[b] for m, b in self.buffer_slots]
+        return [p._data for p in self.params], buffers
+
+    def write(self, params: Sequence | None, buffers: Sequence | None) -> None:
+        if params is not None:
+            for p, value in zip(self.params, params, strict=True):
+                p._data = value
+        if buffers is not None:
+            for (m, b), value in zip(self.buffer_slots, buffers, strict=True):
+                m._buffers[b] = value
+
+    # -- description -----------------------------------------------------------------
+    def param_types(self) -> list[TensorType]:
+        return [TensorType(p.shape, p.dtype) for p in self.params]
+
+    def requires_grad(self) -> tuple[bool, ...]:
+        return tuple(p.requires_grad for p in self.params)
+
+    def as_dicts(self) -> dict[str, dict[str, Any]]:
+        """`{"params": {name: array}, "buffers": {name: array}}` (the functional state)."""
+        params, buffers = self.read()
+        return {
+            "params": dict(zip(self.param_names, params, strict=True)),
+            "buffers": dict(zip(self.buffer_names, buffers, strict=True)),
+        }
+
+
+def _default_precision(arr: Any) -> Any:
+    """Host buffers in JAX's default precision (float64 -> float32, int64 -> int32)."""
+    arr = np.asarray(arr)
+    if not jax.config.jax_enable_x64:
+        if arr.dtype == np.float64:
+            return arr.astype(np.float32)
+        if arr.dtype == np.int64:
+            return arr.astype(np.int32)
+    return arr

@@ -1,0 +1,32 @@
+"""`ember.utils.data`: PyTorch's data API — datasets, samplers, `DataLoader` — yielding
+ember tensors. A `torch.utils.data.DataLoader` also works wherever ember takes batches.
+
+>>> loader = DataLoader(TensorDataset(em.tensor(x), em.tensor(y)), batch_size=64, shuffle=True)
+>>> for inputs, labels in loader: ...
+"""
+
+from ember.utils.data.dataloader import DataLoader, default_collate
+from ember.utils.data.dataset import (
+    ConcatDataset,
+    Dataset,
+    IterableDataset,
+    Subset,
+    TensorDataset,
+    random_split,
+)
+from ember.utils.data.sampler import BatchSampler, RandomSampler, Sampler, SequentialSampler
+
+__all__ = [
+    "BatchSampler",
+    "ConcatDataset",
+    "DataLoader",
+    "Dataset",
+    "IterableDataset",
+    "RandomSampler",
+    "Sampler",
+    "SequentialSampler",
+    "Subset",
+    "TensorDataset",
+    "default_collate",
+    "random_split",
+]

@@ -1,0 +1,168 @@
+"""`DataLoader` with PyTorch's arguments, yielding ember tensors.
+
+Batches are collated on the host (numpy) and wrapped as concrete ember tensors;
+the first op on them moves them to the device inside the compiled program. A
+`TensorDataset` is sliced a whole batch at a time (no per-sample Python work).
+Shuffling is seeded (`em.manual_seed`, or `seed=`), one permutation per epoch;
+`state_dict()` / `load_state_dict()` record the epoch and the position in it, so
+a resumed run sees exactly the batches an uninterrupted one would.
+
+`num_workers`, `pin_memory`, `prefetch_factor`, `persistent_workers`, `timeout`
+and `worker_init_fn` are accepted; loading runs in the calling thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from ember.frontend.lazy import leaf
+from ember.frontend.tensor import Tensor
+from ember.utils.data.dataset import Dataset, IterableDataset, TensorDataset
+from ember.utils.data.sampler import BatchSampler, RandomSampler, SequentialSampler
+
+
+def _as_tensor(arr: np.ndarray) -> Tensor:
+    if arr.dtype == np.float64:
+        arr = arr.astype(np.float32)
+    elif arr.dtype == np.int64:
+        arr = arr.astype(np.int32)
+    return leaf(np.ascontiguousarray(arr))
+
+
+def default_collate(batch: Sequence[Any]) -> Any:
+    """Stack samples into batch tensors, recursing into tuples, lists and dicts."""
+    first = batch[0]
+    if isinstance(first, Mapping):
+        return {k: default_collate([b[k] for b in batch]) for k in first}
+    if isinstance(first, tuple) and hasattr(first, "_fields"):
+        return type(first)(*(default_collate(list(s)) for s in zip(*batch, strict=True)))
+    if isinstance(first, (tuple, list)):
+        return type(first)(default_collate(list(s)) for s in zip(*batch, strict=True))
+    if isinstance(first, (str, bytes)):
+        return list(batch)
+    if isinstance(first, Tensor):
+        return _as_tensor(np.stack([np.asarray(b) for b in batch]))
+    return _as_tensor(np.stack([np.asarray(b) for b in batch]))
+
+
+class DataLoader:
+    """`torch.utils.data.DataLoader`: batches of a dataset as ember tensors.
+
+    >>> loader = DataLoader(TensorDataset(x, y), batch_size=64, shuffle=True)
+    >>> for inputs, labels in loader:
+    ...     ...
+    """
+
+    def __init__(
+        self,
+        dataset: Dataset,
+        batch_size: int | None = 1,
+        shuffle: bool | None = None,
+        sampler=None,
+        batch_sampler=None,
+        num_workers: int = 0,
+        collate_fn: Callable | None = None,
+        pin_memory: bool = False,
+        drop_last: bool = False,
+        timeout: float = 0,
+        worker_init_fn=None,
+        multiprocessing_context=None,
+        generator=None,
+        *,
+        prefetch_factor=None,
+        persistent_workers: bool = False,
+        pin_memory_device: str = "",
+        seed: int | None = None,
+    ):
+        self.dataset = dataset
+        self.batch_size = batch_size
+        self.drop_last = drop_last
+        self.collate_fn = collate_fn
+        self.iterable = isinstance(dataset, IterableDataset)
+        if batch_sampler is not None:
+            if batch_size != 1 or shuffle or sampler is not None or drop_last:
+                raise ValueError(
+                    "batch_sampler option is mutually exclusive with batch_size, shuffle, "
+                    "sampler, and drop_last"
+                )
+            self.batch_size = None
+        if sampler is not None and shuffle:
+            raise ValueError("sampler option is mutually exclusive with shuffle")
+        if self.iterable:
+            self.sampler = None
+        elif sampler is None:
+            sampler = RandomSampler(dataset, seed=seed) if shuffle else SequentialSampler(dataset)
+        self.sampler = sampler
+        if batch_sampler is None and batch_size is not None and not self.iterable:
+            batch_sampler = BatchSampler(sampler, batch_size, drop_last)
+        self.batch_sampler = batch_sampler
+        self._epoch_done = 0  # batches already yielded in the current epoch (for resume)
+        self._skip = 0
+
+    def __len__(self) -> int:
+        if self.iterable:
+            raise TypeError("an IterableDataset has no length")
+        if self.batch_sampler is None:
+            return len(self.sampler)
+        return len(self.batch_sampler)
+
+    def __iter__(self) -> Iterator[Any]:
+        if self.iterable:
+            yield from self._iterable_batches()
+            return
+        skip, self._skip = self._skip, 0
+        self._epoch_done = 0
+        source = self.batch_sampler if self.batch_sampler is not None else self.sampler
+        for k, indices in enumerate(source):
+            if k < skip:
+                self._epoch_done += 1
+                continue
+            self._epoch_done += 1
+            yield self._fetch(indices)
+
+    def _fetch(self, indices) -> Any:
+        if self.batch_sampler is None:  # batch_size=None: samples one by one
+            sample = self.dataset[indices]
+            return self.collate_fn(sample) if self.collate_fn else sample
+        if isinstance(self.dataset, TensorDataset) and self.collate_fn is None:
+            idx = np.asarray(indices)
+            return tuple(_as_tensor(a[idx]) for a in self.dataset.arrays)
+        samples = [self.dataset[i] for i in indices]
+        return (self.collate_fn or default_collate)(samples)
+
+    def _iterable_batches(self) -> Iterator[Any]:
+        collate = self.collate_fn or default_collate
+        if self.batch_size is None:
+            yield from self.dataset
+            return
+        batch = []
+        for sample in self.dataset:
+            batch.append(sample)
+            if len(batch) == self.batch_size:
+                yield collate(batch)
+                batch = []
+        if batch and not self.drop_last:
+            yield collate(batch)
+
+    # -- resumable position --------------------------------------------------------------
+    def state_dict(self) -> dict:
+        """Epoch, shuffle seed and batches consumed in the current epoch (JSON-able)."""
+        sampler = self.sampler
+        return {
+            "epoch": int(getattr(sampler, "epoch", 0)) - (1 if self._epoch_done else 0),
+            "seed": getattr(sampler, "seed", None),
+            "batches_done": int(self._epoch_done),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        """Continue where `state` was taken: the next iteration replays that epoch's order
+        and skips the batches already consumed."""
+        sampler = self.sampler
+        if hasattr(sampler, "seed") and state.get("seed") is not None:
+            sampler.seed = int(state["seed"])
+        if hasattr(sampler, "set_epoch"):
+            sampler.set_epoch(int(state["epoch"]))
+        self._skip = int(state["batches_done"])
