@@ -18,8 +18,11 @@ from ember.errors import (  # noqa: F401
     CheckpointError,
     DTypeError,
     EmberError,
+    GraphParseError,
+    NonFiniteError,
     ShapeError,
     StateDictError,
+    TargetRangeError,
     TraceError,
     UnsupportedOpError,
     VerifyError,
@@ -38,6 +41,8 @@ from ember.runtime import CompiledModel, compile, compile_count  # noqa: F401
 from ember import autograd, cuda, func, nn, optim, utils  # noqa: E402,F401
 from ember.training import metrics  # noqa: E402,F401
 from ember.runtime.checkpoint import CheckpointManager  # noqa: E402,F401
+from ember import callbacks  # noqa: E402,F401
+from ember.runtime.summary import summary  # noqa: E402,F401
 from ember.frontend.device import device  # noqa: E402,F401
 from ember.frontend.lazy import graph_of  # noqa: E402,F401
 from ember.serialization import load, load_safetensors, save, save_safetensors  # noqa: E402,F401

@@ -38,6 +38,14 @@ class CheckpointError(EmberError):
     """A checkpoint that cannot be written or read back."""
 
 
+class NonFiniteError(EmberError, FloatingPointError):
+    """A train step produced a NaN/inf loss or gradient; the model kept its last good state."""
+
+
+class TargetRangeError(EmberError, IndexError):
+    """Class targets outside [0, classes) for a loss; the model kept its last good state."""
+
+
 class VerifyError(EmberError):
     """`verify(graph)` found an ill-formed graph; the message shows the nearby IR."""
 

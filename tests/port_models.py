@@ -439,7 +439,8 @@ def define_mlp_gan(torch, nn, F, nz=3, nx=4, hidden=8):
 
     def d_loss(G, D, real, noise):
         bce = F.binary_cross_entropy_with_logits
-        fake = G(noise).detach()
+        with torch.no_grad():  # (the DCGAN uses fake.detach())
+            fake = G(noise)
         ones, zeros = torch.ones(real.shape[0], 1), torch.zeros(real.shape[0], 1)
         return bce(D(real), ones) + bce(D(fake), zeros)
 

@@ -26,10 +26,10 @@ from ember.graphdef.types import TensorType
 def spec_of(x: Any) -> TensorType:
     """A TensorType from a spec or from anything with `.shape` and `.dtype`."""
     if isinstance(x, TensorType):
-        return x
+        return TensorType(x.shape, dtypes.effective(x.dtype))
     if hasattr(x, "shape") and hasattr(x, "dtype"):
         dt = dtypes.canonical(getattr(x.dtype, "name", str(x.dtype)).replace("torch.", ""))
-        return TensorType(tuple(x.shape), dt)
+        return TensorType(tuple(x.shape), dtypes.effective(dt))
     if isinstance(x, (tuple, list)) and all(isinstance(d, int) for d in x):
         return TensorType(tuple(x), dtypes.DEFAULT_FLOAT)
     raise TraceError(

@@ -86,6 +86,14 @@ def as_dtype(name: str) -> DType:
     return d
 
 
+def effective(dtype: str) -> str:
+    """The dtype values really get: without x64, JAX computes int64/float64 as int32/float32,
+    so the IR does too (PyTorch's `long` is ember's int32; see the porting guide)."""
+    if dtype in ("int64", "float64") and not x64_enabled():
+        return "int32" if dtype == "int64" else "float32"
+    return dtype
+
+
 def x64_enabled() -> bool:
     """Does the backend keep 64-bit types? (JAX's `jax_enable_x64`; read, never imported)."""
     import sys

@@ -58,9 +58,13 @@ def initial_seed() -> int:
     return _SEED["seed"]
 
 
-def _next_stream() -> tuple[int, int]:
+def next_stream() -> tuple[int, int]:
+    """(seed, k): the k-th stream of the current seed (parameters, models, host draws)."""
     _SEED["counter"] += 1
     return _SEED["seed"], _SEED["counter"]
+
+
+_next_stream = next_stream
 
 
 def next_draw() -> int:

@@ -51,6 +51,7 @@ def _arrays(model) -> dict[str, Any]:
             out[f"optimizers/{opt_name}/{i}"] = leaf
     out["run/step"] = model.run["step"]
     out["run/rng"] = jnp.asarray(model.rng)
+    out["run/guard"] = model.run["guard"]
     if model.run.get("sums") is not None:
         out["run/sums"] = model.run["sums"]
     for i, leaf in enumerate(jax.tree_util.tree_leaves(model.run.get("carry"))):
@@ -191,6 +192,11 @@ class CheckpointManager:
     def should_save(self, step: int) -> bool:
         return self._mgr.should_save(step)
 
+    def delete(self, step: int) -> None:
+        """Remove checkpoint `step` (after pending writes finish)."""
+        self._mgr.wait_until_finished()
+        self._mgr.delete(step)
+
     def close(self) -> None:
         self._mgr.close()
 
@@ -293,6 +299,7 @@ def _write(model, restored: dict, meta: dict) -> None:
                     group[k] = tuple(v) if isinstance(v, list) else v
     model.run["step"] = restored["run/step"]
     model.rng = restored["run/rng"]
+    model.run["guard"] = restored["run/guard"]
     if "run/sums" in restored:
         model.run["sums"] = restored["run/sums"]
     carry = model.run.get("carry")

@@ -34,6 +34,52 @@ class History(dict):
     def history(self) -> dict:
         return self
 
+    def plot(self, path, keys: list[str] | None = None):
+        """Write a PNG of the per-epoch curves to `path` and return `path`.
+
+        One subplot per metric, with the training curve and its `val_` counterpart on
+        the same axes. `keys` picks metrics by name (`"loss"` or `"val_loss"` both mean
+        the loss subplot); default: every logged metric. Needs matplotlib (the optional
+        extra `ember[plot]`); draws with the Agg backend, without pyplot's global state.
+
+        >>> history = model.fit(x, y, epochs=10, validation_data=(xv, yv))
+        >>> history.plot("curves.png", keys=["loss", "accuracy"])
+        """
+        try:
+            from matplotlib.backends.backend_agg import FigureCanvasAgg
+            from matplotlib.figure import Figure
+            from matplotlib.ticker import MaxNLocator
+        except ImportError as e:
+            raise ImportError(
+                "History.plot draws with matplotlib, which is not installed; fix: "
+                "pip install 'ember[plot]' (or pip install matplotlib)"
+            ) from e
+        names: list[str] = []
+        for key in keys if keys is not None else list(self):
+            base = key[4:] if key.startswith("val_") and key[4:] in self else key
+            if base not in self and f"val_{base}" not in self:
+                raise KeyError(f"History.plot: no {key!r} in the history; it has {list(self)}")
+            if base not in names:
+                names.append(base)
+        if not names:
+            raise ValueError("History.plot: the history is empty (nothing was trained)")
+        fig = Figure(figsize=(6.4, 2.8 * len(names)))
+        FigureCanvasAgg(fig)
+        axes = fig.subplots(len(names), 1, squeeze=False)[:, 0]
+        for ax, name in zip(axes, names, strict=True):
+            for key in (name, f"val_{name}"):
+                values = self.get(key)
+                if values:
+                    ax.plot(range(1, len(values) + 1), values, marker="o", label=key)
+            ax.set_title(name)
+            ax.set_xlabel("epoch")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.grid(True, alpha=0.3)
+            ax.legend()
+        fig.tight_layout()
+        fig.savefig(path, format="png")
+        return path
+
 
 class LoopMixin:
     log_every = 25
@@ -118,6 +164,7 @@ class LoopMixin:
             if hasattr(x, "load_state_dict") and extra.get("loader") is not None:
                 x.load_state_dict(extra["loader"])
         self.stop_training = False
+        skipped_before = self.check_guard() if self.guard == "skip" else 0
         callbacks.call("on_train_begin", {})
         k = self.steps_per_execution
         for epoch in range(start_epoch, epochs):
@@ -137,6 +184,7 @@ class LoopMixin:
                 dynamic_ncols=True,
             )
             start = time.perf_counter()
+            epoch_start_step = self.step - skip
             done = skip
             for group in _groups(batches, k):
                 callbacks.call("on_train_batch_begin", done, {})
@@ -144,8 +192,11 @@ class LoopMixin:
                 done += len(group)
                 callbacks.call("on_train_batch_end", done - 1, logs)
                 bar.update(len(group))
-                if verbose == 1 and done % self.log_every < len(group):
-                    bar.set_postfix({k: f"{float(v):.4f}" for k, v in jax.device_get(logs).items()})
+                if done % self.log_every < len(group):  # the logs are read: check the guard too
+                    self.check_guard(epoch_start_step, epoch)
+                    if verbose == 1:
+                        shown = jax.device_get(dict(logs))
+                        bar.set_postfix({k: f"{float(v):.4f}" for k, v in shown.items()})
                 if checkpoint is not None:
                     self._checkpoint(checkpoint, epoch, done, seed, callbacks, history, x)
                 if self.stop_training:
@@ -157,7 +208,11 @@ class LoopMixin:
                     f"epoch {epoch + 1} got no batches; a generator is used up after one pass: "
                     "fix: pass arrays, a list of batches or a DataLoader (re-iterable)"
                 )
+            skipped = self.check_guard(epoch_start_step, epoch)
             epoch_logs = self.metric_results()
+            if self.guard == "skip":
+                epoch_logs["skipped_steps"] = skipped - skipped_before
+                skipped_before = skipped
             if validation_data is not None:
                 val = self._evaluate_data(validation_data, batch_size)
                 epoch_logs.update({f"val_{k}": v for k, v in val.items()})

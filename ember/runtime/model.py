@@ -21,8 +21,9 @@ import numpy as np
 from ember.errors import TraceError
 from ember.frontend.lazy import sync
 from ember.nn.module import Module
-from ember.nn.parameter import STATE_VERSION, initial_seed
+from ember.nn.parameter import STATE_VERSION, initial_seed, next_stream
 from ember.training import gradients
+from ember.training.guard import describe, empty_record, reported
 from ember.training.metrics import resolve_metrics
 from ember.training.objective import Objective
 from ember.training.steps import (
@@ -38,6 +39,7 @@ from ember.training.steps import (
 
 from .batch_names import as_host_if_list, step_input_names
 from .checkpoint_state import CheckpointMixin
+from .guard_errors import StepLogs, guard_error
 from .loop import LoopMixin
 from .program import (
     CallSignature,
@@ -73,6 +75,8 @@ class CompiledModel(LoopMixin, CheckpointMixin):
         accumulate_steps: int = 1,
         grad_transform: Callable | None = None,
         steps_per_execution: int = 1,
+        precision: str = "fp32",
+        guard: str = "raise",
         seed: int | None = None,
     ):
         if not isinstance(module, Module):
@@ -88,6 +92,11 @@ class CompiledModel(LoopMixin, CheckpointMixin):
         if steps_per_execution < 1:
             raise ValueError(f"steps_per_execution must be >= 1, got {steps_per_execution}")
         self.steps_per_execution = int(steps_per_execution)
+        self.extra_passes = _precision_passes(precision)
+        self.precision = precision
+        if guard not in ("raise", "skip", "off"):
+            raise ValueError(f"guard must be 'raise', 'skip' or 'off', got {guard!r}")
+        self.guard = guard
         # PyTorch order: clip values first, then the global norm, then any user transform
         self.grad_transform = gradients.chain(
             gradients.clip_grad_value(clip_grad_value) if clip_grad_value is not None else None,
@@ -111,8 +120,19 @@ class CompiledModel(LoopMixin, CheckpointMixin):
         self._fast: dict[tuple, tuple] = {}
         self._version = STATE_VERSION[0]
         self.layout: SumsLayout | None = None
-        self.rng = jax.random.key_data(jax.random.PRNGKey(initial_seed() if seed is None else seed))
-        self.run: dict[str, Any] = {"step": jnp.zeros((), jnp.int32), "sums": None, "carry": None}
+        if seed is None:  # each model its own stream of the seed: two models draw differently
+            base = jax.random.fold_in(jax.random.PRNGKey(initial_seed()), next_stream()[1])
+        else:
+            base = jax.random.PRNGKey(seed)
+        self.rng = jax.random.key_data(base)
+        self.eval_rng = jax.random.key_data(jax.random.fold_in(base, 0x65766C))  # "evl"
+        self._eval_calls = 0
+        self.run: dict[str, Any] = {
+            "step": jnp.zeros((), jnp.int32),
+            "sums": None,
+            "carry": None,
+            "guard": empty_record(),
+        }
         self.eval_carry = None
 
     # -- run state ----------------------------------------------------------------------
@@ -179,6 +199,7 @@ class CompiledModel(LoopMixin, CheckpointMixin):
             training=kind == "train",
             names=names,
             graph_name=f"{type(self.module).__name__}.{kind}",
+            extra_passes=self.extra_passes,
         )
         step = self._assemble(kind, program)
         return self.programs.add(
@@ -223,7 +244,9 @@ class CompiledModel(LoopMixin, CheckpointMixin):
                     tuple(not p.requires_grad for p in opt.params),
                 )
             )
-        return StepPlan(tuple(plans), self.layout, self.grad_transform, self.accumulate_steps)
+        return StepPlan(
+            tuple(plans), self.layout, self.grad_transform, self.accumulate_steps, self.guard
+        )
 
     def _assemble(self, kind: str, program) -> Callable:
         if kind == "predict":
@@ -299,7 +322,7 @@ class CompiledModel(LoopMixin, CheckpointMixin):
             params,
             buffers,
             tuple(o.opt_state for o in opts),
-            self.run,
+            self._donated_run(),
             tuple(o.hyper_vector() for o in opts),
             self.rng,
             inputs,
@@ -307,7 +330,24 @@ class CompiledModel(LoopMixin, CheckpointMixin):
         self.view.write(params, buffers)
         for o, s in zip(opts, opt_states, strict=True):
             o.opt_state = s
-        return logs
+        return StepLogs(logs, self) if self.guard == "raise" else logs
+
+    def _donated_run(self) -> dict:
+        """The run state a step donates; the carry is not in it: it goes in as an input."""
+        return {k: v for k, v in self.run.items() if k != "carry"}
+
+    def check_guard(self, epoch_start_step: int | None = None, epoch: int | None = None) -> int:
+        """Read the guard's record (one small device read); raise for a new bad step when
+        guard="raise"; return the number of skipped steps so far."""
+        record = jax.device_get(self.run["guard"])
+        count, step, what = describe(record)
+        if step >= 0 and self.guard == "raise":
+            self.run["guard"] = reported(record)
+            where = f"step {step}"
+            if epoch_start_step is not None and step >= epoch_start_step:
+                where += f" (batch {step - epoch_start_step} of epoch {epoch + 1})"
+            raise guard_error(where, what)
+        return count
 
     def train_steps(self, batches: list[tuple]) -> dict:
         """Several train steps in ONE dispatch: a `lax.scan` over the batches stacked on a
@@ -342,7 +382,7 @@ class CompiledModel(LoopMixin, CheckpointMixin):
             params,
             buffers,
             tuple(o.opt_state for o in opts),
-            self.run,
+            self._donated_run(),
             tuple(o.hyper_vector() for o in opts),
             self.rng,
             stacked,
@@ -358,8 +398,14 @@ class CompiledModel(LoopMixin, CheckpointMixin):
         params, buffers = self.view.read()
         if self.run["sums"] is None:
             self.reset_metrics()
-        self.run["sums"], logs, self.eval_carry = step(params, buffers, self.run["sums"], inputs)
+        self.run["sums"], logs, self.eval_carry = step(
+            params, buffers, self.run["sums"], inputs, self.eval_rng, self._next_eval()
+        )
         return logs
+
+    def _next_eval(self) -> int:
+        self._eval_calls += 1
+        return self._eval_calls
 
     def predict_step(self, *x):
         tree = self._predict_tree(*x)
@@ -368,9 +414,22 @@ class CompiledModel(LoopMixin, CheckpointMixin):
             fast_key = None
         step, inputs = self._lookup("predict", tree, fast_key)
         params, buffers = self.view.read()
-        outputs, _ = step(params, buffers, inputs, None)
+        outputs, _ = step(params, buffers, inputs, self.eval_rng, self._next_eval())
         signature = CallSignature.of(tree)[0]
         return outputs, self._program("predict", signature)[1].out_tree
+
+
+_PRECISIONS = {"fp32": None, "32": None, "bf16-mixed": "bfloat16", "fp16-mixed": "float16"}
+
+
+def _precision_passes(precision: str) -> tuple:
+    """The compiler passes of a precision policy (`"fp32"`, `"bf16-mixed"`, `"fp16-mixed"`)."""
+    from ember.compiler.passes.mixed_precision import mixed_precision
+
+    if precision not in _PRECISIONS:
+        raise ValueError(f"precision must be one of {sorted(_PRECISIONS)}, got {precision!r}")
+    dtype = _PRECISIONS[precision]
+    return () if dtype is None else (mixed_precision(dtype),)
 
 
 def _named_optimizers(optimizer: Any) -> dict[str, Any]:

@@ -140,8 +140,10 @@ def build_program(
     training: bool,
     names: Sequence[str],
     graph_name: str,
+    extra_passes: Sequence[Callable] = (),
 ) -> Program:
-    """Trace `fn(inputs_tree)` for `signature` with the modes of `training`, then lower it."""
+    """Trace `fn(inputs_tree)` for `signature` with the modes of `training`, then run the
+    passes (plus `extra_passes`, e.g. mixed precision) and lower it."""
 
     def traced(*tensors):
         return fn(signature.rebuild(tensors))
@@ -150,7 +152,8 @@ def build_program(
         graph, out_tree = trace_function(
             traced, signature.types, modules=roots, names=names, graph_name=graph_name
         )
-    graph = run_passes(graph, DEFAULT_PASSES if training else EVAL_PASSES)
+    passes = (*(DEFAULT_PASSES if training else EVAL_PASSES), *extra_passes)
+    graph = run_passes(graph, passes)
     return Program(graph, lower(graph), out_tree)
 
 

@@ -75,6 +75,18 @@ def _select(outputs: Any, output: Any, what: str) -> Any:
         ) from None
 
 
+def _target_checks(loss: Any, prediction: Any, target: Any) -> dict:
+    """For class-index losses: are all targets valid classes (or the ignore index)?"""
+    ignore = getattr(loss, "ignore_index", None)
+    if ignore is None or not isinstance(target, Tensor) or "int" not in str(target.dtype):
+        return {}
+    if not isinstance(prediction, Tensor) or prediction.ndim == target.ndim:
+        return {}  # class probabilities, not indices
+    classes = prediction.shape[1] if prediction.ndim > 1 else prediction.shape[0]
+    valid = ((target >= 0) & (target < classes)) | (target == ignore)
+    return {"targets": valid.all()}
+
+
 def _stock(loss: Any) -> bool:
     return isinstance(loss, _Loss)
 
@@ -170,6 +182,7 @@ class Objective:
             "targets": y,
             "logs": {},
             "carry": None,
+            "checks": _target_checks(loss, pred, y),
         }
 
     def _weighted(self, loss: Any, pred: Tensor, y: Any, weight: Tensor) -> dict:

@@ -30,6 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ember.graphdef.pytree import tree_unflatten
+from ember.training.guard import guard_status, keep_if_bad
 
 
 def step_key(base_key, step):
@@ -100,6 +101,7 @@ class StepPlan:
     layout: SumsLayout  # what `sums` accumulates, in order
     grad_transform: Callable | None = None
     accumulate_steps: int = 1
+    guard: str = "raise"  # "raise" | "skip" | "off": see `guard.py`
 
 
 def _accumulate(sums, result: dict, layout: SumsLayout):
@@ -115,8 +117,9 @@ def _accumulate(sums, result: dict, layout: SumsLayout):
             parts.append(part)
             if metric.size == 2 and _plain_mean(metric):  # a per-step value is cheap: log it
                 logs[name] = part[0] / jnp.maximum(part[1], 1.0)
-        else:
-            parts.append(jnp.stack([logs[name].astype(jnp.float32) * count, count]))
+        else:  # a batch with nothing to count (all targets ignored) adds nothing
+            total = jnp.where(count > 0, logs[name].astype(jnp.float32) * count, 0.0)
+            parts.append(jnp.stack([total, count]))
     return sums + jnp.concatenate(parts), logs
 
 
@@ -194,12 +197,19 @@ def train_step_function(program: Any, plan: StepPlan) -> Callable:
 
     def train_step(params, buffers, opt_states, run, hypers, rng, inputs):
         key = step_key(rng, run["step"]) if uses_rng else None
+        old = (params, buffers, tuple(opt_states), run)
         opt_states, new_run = list(opt_states), dict(run)
-        first, losses = None, {}
+        first, losses, status = None, {}, jnp.zeros((), jnp.int32)
+        new_buffers = None
         for k, op in enumerate(plan.optimizers):
             (result, buffers_k), grads = grads_of(op, params, buffers, inputs, key)
             first = first if first is not None else result
+            # each forward updates buffers (BatchNorm statistics) once, as separate steps do:
+            # the later evaluations exist for their gradients
+            new_buffers = buffers_k if new_buffers is None else new_buffers
             losses[op.loss] = result["losses"][op.loss]  # each loss as its update saw it
+            if plan.guard != "off":
+                status = guard_status(status, result, op.loss, grads)
             if n_acc == 1:
                 params, opt_states[k] = update(op, grads, params, opt_states[k], hypers[k])
             else:
@@ -218,21 +228,28 @@ def train_step_function(program: Any, plan: StepPlan) -> Callable:
                 new_run["grad_acc"] = [
                     acc if j == k else a for j, a in enumerate(new_run["grad_acc"])
                 ]
-            buffers = buffers_k
+        buffers = new_buffers
         first = {**first, "losses": {**first["losses"], **losses}}
         sums, logs = _accumulate(run["sums"], first, plan.layout)
         new_run.update(step=run["step"] + 1, sums=sums, carry=_carry(first))
-        return params, buffers, tuple(opt_states), new_run, logs
+        new = (params, buffers, tuple(opt_states), new_run)
+        if plan.guard != "off":  # a bad batch changes nothing but the guard's record
+            new = keep_if_bad(status, new, old)
+            logs["status"] = status
+        return (*new, logs)
 
     return train_step
 
 
 def build_eval_step(program: Any, plan: StepPlan) -> Callable:
-    """eval_step(params, buffers, sums, inputs) -> (sums, logs, carry); sums donated."""
+    """eval_step(params, buffers, sums, inputs, rng, count) -> (sums, logs, carry); sums
+    donated. Random draws in the objective (a VAE samples in eval too) use
+    `fold_in(rng, count)`."""
     fn, out_tree = program.lowered.fn, program.out_tree
+    uses_rng = program.lowered.uses_rng
 
-    def eval_step(params, buffers, sums, inputs):
-        outs, _ = fn(params, buffers, inputs, None)
+    def eval_step(params, buffers, sums, inputs, rng, count):
+        outs, _ = fn(params, buffers, inputs, step_key(rng, count) if uses_rng else None)
         result = tree_unflatten(out_tree, outs)
         sums, logs = _accumulate(sums, result, plan.layout)
         return sums, logs, _carry(result)
@@ -241,5 +258,10 @@ def build_eval_step(program: Any, plan: StepPlan) -> Callable:
 
 
 def build_predict_step(program: Any) -> Callable:
-    """predict_step(params, buffers, inputs, key) -> (outputs, new_buffers)."""
-    return jax.jit(program.lowered.fn)
+    """predict_step(params, buffers, inputs, rng, count) -> (outputs, new_buffers)."""
+    fn, uses_rng = program.lowered.fn, program.lowered.uses_rng
+
+    def predict_step(params, buffers, inputs, rng, count):
+        return fn(params, buffers, inputs, step_key(rng, count) if uses_rng else None)
+
+    return jax.jit(predict_step)

@@ -84,7 +84,7 @@ def as_tensor(x: Any, builder: GraphBuilder | None = None, dtype: str | None = N
 
 
 def cast(x: Tensor, dtype: str) -> Tensor:
-    dtype = dtypes.canonical(dtype)
+    dtype = dtypes.effective(dtypes.canonical(dtype))
     if x.dtype == dtype:
         return x
     builder = active_builder()

@@ -1,0 +1,40 @@
+"""How the runtime reports a guarded step that was skipped (see `ember.training.guard`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+
+from ember.errors import NonFiniteError, TargetRangeError
+from ember.training.guard import MESSAGES, TARGET_RANGE
+
+
+def guard_error(where: str, what: str) -> Exception:
+    if what == MESSAGES[TARGET_RANGE]:
+        return TargetRangeError(
+            f"{where}: {what} (PyTorch raises 'Target ... is out of bounds'); the update was "
+            "skipped and the model keeps its last good state. Fix: class targets must be "
+            "integers in [0, number of classes) (or the loss's ignore_index); check the "
+            "labels of this batch"
+        )
+    return NonFiniteError(
+        f"{where}: {what}; the update was skipped and the model keeps its last good state. "
+        "Fix: model.locate_nonfinite(batch) names the first IR node (module, file:line) "
+        "producing NaN/inf; lower the learning rate or clip gradients (clip_grad_norm=1.0); "
+        "or compile with guard='skip' to skip such batches and count them"
+    )
+
+
+class StepLogs(dict):
+    """A train step's logs that check the guard when read (reading them is the sync)."""
+
+    def __init__(self, logs: dict, model: Any):
+        super().__init__(logs)
+        self._model = model
+
+    def __getitem__(self, key):
+        status = dict.get(self, "status")
+        if status is not None and int(jax.device_get(status)) != 0:
+            self._model.check_guard()
+        return dict.__getitem__(self, key)

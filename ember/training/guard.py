@@ -1,0 +1,93 @@
+"""Guarded steps: a bad batch never changes the model.
+
+Inside the fused train step ember computes a small status: the loss and the
+gradients' global norm are finite, and class targets are within range for the
+losses that take them (`checks` from the objective). When the status is bad, the
+step keeps the previous parameters, buffers, optimizer state and metric sums
+(a select inside the program: no host sync) and records the step in
+`run["guard"] = [bad steps, first unreported bad step (-1: none), its status]`;
+the runtime clears the unreported entry once it has reported it. The runtime reads that
+record with the logs it already fetches and raises `NonFiniteError` /
+`TargetRangeError` (guard="raise", the default) naming the step, the batch and
+the check, or only counts skipped steps (guard="skip").
+
+Status codes: 0 ok, 1 non-finite loss, 2 non-finite gradients, 3 targets out of range.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+OK, NONFINITE_LOSS, NONFINITE_GRADS, TARGET_RANGE = 0, 1, 2, 3
+MESSAGES = {
+    NONFINITE_LOSS: "the loss is NaN or infinite",
+    NONFINITE_GRADS: "a gradient is NaN or infinite",
+    TARGET_RANGE: "a class target is out of range for the loss",
+}
+
+
+def empty_record() -> jax.Array:
+    return jnp.array([0, -1, OK], jnp.int32)
+
+
+def guard_status(status, result: dict, loss_name: str, grads) -> jax.Array:
+    """The first failing check (keeps an earlier failure)."""
+    checks = result.get("checks") or {}
+    targets_ok = checks.get("targets", True)
+    loss_ok = jnp.isfinite(result["losses"][loss_name])
+    sq = sum(jnp.sum(jnp.square(g.astype(jnp.float32))) for g in grads) if grads else 0.0
+    grads_ok = jnp.isfinite(sq)
+    code = jnp.where(
+        ~jnp.asarray(targets_ok),
+        TARGET_RANGE,
+        jnp.where(~loss_ok, NONFINITE_LOSS, jnp.where(~grads_ok, NONFINITE_GRADS, OK)),
+    ).astype(jnp.int32)
+    return jnp.where(status != OK, status, code)
+
+
+def keep_if_bad(status, new: tuple, old: tuple) -> tuple:
+    """`new` when the status is OK, else `old` with the guard record updated."""
+    ok = status == OK
+    params, buffers, opt_states, run = new
+    old_params, old_buffers, old_opts, old_run = old
+
+    def pick(a, b):
+        return jax.tree_util.tree_map(lambda x, y: jnp.where(ok, x, y), a, b)
+
+    kept_run = dict(run)
+    for key in ("sums", "grad_acc"):
+        if run.get(key) is not None and old_run.get(key) is not None:
+            kept_run[key] = pick(run[key], old_run[key])
+    record = old_run["guard"]
+    first = record[1] < 0  # no bad step waiting to be reported
+    kept_run["guard"] = jnp.where(
+        ok,
+        record,
+        jnp.stack(
+            [
+                record[0] + 1,
+                jnp.where(first, old_run["step"], record[1]),
+                jnp.where(first, status, record[2]),
+            ]
+        ),
+    )
+    return (
+        pick(params, old_params),
+        pick(buffers, old_buffers),
+        pick(opt_states, old_opts),
+        kept_run,
+    )
+
+
+def reported(record: Any) -> jax.Array:
+    """The record with its unreported step cleared (the count is kept)."""
+    return jnp.array([int(record[0]), -1, OK], jnp.int32)
+
+
+def describe(record: Any) -> tuple[int, int, str]:
+    """(bad steps, first unreported bad step, what failed) from a host copy of the record."""
+    count, step, code = (int(v) for v in record)
+    return count, step, MESSAGES.get(code, "ok")
