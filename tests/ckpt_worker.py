@@ -48,7 +48,12 @@ class StopAfter:
 def build(seed: int = 0):
     em.manual_seed(seed)
     net = nn.Sequential(
-        nn.Linear(6, 16), nn.ReLU(), nn.Dropout(0.25), nn.Linear(16, 16), nn.Tanh(), nn.Linear(16, 3)
+        nn.Linear(6, 16),
+        nn.ReLU(),
+        nn.Dropout(0.25),
+        nn.Linear(16, 16),
+        nn.Tanh(),
+        nn.Linear(16, 3),
     )
     opt = optim.Adam(net.parameters(), lr=0.01)
     sched = optim.lr_scheduler.MultiStepLR(opt, milestones=[7, 15], gamma=0.5)

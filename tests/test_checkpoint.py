@@ -22,7 +22,10 @@ WORKER = os.path.join(HERE, "ckpt_worker.py")
 def _run(*args, timeout=300):
     env = dict(os.environ, PYTHONPATH=HERE + os.pathsep + os.environ.get("PYTHONPATH", ""))
     out = subprocess.run(
-        [sys.executable, WORKER, *map(str, args)], capture_output=True, text=True, env=env,
+        [sys.executable, WORKER, *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=env,
         timeout=timeout,
     )
     assert out.returncode == 0, out.stderr[-3000:]
@@ -47,8 +50,16 @@ def straight(tmp_path_factory):
 )
 def test_resume_in_a_fresh_process_is_bit_identical(tmp_path, straight, stop_after):
     ckpt = tmp_path / "ckpt"
-    _run("train", tmp_path / "part.npz", "--epochs", 3, "--checkpoint", ckpt,
-         "--stop-after", stop_after)
+    _run(
+        "train",
+        tmp_path / "part.npz",
+        "--epochs",
+        3,
+        "--checkpoint",
+        ckpt,
+        "--stop-after",
+        stop_after,
+    )
     part = _load(tmp_path / "part.npz")
     assert int(part["step"]) == stop_after
     _run("train", tmp_path / "resumed.npz", "--epochs", 3, "--checkpoint", ckpt, "--resume")
@@ -70,8 +81,11 @@ def test_sigkill_during_checkpoint_writes_leaves_a_loadable_checkpoint(tmp_path,
     killed = 0
     for _ in range(rounds):
         proc = subprocess.Popen(
-            [sys.executable, WORKER, "loop", str(ckpt)], stdout=subprocess.PIPE, env=env,
-            stderr=subprocess.DEVNULL, text=True,
+            [sys.executable, WORKER, "loop", str(ckpt)],
+            stdout=subprocess.PIPE,
+            env=env,
+            stderr=subprocess.DEVNULL,
+            text=True,
         )
         assert proc.stdout.readline().strip() == "ready"
         time.sleep(rng.uniform(0.0, 0.5))  # somewhere inside a step or a write
@@ -96,7 +110,9 @@ def test_sigkill_during_checkpoint_writes_leaves_a_loadable_checkpoint(tmp_path,
 def _small_model(seed=0):
     em.manual_seed(seed)
     net = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
-    return net, em.compile(net, loss=nn.CrossEntropyLoss(), optimizer=optim.SGD(net.parameters(), lr=0.1))
+    return net, em.compile(
+        net, loss=nn.CrossEntropyLoss(), optimizer=optim.SGD(net.parameters(), lr=0.1)
+    )
 
 
 def test_hostile_checkpoint_directories_raise_and_change_nothing(tmp_path):
@@ -113,8 +129,13 @@ def test_hostile_checkpoint_directories_raise_and_change_nothing(tmp_path):
 
     # a model of another structure
     other = nn.Sequential(nn.Linear(4, 9), nn.ReLU(), nn.Linear(9, 2))
-    other_model = em.compile(other, loss=nn.CrossEntropyLoss(), optimizer=optim.SGD(other.parameters(), lr=0.1))
-    with pytest.raises(em.CheckpointError, match=r"params/0.weight: expected \[\[9, 4\], 'float32'\], found \[\[8, 4\]"):
+    other_model = em.compile(
+        other, loss=nn.CrossEntropyLoss(), optimizer=optim.SGD(other.parameters(), lr=0.1)
+    )
+    with pytest.raises(
+        em.CheckpointError,
+        match=r"params/0.weight: expected \[\[9, 4\], 'float32'\], found \[\[8, 4\]",
+    ):
         other_model.restore_checkpoint(tmp_path / "good")
     # a missing item
     import shutil
