@@ -60,8 +60,11 @@ def _context(graph: Graph, index: int) -> str:
     )
 
 
-def lower(graph: Graph, precision=None) -> LoweredGraph:
-    """Compile-time check that every op has a rule, then build the interpreter fns."""
+def lower(graph: Graph, precision=None, observe=None) -> LoweredGraph:
+    """Compile-time check that every op has a rule, then build the interpreter fns.
+
+    `observe(index, node, inputs, outputs)` (optional) is called after every top-level
+    node while tracing: instrumented lowerings (the NaN locator) collect from it."""
     for node in graph.nodes:
         if node.op not in LOWERING:
             raise UnsupportedOpError(f"op {node.op!r} has no JAX lowering ({node.source})")
@@ -77,7 +80,7 @@ def lower(graph: Graph, precision=None) -> LoweredGraph:
         env.update(zip(data, input_values, strict=True))
         if rng:
             env[rng[0]] = rng_value
-        evaluate(graph, env, precision)
+        evaluate(graph, env, precision, observe)
         return [env[v] for v in graph.outputs], [env[v] for v in update_of]
 
     def run(*values):
@@ -95,13 +98,14 @@ def lower(graph: Graph, precision=None) -> LoweredGraph:
     )
 
 
-def evaluate(graph: Graph, env: dict, precision=None) -> None:
+def evaluate(graph: Graph, env: dict, precision=None, observe=None) -> None:
     """Run every node's rule in order, extending `env` (Value -> array); trace time only."""
     ctx = LoweringContext(precision)
     for index, node in enumerate(graph.nodes):
         ctx.node = node
+        args = [env[v] for v in node.inputs]
         try:
-            out = LOWERING[node.op](ctx, *(env[v] for v in node.inputs), **node.attrs)
+            out = LOWERING[node.op](ctx, *args, **node.attrs)
         except EmberError:
             raise
         except Exception as e:  # an internal bug: show where in the IR it happened
@@ -110,6 +114,8 @@ def evaluate(graph: Graph, env: dict, precision=None) -> None:
                 f"{_context(graph, index)}"
             ) from e
         outs = out if isinstance(out, tuple) else (out,)
+        if observe is not None:
+            outs = observe(index, node, args, outs) or outs
         for v, x in zip(node.outputs, outs, strict=True):
             env[v] = x
 

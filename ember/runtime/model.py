@@ -11,6 +11,7 @@ returns its loss, or the module's `training_step`); see `ember.training.objectiv
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -35,12 +36,14 @@ from ember.training.steps import (
     build_train_step,
     empty_sums,
     read_sums,
+    step_key,
 )
 
 from .batch_names import as_host_if_list, step_input_names
 from .checkpoint_state import CheckpointMixin
 from .guard_errors import StepLogs, guard_error
 from .loop import LoopMixin
+from .numerics import locate
 from .program import (
     CallSignature,
     ProgramCache,
@@ -77,6 +80,7 @@ class CompiledModel(LoopMixin, CheckpointMixin):
         steps_per_execution: int = 1,
         precision: str = "fp32",
         guard: str = "raise",
+        check_numerics: bool | None = None,
         seed: int | None = None,
     ):
         if not isinstance(module, Module):
@@ -97,6 +101,11 @@ class CompiledModel(LoopMixin, CheckpointMixin):
         if guard not in ("raise", "skip", "off"):
             raise ValueError(f"guard must be 'raise', 'skip' or 'off', got {guard!r}")
         self.guard = guard
+        if check_numerics is None:
+            check_numerics = os.environ.get("EMBER_CHECK_NUMERICS", "0") not in ("", "0")
+        self.check_numerics = bool(check_numerics)
+        if self.check_numerics and guard == "off":
+            self.guard = "raise"  # the locator needs the parameters from before the bad step
         # PyTorch order: clip values first, then the global norm, then any user transform
         self.grad_transform = gradients.chain(
             gradients.clip_grad_value(clip_grad_value) if clip_grad_value is not None else None,
@@ -330,7 +339,30 @@ class CompiledModel(LoopMixin, CheckpointMixin):
         self.view.write(params, buffers)
         for o, s in zip(opts, opt_states, strict=True):
             o.opt_state = s
+        if self.check_numerics and int(logs["status"]) != 0:  # a host read per step: debug mode
+            self._raise_located(x, y, sample_weight)
         return StepLogs(logs, self) if self.guard == "raise" else logs
+
+    def locate_nonfinite(self, x, y=None, sample_weight=None, *, poison=None):
+        """Re-run a batch's train objective instrumented: the first IR node producing a
+        NaN/inf (op, module, file:line, IR line, input ranges), or the parameters with
+        non-finite gradients; None when everything is finite. The model is not changed."""
+        tree = self._tree("train", x, y, sample_weight)
+        signature, arrays = CallSignature.of(tree)
+        program = self._program("train", signature)[1]
+        params, buffers = self.view.read()
+        key = step_key(self.rng, self.run["step"]) if program.lowered.uses_rng else None
+        loss_name = next(iter(self.optimizers), "loss") if len(self.optimizers) > 1 else "loss"
+        return locate(
+            program, params, buffers, arrays, key, poison, loss_name, self.view.param_names
+        )
+
+    def _raise_located(self, x, y, sample_weight) -> None:
+        record = jax.device_get(self.run["guard"])
+        count, step, what = describe(record)
+        self.run["guard"] = reported(record)
+        report = self.locate_nonfinite(x, y, sample_weight)
+        raise guard_error(f"step {step}", what, report)
 
     def _donated_run(self) -> dict:
         """The run state a step donates; the carry is not in it: it goes in as an input."""
