@@ -31,6 +31,7 @@ from typing import Any
 import jax
 import numpy as np
 
+from ember.errors import NonFiniteError
 from ember.runtime.callbacks import Callback, CallbackList
 
 __all__ = [
@@ -653,15 +654,20 @@ class TerminateOnNaN(Callback):
         if not logs:
             return
         names = [k for k in logs if k.endswith("loss")] or list(logs)
-        values = jax.device_get([logs[k] for k in names])
+        try:
+            values = jax.device_get([logs[k] for k in names])
+        except NonFiniteError as error:  # guard="raise" saw it first and skipped the update
+            self._stop(batch, str(error).split(";")[0])
+            return
         for name, value in zip(names, values, strict=True):
             if not np.all(np.isfinite(np.asarray(value, dtype=np.float64))):
-                warnings.warn(
-                    f"TerminateOnNaN: {name} is {value} at batch {batch}; stopping", stacklevel=2
-                )
-                self.terminated_at = batch
-                self.model.stop_training = True
+                self._stop(batch, f"{name} is {value}")
                 return
+
+    def _stop(self, batch: int, what: str) -> None:
+        warnings.warn(f"TerminateOnNaN: {what} at batch {batch}; stopping", stacklevel=3)
+        self.terminated_at = batch
+        self.model.stop_training = True
 
 
 _HOOKS = (

@@ -208,4 +208,4 @@ def test_promoted_values_match_torch():
     want = (ta * tb + 0.5, (ta > 0) + ta, ta / 4, ta.sum().int() * tb)
     for g, w in zip(got, want, strict=True):
         assert g.dtype == np.dtype(_torch_dtype_name(w.dtype))
-        np.testing.assert_allclose(g.astype(np.float32), w.float().numpy(), rtol=1e-3)
+        np.testing.assert_allclose(np.asarray(g).astype(np.float32), w.float().numpy(), rtol=1e-3)

@@ -446,7 +446,21 @@ def test_terminate_on_nan_stops_at_the_first_nan_batch():
             x, y, batch_size=BATCH, epochs=5, shuffle=False, verbose=0, callbacks=[stop]
         )
     assert stop.terminated_at == 2 and model.step == 3
-    assert len(history["loss"]) == 1 and math.isnan(history["loss"][0])
+    # the guard skipped the NaN batch: the epoch's loss and the weights stay finite
+    assert len(history["loss"]) == 1 and math.isfinite(history["loss"][0])
+    assert all(np.isfinite(np.asarray(p)).all() for p in model.module.parameters())
+
+
+def test_terminate_on_nan_without_the_guard_sees_the_nan_loss():
+    model, _ = make_model(guard="off")
+    x, y = data()
+    x[2 * BATCH + 1, 0] = np.nan
+    stop = cbs.TerminateOnNaN()
+    with pytest.warns(UserWarning, match="TerminateOnNaN: loss is nan"):
+        history = model.fit(
+            x, y, batch_size=BATCH, epochs=5, shuffle=False, verbose=0, callbacks=[stop]
+        )
+    assert stop.terminated_at == 2 and math.isnan(history["loss"][0])
 
 
 def test_terminate_on_nan_with_a_diverging_learning_rate():

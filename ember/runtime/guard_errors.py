@@ -33,14 +33,18 @@ def guard_error(where: str, what: str, report: object = None) -> Exception:
 
 
 class StepLogs(dict):
-    """A train step's logs that check the guard when read (reading them is the sync)."""
+    """A train step's logs that check the guard when first read (reading them is the
+    sync). `status` is the step's verdict (0: fine); None reads the guard's record."""
 
-    def __init__(self, logs: dict, model: Any):
+    def __init__(self, logs: dict, model: Any, status: Any = None):
         super().__init__(logs)
         self._model = model
+        self._status = status
+        self._checked = False
 
     def __getitem__(self, key):
-        status = dict.get(self, "status")
-        if status is not None and int(jax.device_get(status)) != 0:
-            self._model.check_guard()
+        if not self._checked:
+            self._checked = True
+            if self._status is None or int(jax.device_get(self._status)) != 0:
+                self._model.check_guard()
         return dict.__getitem__(self, key)

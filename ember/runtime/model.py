@@ -339,9 +339,10 @@ class CompiledModel(LoopMixin, CheckpointMixin):
         self.view.write(params, buffers)
         for o, s in zip(opts, opt_states, strict=True):
             o.opt_state = s
-        if self.check_numerics and int(logs["status"]) != 0:  # a host read per step: debug mode
+        status = logs.pop("status", None)  # the guard's verdict; not a user-facing log
+        if self.check_numerics and status is not None and int(status) != 0:  # debug: a read
             self._raise_located(x, y, sample_weight)
-        return StepLogs(logs, self) if self.guard == "raise" else logs
+        return StepLogs(logs, self, status) if self.guard == "raise" else logs
 
     def locate_nonfinite(self, x, y=None, sample_weight=None, *, poison=None):
         """Re-run a batch's train objective instrumented: the first IR node producing a
@@ -389,13 +390,9 @@ class CompiledModel(LoopMixin, CheckpointMixin):
         trees = [self._tree("train", *b) for b in batches]
         calls = [CallSignature.of(t) for t in trees]
         signature = calls[0][0]
-        if (
-            len(batches) == 1
-            or any(c[0] != signature for c in calls)
-            or (self.objective.takes_carry and self.run["carry"] is None)
-        ):
+        if len(batches) == 1 or any(c[0] != signature for c in calls) or self.objective.takes_carry:
             logs = None
-            for b in batches:  # mixed shapes (a ragged tail) or a carry to establish
+            for b in batches:  # mixed shapes (a ragged tail), or a carry from step to step
                 logs = self.train_step(*b)
             return logs
         k = len(batches)
@@ -422,6 +419,9 @@ class CompiledModel(LoopMixin, CheckpointMixin):
         self.view.write(params, buffers)
         for o, s in zip(opts, opt_states, strict=True):
             o.opt_state = s
+        status = logs.pop("status", None)  # the last step's verdict; the record has them all
+        if self.guard == "raise" and status is not None:
+            return StepLogs(logs, self)
         return logs
 
     def eval_step(self, x, y=None, sample_weight=None) -> dict:

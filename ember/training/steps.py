@@ -150,11 +150,13 @@ def build_train_step(program: Any, plan: StepPlan, steps_per_execution: int = 1)
             params, buffers, opt_states, run, logs = step(
                 params, buffers, opt_states, run, hypers, rng, inputs
             )
+            run = {k: v for k, v in run.items() if k != "carry"}  # carries run one at a time
             return (params, buffers, opt_states, run), logs
 
         (params, buffers, opt_states, run), logs = jax.lax.scan(
             body, (params, buffers, opt_states, run), stacked
         )
+        run = {**run, "carry": None}
         return params, buffers, opt_states, run, jax.tree_util.tree_map(lambda x: x[-1], logs)
 
     return jax.jit(multi_step, donate_argnums=(0, 1, 2, 3))
