@@ -165,8 +165,9 @@ def main() -> None:
         c = chain(args.chain)
         print(
             f"chain of {c['ops']} ops: {c['programs_compiled']} program(s); first run "
-            f"{c['ember_first_s']:.2f} s (record + compile), cached {c['ember_cached_s'] * 1e3:.1f} "
-            f"ms; jax.numpy op by op {c['jax_op_by_op_s'] * 1e3:.1f} ms"
+            f"{c['ember_first_s']:.2f} s (record + compile), "
+            f"cached {c['ember_cached_s'] * 1e3:.1f} ms; "
+            f"jax.numpy op by op {c['jax_op_by_op_s'] * 1e3:.1f} ms"
         )
 
 
