@@ -77,3 +77,18 @@ def trace(module: Module, *inputs: Any, name: str | None = None) -> Graph:
 
     inputs = tuple(i if isinstance(i, TensorType) else _canonical_input(i) for i in inputs)
     return trace_module(module, *inputs, name=name)
+
+
+def _public_names() -> list[str]:
+    """`from ember import *` exports every public name except those that would shadow a
+    Python builtin (`em.int`, `em.float`, `em.bool`, `em.sum`, `em.max`, `em.compile`...):
+    those stay reachable as `em.<name>`."""
+    import builtins
+
+    skip = {"annotations", "Any"}
+    return sorted(
+        n for n in globals() if not n.startswith("_") and n not in skip and not hasattr(builtins, n)
+    )
+
+
+__all__ = _public_names()

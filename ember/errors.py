@@ -10,6 +10,8 @@ from __future__ import annotations
 class EmberError(Exception):
     """Base class of every error ember raises for a user mistake."""
 
+    located = False  # set by `with_location`: the message already says where
+
 
 class TraceError(EmberError):
     """The Python code in `forward` cannot be traced (e.g. `if` on a traced value)."""
@@ -62,4 +64,5 @@ def with_location(error: EmberError, module_path: str, location: str) -> EmberEr
         msg += f", {location}"
     new = type(error)(msg)
     new.__cause__ = error.__cause__
+    new.located = True
     return new

@@ -54,6 +54,13 @@ class OpInfo:
     differentiable: bool = True
 
 
+def raw_op(x, op: str, inputs=None, **attrs):
+    """Emit `op` on `inputs` (default `[x]`) with exactly these attrs in x's trace, bypassing
+    the functional API's argument checks: what a loaded or hand-built graph may hold. The
+    infer rule must still answer with ShapeError/DTypeError. Returns the first result."""
+    return x.builder.emit(op, [x] if inputs is None else inputs, attrs)[0]
+
+
 def load_op_db() -> list[OpInfo]:
     import op_db
 
@@ -68,10 +75,18 @@ def trace_sample(fn: Callable, args: tuple):
     return graph
 
 
-def run_graph(graph, args: tuple, rng_seed: int = 0):
+def run_graph(graph, args: tuple, rng_seed: int = 0, params=(), buffers=(), compiler_options=None):
+    """Jit and run `graph`; `params` and `buffers` follow the order of its inputs of that
+    kind (empty for function graphs, the module's arrays for traced modules).
+    `compiler_options` go to XLA (the model fuzzer lowers the optimization level: it
+    compiles thousands of small graphs once each)."""
     lowered = lower(graph)
     key = jax.random.key_data(jax.random.PRNGKey(rng_seed)) if lowered.uses_rng else None
-    outs, _ = jax.jit(lowered.fn)([], [], list(args), key)
+    inputs = (list(params), list(buffers), list(args), key)
+    fn = jax.jit(lowered.fn)
+    if compiler_options:
+        fn = fn.lower(*inputs).compile(compiler_options)
+    outs, _ = fn(*inputs)
     return [np.asarray(o) for o in outs]
 
 

@@ -7,6 +7,7 @@ from models import EmberMLP, mnist_like
 import ember as em
 from ember import nn, optim
 from ember.errors import ShapeError, StateDictError, TraceError
+from ember.frontend.trace import trace_function
 
 
 def _forward_line() -> int:
@@ -91,3 +92,24 @@ def test_load_state_dict_non_strict_returns_the_lists():
     sd["extra"] = np.zeros(1)
     result = net.load_state_dict(sd, strict=False)
     assert result.missing_keys == ["fc2.bias"] and result.unexpected_keys == ["extra"]
+
+
+# Found by the model fuzzer (test_fuzz_models.py): argument checks that run before any op.
+
+
+def test_argument_errors_raised_outside_emit_name_the_module():
+    """Functional code rejects a dim out of range before emitting any op; the module boundary
+    still says where (the message used to name neither module nor line)."""
+    net = nn.Sequential(nn.Linear(4, 4), nn.Flatten(0, 5))
+    where = r"dim=5 is out of range[^\n]*\n  where: module '1', \S*test_errors\.py:\d+$"
+    with pytest.raises(ShapeError, match=where):
+        em.trace(net, em.TensorSpec((2, 4)))
+
+
+def test_argument_errors_in_a_traced_function_name_the_users_line():
+    def fn(a):
+        return a.transpose(0, 3)
+
+    line = fn.__code__.co_firstlineno + 1
+    with pytest.raises(ShapeError, match=rf"where: the top-level module, \S*errors\.py:{line}$"):
+        trace_function(fn, [em.TensorSpec((2, 3))])

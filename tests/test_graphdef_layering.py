@@ -73,3 +73,16 @@ def test_ir_core_does_not_import_the_frontend():
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok"
+
+
+def test_star_import_does_not_shadow_python_builtins():
+    namespace: dict = {}
+    exec("from ember import *", namespace)  # noqa: S102
+    import builtins
+
+    shadowed = [n for n in namespace if n != "__builtins__" and hasattr(builtins, n)]
+    assert not shadowed, shadowed
+    assert {"Tensor", "Module", "nn", "optim", "no_grad", "float32", "relu"} <= set(namespace)
+    import ember as em
+
+    assert em.int == "int32" and em.sum is not sum and callable(em.compile)

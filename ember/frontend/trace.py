@@ -13,7 +13,7 @@ import inspect
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ember.errors import TraceError
+from ember.errors import EmberError, TraceError
 from ember.frontend.python_random import watch_python_randomness
 from ember.frontend.tensor import Tensor
 from ember.frontend.tracer import GraphBuilder
@@ -81,7 +81,13 @@ def trace_function(
         tensors = [builder.add_input("data", name, t) for name, t in zip(names, types, strict=True)]
         for prefix, module in modules:
             builder.register_module_tree(module, prefix)
-        out = fn(*tensors)
+        try:
+            out = fn(*tensors)
+        except EmberError as e:  # a module's __call__ locates its own errors; a function's here
+            located = builder.locate(e)
+            if located is e:
+                raise
+            raise located from e.__cause__
         leaves, struct = flatten_outputs(out)
         return builder.build(leaves), struct
 

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ember.errors import EmberError, TraceError, with_location
+from ember.graphdef import dtypes
 from ember.graphdef.ir import Graph, GraphInput, Node, Source, Value
 from ember.graphdef.registry import check_attr, get_op
 from ember.graphdef.types import TensorType
@@ -54,6 +55,21 @@ def user_frame() -> tuple[str, int]:
             return filename, frame.f_lineno
         frame = frame.f_back
     return "", 0
+
+
+def traceback_user_frame(tb) -> tuple[str, int]:
+    """The innermost frame of a traceback outside the ember package: the user's line that
+    led to an error ("", 0 when every frame is ember's)."""
+    found = ("", 0)
+    while tb is not None:
+        if not _in_ember(tb.tb_frame.f_code.co_filename):
+            found = (tb.tb_frame.f_code.co_filename, tb.tb_lineno)
+        tb = tb.tb_next
+    return found
+
+
+def _effective(t: TensorType) -> TensorType:
+    return TensorType(t.shape, dtypes.effective(t.dtype))
 
 
 def _slot_type(value) -> TensorType:
@@ -100,6 +116,18 @@ class GraphBuilder:
         """Attach the module path and user's file:line to an error."""
         return with_location(error, self.module_path, self.source().location)
 
+    def locate(self, error: EmberError) -> EmberError:
+        """`error` as raised to the user: an error from outside `emit` (an argument check in
+        functional code, e.g. a dim out of range) gets the current module path and the user's
+        line it came from; one that already says where is returned as is. Called where a
+        module's forward (or a traced function) exits with an error."""
+        if error.located:
+            return error
+        file, line = traceback_user_frame(error.__traceback__)
+        source = Source(self.module_path, file, line) if file else self.source()
+        located = with_location(error, self.module_path, source.location)
+        return located.with_traceback(error.__traceback__)
+
     # -- inputs ---------------------------------------------------------------
     def add_input(self, kind: str, name: str, type: TensorType):
         from ember.frontend.tensor import Tensor
@@ -112,12 +140,15 @@ class GraphBuilder:
         return Tensor(value, self)
 
     def register_module_tree(self, root, prefix: str = "") -> None:
-        """Make `root`'s parameters and buffers graph inputs named like state_dict keys."""
+        """Make `root`'s parameters and buffers graph inputs named like state_dict keys.
+
+        Their types are the dtypes JAX computes in (`dtypes.effective`: a float64 parameter
+        is float32 without x64), as for data inputs; the runtime converts the arrays alike."""
         for path, module in root.named_modules(prefix=prefix):
             self.module_paths.setdefault(id(module), path)
         for name, param in root.named_parameters(prefix=prefix):
             if id(param) not in self.state_tensors:
-                t = self.add_input("param", name, TensorType(param.shape, param.dtype))
+                t = self.add_input("param", name, _effective(TensorType(param.shape, param.dtype)))
                 self.state_tensors[id(param)] = t
                 self.state_objects[name] = param
         for path, module in root.named_modules(prefix=prefix):
@@ -125,7 +156,7 @@ class GraphBuilder:
                 if value is None:
                     continue
                 full = f"{path}.{bname}" if path else bname
-                t = self.add_input("buffer", full, _slot_type(value))
+                t = self.add_input("buffer", full, _effective(_slot_type(value)))
                 self.state_tensors[(id(module), bname)] = t
                 self.state_objects[full] = (module, bname)
 

@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ember.errors import StateDictError
+from ember.errors import EmberError, StateDictError
 from ember.frontend.lazy import RECORDER, LazyValue
 from ember.frontend.tensor import Tensor
 from ember.frontend.tracer import current_builder
@@ -219,6 +219,11 @@ class Module:
         builder.module_stack.append(path)
         try:
             return self.forward(*args, **kwargs)
+        except EmberError as e:
+            located = builder.locate(e)  # name this module if nothing deeper said where
+            if located is e:
+                raise
+            raise located from e.__cause__
         finally:
             builder.module_stack.pop()
 

@@ -178,10 +178,10 @@ class LazyCall:
             if gi.kind == "data":
                 operands.append(lazy_lib.as_lazy(next(data)))
             elif gi.kind == "param":
-                operands.append(params[gi.name])
+                operands.append(_as_declared(params[gi.name], gi.value.type))
             elif gi.kind == "buffer":
                 m, b = slots[gi.name]
-                operands.append(m._buffer_tensor(b))
+                operands.append(_as_declared(m._buffer_tensor(b), gi.value.type))
             else:
                 operands.append(RECORDER.rng_tensor())
         outs = RECORDER.emit("call", operands, {"name": type(module).__name__}, subgraphs=(graph,))
@@ -191,6 +191,12 @@ class LazyCall:
             m._buffers[b] = new.value  # pending; computed with the next cut
             RECORDER.pin(new)
         return tree_unflatten(program.out_tree, outs[:n_out])
+
+
+def _as_declared(state: Tensor, want) -> Tensor:
+    """A parameter or buffer in the dtype the traced body declares for it: the one JAX
+    computes in (a float64 parameter is float32 without x64, `dtypes.effective`)."""
+    return state if state.dtype == want.dtype else state.to(want.dtype)
 
 
 def lazy_call(module: Module, args: tuple, kwargs: dict):

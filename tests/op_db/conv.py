@@ -2,7 +2,7 @@
 
 import numpy as np
 import torch
-from opinfo import ErrorSample, OpInfo, Sample
+from opinfo import ErrorSample, OpInfo, Sample, raw_op
 
 import ember.nn.functional as F
 from ember.errors import DTypeError, ShapeError
@@ -106,6 +106,13 @@ CONV = OpInfo(
         ),
     ],
     errors=[
+        # IR attrs the functional API never emits (a loaded or hand-built graph may)
+        ErrorSample(
+            lambda x, w: raw_op(x, "conv", [x, w], stride=(), padding=(), dilation=(), groups=1),
+            (r(1, 2, 3, 3), r(2, 2, 1, 1)),
+            ShapeError,
+            "conv: stride is empty",
+        ),
         ErrorSample(
             lambda x, w: F.conv2d(x, w),
             (r(1, 2, 5, 5), r(4, 3, 3, 3)),
@@ -226,6 +233,22 @@ CONV_TRANSPOSE = OpInfo(
         ),
     ],
     errors=[
+        # IR attrs the functional API never emits (a loaded or hand-built graph may)
+        ErrorSample(
+            lambda x, w: raw_op(
+                x,
+                "conv_transpose",
+                [x, w],
+                stride=(),
+                padding=(),
+                output_padding=(),
+                dilation=(),
+                groups=1,
+            ),
+            (r(1, 2, 3, 3), r(2, 2, 1, 1)),
+            ShapeError,
+            "conv_transpose: stride is empty",
+        ),
         ErrorSample(
             lambda x, w: F.conv_transpose2d(x, w, stride=2, output_padding=2),
             (r(1, 2, 5, 5), r(2, 4, 3, 3)),

@@ -7,7 +7,7 @@ and tests/test_dropout.py checks its statistics.
 
 import numpy as np
 import torch
-from opinfo import ErrorSample, OpInfo, Sample
+from opinfo import ErrorSample, OpInfo, Sample, raw_op
 from opinfo_inputs import randint, randn, reseed, t, uniform
 
 import ember as em
@@ -87,6 +87,19 @@ CONSTANT = OpInfo(
         Sample(lambda a: a * 2.0, (randn(),), lambda a: t(a) * 2.0, "scalar-0-d"),
     ],
     errors=[
+        # IR attrs the functional API never emits (a loaded or hand-built graph may)
+        ErrorSample(
+            lambda a: raw_op(a, "constant", [], value=0.0, shape=(2, -1), dtype="float32"),
+            (randn(1),),
+            ShapeError,
+            r"constant: shape \(2, -1\) has a negative size",
+        ),
+        ErrorSample(
+            lambda a: raw_op(a, "constant", [], value=(1.0, 2.0), shape=(3,), dtype="float32"),
+            (randn(1),),
+            ShapeError,
+            r"a literal of 2 values cannot fill shape \(3,\)",
+        ),
         ErrorSample(
             lambda a: em.zeros(2, -1), (randn(1),), ShapeError, r"negative dimension in size"
         ),
@@ -152,6 +165,13 @@ IOTA = OpInfo(
         ),
     ],
     errors=[
+        # IR attrs the functional API never emits (a loaded or hand-built graph may)
+        ErrorSample(
+            lambda a: raw_op(a, "iota", [], start=0.0, step=1.0, size=-3, dtype="float32"),
+            (randn(1),),
+            ShapeError,
+            r"iota \(arange\): size -3 is negative",
+        ),
         ErrorSample(
             lambda a: em.arange(0, 5, -1), (randn(1),), ShapeError, r"inconsistent with the sign"
         ),

@@ -276,3 +276,20 @@ for _info in OP_DB:
                 rf"{_info.op}: expects a floating-point tensor, got int32",
             )
         )
+
+# dtype-keeping ops on bool: PyTorch rejects all but sign (the bool itself) and square
+# (squared as integers); JAX would otherwise change the dtype (relu) or refuse (neg)
+_BOOLS = np.array([[True, False], [False, True]])
+for _info in OP_DB:
+    if _info.op in SAME_OPS or _info.op == "round":
+        efn, tfn = getattr(em, _info.op), getattr(torch, _info.op)
+        if _info.op in ("sign", "square"):
+            _info.samples.append(
+                Sample(efn, (_BOOLS,), lambda a, f=tfn: f(t(a)), "bool", grad=False)
+            )
+        else:
+            _info.errors.append(
+                ErrorSample(
+                    efn, (_BOOLS,), DTypeError, rf"{_info.op}: does not accept a bool tensor"
+                )
+            )

@@ -2,7 +2,7 @@
 
 import numpy as np
 import torch
-from opinfo import ErrorSample, OpInfo, Sample
+from opinfo import ErrorSample, OpInfo, Sample, raw_op
 
 import ember.nn.functional as F
 from ember.errors import DTypeError, ShapeError
@@ -119,6 +119,22 @@ MAX_POOL = OpInfo(
         ),
     ],
     errors=[
+        # IR attrs that name no spatial dim (only a loaded or hand-built graph has them)
+        ErrorSample(
+            lambda x: raw_op(
+                x,
+                "max_pool",
+                kernel_size=(),
+                stride=(),
+                padding=(),
+                dilation=(),
+                ceil_mode=False,
+                return_indices=False,
+            ),
+            (r(2, 3),),
+            ShapeError,
+            "max_pool: kernel_size is empty",
+        ),
         ErrorSample(
             lambda x: F.max_pool2d(x, 2, padding=2),
             (r(1, 2, 5, 5),),
@@ -224,6 +240,22 @@ AVG_POOL = OpInfo(
         _fn("avg_pool3d", (r(1, 2, 4, 4, 4),), "3d-divisor", kernel_size=2, divisor_override=3),
     ],
     errors=[
+        # IR attrs that name no spatial dim (only a loaded or hand-built graph has them)
+        ErrorSample(
+            lambda x: raw_op(
+                x,
+                "avg_pool",
+                kernel_size=(),
+                stride=(),
+                padding=(),
+                ceil_mode=False,
+                count_include_pad=True,
+                divisor_override=None,
+            ),
+            (r(2, 3),),
+            ShapeError,
+            "avg_pool: kernel_size is empty",
+        ),
         ErrorSample(
             lambda x: F.avg_pool2d(x, 2),
             (np.ones((1, 2, 4, 4), np.int32),),
@@ -275,6 +307,13 @@ ADAPTIVE_AVG_POOL = OpInfo(
         _fn("adaptive_avg_pool3d", (r(1, 2, 5, 6, 7),), "3d", output_size=(2, 4, 3)),
     ],
     errors=[
+        # IR attrs that name no spatial dim (only a loaded or hand-built graph has them)
+        ErrorSample(
+            lambda x: raw_op(x, "adaptive_avg_pool", output_size=()),
+            (r(2, 3),),
+            ShapeError,
+            "adaptive_avg_pool: output_size is empty",
+        ),
         ErrorSample(
             lambda x: F.adaptive_avg_pool2d(x, 2),
             (np.ones((1, 2, 4, 4), np.int32),),
@@ -340,6 +379,13 @@ ADAPTIVE_MAX_POOL = OpInfo(
         ),
     ],
     errors=[
+        # IR attrs that name no spatial dim (only a loaded or hand-built graph has them)
+        ErrorSample(
+            lambda x: raw_op(x, "adaptive_max_pool", output_size=(), return_indices=False),
+            (r(2, 3),),
+            ShapeError,
+            "adaptive_max_pool: output_size is empty",
+        ),
         ErrorSample(
             lambda x: F.adaptive_max_pool2d(x, 2),
             (r(4, 4),),

@@ -40,6 +40,10 @@ def _reduce_entry(name, efn, tfn, *, domain=randn, ints=True, empty=True, rtol=1
         ),
         Sample(lambda a: efn(a, 0), (domain(1, 5),), lambda a: tfn(t(a), 0), "size-1-dim", **kw),
         Sample(efn, (domain(),), lambda a: tfn(t(a)), "0-d", **kw),
+        # PyTorch accepts dim 0 / -1 of a 0-d tensor; JAX has no such axis to reduce
+        Sample(
+            lambda a: efn(a, -1, True), (domain(),), lambda a: tfn(t(a), -1, True), "0-d-dim", **kw
+        ),
     ]
     if empty:
         samples += [
@@ -159,7 +163,7 @@ def _var_std(name):
     efn, tfn = getattr(em, name), getattr(torch, name)
     info = _reduce_entry(name, efn, tfn, ints=False, empty=False)
     # one element and correction 1: NaN (no degrees of freedom) with a PyTorch warning
-    info.samples = [s for s in info.samples if s.name not in ("0-d", "size-1-dim")]
+    info.samples = [s for s in info.samples if s.name not in ("0-d", "0-d-dim", "size-1-dim")]
     info.samples += [
         Sample(
             lambda a: efn(a, 1, unbiased=False),
@@ -239,6 +243,7 @@ def _norm_entry():
         Sample(lambda a: em.norm(a.T, dim=0), (x,), lambda a: ref(t(a).T, dim=0), "permuted"),
         Sample(lambda a: em.norm(a), (randint(-3, 4, 5),), lambda a: ref(t(a).float()), "int"),
         Sample(lambda a: em.norm(a, dim=0), (randn(0, 3),), lambda a: ref(t(a), dim=0), "size-0"),
+        Sample(lambda a: em.norm(a, dim=-1), (randn(),), lambda a: ref(t(a), dim=-1), "0-d-dim"),
     ]
     errors = [ErrorSample(lambda a: em.norm(a, "nuc"), (x,), UnsupportedOpError, r"p='nuc'")]
     return OpInfo("norm", samples, errors)
@@ -263,6 +268,7 @@ def _bool_reduce(name):
                 "size-1-keepdim",
             ),
             Sample(lambda a: efn(a, 0), (randbool(0, 3),), lambda a: tfn(t(a), 0), "size-0"),
+            Sample(lambda a: efn(a, -1), (randbool(),), lambda a: tfn(t(a), -1), "0-d-dim"),
             Sample(lambda a: efn(a, 1), (randint(0, 2, 3, 2),), lambda a: tfn(t(a), 1), "int"),
             Sample(
                 lambda a: efn(a.T, 1),
@@ -303,6 +309,7 @@ def _arg_entry(name):
                 "flat-keepdim",
             ),
             Sample(lambda a: efn(a.T, 0), (distinct(3, 4),), lambda a: tfn(t(a).T, 0), "permuted"),
+            Sample(lambda a: efn(a, 0), (randn(),), lambda a: tfn(t(a), 0), "0-d-dim"),
             Sample(
                 lambda a: efn(a, 1),
                 (randint(-9, 9, 0, 4),),

@@ -2,7 +2,7 @@
 
 import numpy as np
 import torch
-from opinfo import ErrorSample, OpInfo, Sample
+from opinfo import ErrorSample, OpInfo, Sample, raw_op
 
 import ember.nn.functional as F
 from ember.errors import DTypeError, ShapeError, UnsupportedOpError
@@ -96,6 +96,15 @@ INTERPOLATE = OpInfo(
         ),
     ],
     errors=[
+        # IR attrs the functional API never emits (a loaded or hand-built graph may)
+        ErrorSample(
+            lambda x: raw_op(
+                x, "interpolate", size=(), mode="nearest", align_corners=False, scales=()
+            ),
+            (r(1, 4),),
+            ShapeError,
+            "interpolate: size is empty",
+        ),
         ErrorSample(
             lambda x: F.interpolate(x, scale_factor=2, align_corners=True),
             (r(1, 2, 4, 4),),
@@ -178,6 +187,13 @@ IM2COL = OpInfo(
         ),
     ],
     errors=[
+        # IR attrs the functional API never emits (a loaded or hand-built graph may)
+        ErrorSample(
+            lambda x: raw_op(x, "im2col", kernel_size=(), dilation=(), padding=(), stride=()),
+            (r(1, 4),),
+            ShapeError,
+            "unfold: kernel_size is empty",
+        ),
         ErrorSample(
             lambda x: F.unfold(x, 2),
             (r(1, 2, 3, 4, 4),),
@@ -221,6 +237,21 @@ COL2IM = OpInfo(
         ),
     ],
     errors=[
+        # IR attrs the functional API never emits (a loaded or hand-built graph may)
+        ErrorSample(
+            lambda x: raw_op(
+                x,
+                "col2im",
+                output_size=(3, 3),
+                kernel_size=(0, 2),
+                dilation=(1, 1),
+                padding=(0, 0),
+                stride=(1, 1),
+            ),
+            (r(1, 4, 4),),
+            ShapeError,
+            r"fold: kernel_size \(0, 2\), dilation \(1, 1\) and stride \(1, 1\) must be positive",
+        ),
         ErrorSample(
             lambda x: F.fold(x, (4, 4), 2),
             (r(1, 12, 5),),

@@ -6,7 +6,7 @@ repeat, tile, narrow, split with sizes, chunk, stack, basic indexing, ...).
 """
 
 import torch
-from opinfo import ErrorSample, OpInfo, Sample
+from opinfo import ErrorSample, OpInfo, Sample, raw_op
 from opinfo_inputs import randint, randn, reseed, t
 
 import ember as em
@@ -56,6 +56,13 @@ RESHAPE = OpInfo(
         ),
     ],
     errors=[
+        # IR attrs the functional API never emits (a loaded or hand-built graph may)
+        ErrorSample(
+            lambda a: raw_op(a, "reshape", shape=(-1, -3)),
+            (randn(3),),
+            ShapeError,
+            r"reshape: target shape \(-1, -3\) has a negative size",
+        ),
         ErrorSample(
             lambda a: a.reshape(5, -1),
             (x234,),
@@ -137,6 +144,13 @@ BROADCAST_TO = OpInfo(
         Sample(lambda a: a.tile((2,)), (randn(2, 3),), lambda a: t(a).tile((2,)), "tile"),
     ],
     errors=[
+        # IR attrs the functional API never emits (a loaded or hand-built graph may)
+        ErrorSample(
+            lambda a: raw_op(a, "broadcast_to", shape=(-1, 3)),
+            (randn(3),),
+            ShapeError,
+            r"broadcast_to: target shape \(-1, 3\) has a negative size",
+        ),
         ErrorSample(
             lambda a: a.expand(2, 4),
             (randn(3, 1),),
@@ -244,6 +258,12 @@ CONCATENATE = OpInfo(
         ),
     ],
     errors=[
+        ErrorSample(
+            lambda a, b: em.cat([a, b]),
+            (randn(), randn()),
+            ShapeError,
+            r"zero-dimensional tensor \(at position 0\) cannot be concatenated",
+        ),
         ErrorSample(
             lambda a, b: em.cat([a, b], 1),
             (randn(2, 3), randn(3, 1)),

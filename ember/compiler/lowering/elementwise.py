@@ -38,7 +38,7 @@ UNARY = {
     "neg": jnp.negative,
     "abs": jnp.abs,
     "relu": jax.nn.relu,
-    "sign": jnp.sign,
+    "sign": lambda x: x if x.dtype == jnp.bool_ else jnp.sign(x),  # sign of a bool is itself
     "floor": jnp.floor,
     "ceil": jnp.ceil,
     "trunc": jnp.trunc,

@@ -43,9 +43,13 @@ def _dropout(ctx, x, key, p, salt, mode):
     return jnp.where(keep, x / (1.0 - p), 0.0).astype(x.dtype)
 
 
+def _flat(value) -> list:
+    return [x for v in value for x in _flat(v)] if isinstance(value, tuple) else [value]
+
+
 def _constant(ctx, value, shape, dtype):
-    if isinstance(value, tuple):
-        return jnp.asarray(np.asarray(value, dtype=dtype).reshape(shape))
+    if isinstance(value, tuple):  # flattened first: a nested literal need not be rectangular
+        return jnp.asarray(np.asarray(_flat(value), dtype=dtype).reshape(shape))
     return jnp.full(shape, value, dtype=dtype)
 
 

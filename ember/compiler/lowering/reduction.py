@@ -6,21 +6,23 @@ import jax.numpy as jnp
 from jax.scipy.special import logsumexp
 
 
-def _axes(dims):
-    return None if dims is None else tuple(dims)
+def _axes(x, dims):
+    # PyTorch (and the infer rules) accept dim 0 or -1 of a 0-d tensor; JAX has no such axis,
+    # and reducing all (no) axes of a 0-d array gives the same result
+    return None if dims is None or jnp.ndim(x) == 0 else tuple(dims)
 
 
 def _sum(ctx, x, dims, keepdim):
     dtype = ctx.out_dtype(0)
-    return jnp.sum(x, axis=_axes(dims), keepdims=keepdim, dtype=dtype)
+    return jnp.sum(x, axis=_axes(x, dims), keepdims=keepdim, dtype=dtype)
 
 
 def _var(ctx, x, dims, keepdim, correction):
-    return jnp.var(x, axis=_axes(dims), keepdims=keepdim, ddof=correction)
+    return jnp.var(x, axis=_axes(x, dims), keepdims=keepdim, ddof=correction)
 
 
 def _std(ctx, x, dims, keepdim, correction):
-    return jnp.std(x, axis=_axes(dims), keepdims=keepdim, ddof=correction)
+    return jnp.std(x, axis=_axes(x, dims), keepdims=keepdim, ddof=correction)
 
 
 def _safe_root(s, p):
@@ -30,7 +32,7 @@ def _safe_root(s, p):
 
 
 def _norm(ctx, x, dims, keepdim, ord):
-    axis = _axes(dims)
+    axis = _axes(x, dims)
     a = jnp.abs(x)
     if ord == float("inf"):
         return jnp.max(a, axis=axis, keepdims=keepdim)
@@ -47,7 +49,7 @@ def _norm(ctx, x, dims, keepdim, ord):
 
 def _arg(fn):
     def rule(ctx, x, dim, keepdim):
-        if dim is None:
+        if dim is None or x.ndim == 0:  # dim 0 of a 0-d tensor: its only element, index 0
             out = fn(x.reshape(-1)).astype(jnp.int32)
             return out.reshape((1,) * x.ndim) if keepdim else out
         return fn(x, axis=dim, keepdims=keepdim).astype(jnp.int32)
@@ -77,17 +79,17 @@ def _scan(fn):
 RULES = {
     "sum": _sum,
     "prod": lambda ctx, x, dims, keepdim: jnp.prod(
-        x, axis=_axes(dims), keepdims=keepdim, dtype=ctx.out_dtype(0)
+        x, axis=_axes(x, dims), keepdims=keepdim, dtype=ctx.out_dtype(0)
     ),
-    "mean": lambda ctx, x, dims, keepdim: jnp.mean(x, axis=_axes(dims), keepdims=keepdim),
-    "amax": lambda ctx, x, dims, keepdim: jnp.max(x, axis=_axes(dims), keepdims=keepdim),
-    "amin": lambda ctx, x, dims, keepdim: jnp.min(x, axis=_axes(dims), keepdims=keepdim),
-    "logsumexp": lambda ctx, x, dims, keepdim: logsumexp(x, axis=_axes(dims), keepdims=keepdim),
+    "mean": lambda ctx, x, dims, keepdim: jnp.mean(x, axis=_axes(x, dims), keepdims=keepdim),
+    "amax": lambda ctx, x, dims, keepdim: jnp.max(x, axis=_axes(x, dims), keepdims=keepdim),
+    "amin": lambda ctx, x, dims, keepdim: jnp.min(x, axis=_axes(x, dims), keepdims=keepdim),
+    "logsumexp": lambda ctx, x, dims, keepdim: logsumexp(x, axis=_axes(x, dims), keepdims=keepdim),
     "var": _var,
     "std": _std,
     "norm": _norm,
-    "all": lambda ctx, x, dims, keepdim: jnp.all(x, axis=_axes(dims), keepdims=keepdim),
-    "any": lambda ctx, x, dims, keepdim: jnp.any(x, axis=_axes(dims), keepdims=keepdim),
+    "all": lambda ctx, x, dims, keepdim: jnp.all(x, axis=_axes(x, dims), keepdims=keepdim),
+    "any": lambda ctx, x, dims, keepdim: jnp.any(x, axis=_axes(x, dims), keepdims=keepdim),
     "argmax": _arg(jnp.argmax),
     "argmin": _arg(jnp.argmin),
     "max_dim": _value_index(jnp.max, jnp.argmax),

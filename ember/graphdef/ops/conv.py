@@ -36,6 +36,11 @@ def _check_layout(op: str, types, d: int, groups: int, weight_in_dim: int) -> No
 
 
 def _check_attrs(op: str, d: int, stride, dilation, padding, pads_per_dim: int) -> None:
+    if d == 0:  # the spatial rank is len(stride): zero would convolve no dim
+        raise ShapeError(
+            f"{op[:-2]}: stride is empty, so it names no spatial dim; fix: give one entry "
+            "per spatial dim, e.g. stride=(1, 1) for a 2-D convolution"
+        )
     if len(dilation) != d or len(padding) != pads_per_dim * d:
         raise ShapeError(
             f"{op}: stride {stride}, dilation {dilation} and padding {padding} do not "

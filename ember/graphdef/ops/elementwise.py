@@ -101,6 +101,21 @@ def _same(types, **attrs):
     return [types[0]]
 
 
+def _numeric_unary(op):
+    """Dtype-keeping unary ops reject bool as PyTorch does (JAX would change or refuse
+    the dtype); `sign` of a bool is the bool itself."""
+
+    def infer(types, **attrs):
+        if types[0].dtype == "bool" and op != "sign":
+            raise DTypeError(
+                f"{op}: does not accept a bool tensor (shape {types[0].shape}); fix: cast "
+                "with .int() or .float() first"
+            )
+        return [types[0]]
+
+    return infer
+
+
 def _predicate(types, **attrs):
     return [TensorType(types[0].shape, "bool")]
 
@@ -154,7 +169,7 @@ def _lerp(types, **attrs):
 for _name in FLOAT_UNARY:
     register_op(_name, _float_unary(_name), attrs=UNARY_ATTRS.get(_name, {}))
 for _name in SAME_UNARY:
-    register_op(_name, _same, attrs=UNARY_ATTRS.get(_name, {}))
+    register_op(_name, _numeric_unary(_name), attrs=UNARY_ATTRS.get(_name, {}))
 for _name in PREDICATES:
     register_op(_name, _predicate, differentiable=False)
 for _name in ARITHMETIC:

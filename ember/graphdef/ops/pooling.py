@@ -64,6 +64,15 @@ def _check_rank(op: str, x: TensorType, d: int) -> None:
         )
 
 
+def _check_spatial(op: str, name: str, values) -> None:
+    """The op's spatial rank is len(`values`); zero would pool nothing (and `min` of it fails)."""
+    if not values:
+        raise ShapeError(
+            f"{op}: {name} is empty, so it names no spatial dim to pool; fix: give one "
+            f"entry per spatial dim, e.g. {name}=(2, 2) for 2-D pooling"
+        )
+
+
 def _windows(op: str, x: TensorType, kernel_size, stride, padding, dilation, ceil_mode):
     d = len(kernel_size)
     if not len(stride) == len(padding) == len(dilation) == d:
@@ -103,6 +112,7 @@ def _check_numeric(op: str, x: TensorType) -> None:
 
 def _max_pool(types, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
     x = types[0]
+    _check_spatial("max_pool", "kernel_size", kernel_size)
     op = f"max_pool{len(kernel_size)}d"
     _check_numeric(op, x)
     shape = _windows(op, x, kernel_size, stride, padding, dilation, ceil_mode)
@@ -112,6 +122,7 @@ def _max_pool(types, kernel_size, stride, padding, dilation, ceil_mode, return_i
 
 def _avg_pool(types, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override):
     x = types[0]
+    _check_spatial("avg_pool", "kernel_size", kernel_size)
     op = f"avg_pool{len(kernel_size)}d"
     require_float(op, x)
     if divisor_override is not None and divisor_override == 0:
@@ -129,12 +140,14 @@ def _adaptive(op: str, x: TensorType, output_size) -> tuple[int, ...]:
 
 
 def _adaptive_avg_pool(types, output_size):
+    _check_spatial("adaptive_avg_pool", "output_size", output_size)
     op = f"adaptive_avg_pool{len(output_size)}d"
     require_float(op, types[0])
     return [TensorType(_adaptive(op, types[0], output_size), types[0].dtype)]
 
 
 def _adaptive_max_pool(types, output_size, return_indices):
+    _check_spatial("adaptive_max_pool", "output_size", output_size)
     op = f"adaptive_max_pool{len(output_size)}d"
     require_float(op, types[0])
     shape = _adaptive(op, types[0], output_size)

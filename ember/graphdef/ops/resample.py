@@ -20,6 +20,11 @@ INTERPOLATE_MODES = ("nearest", "nearest-exact", "linear", "bilinear", "bicubic"
 def _interpolate(types, size, mode, align_corners, scales):
     x = types[0]
     d = len(size)
+    if d == 0:
+        raise ShapeError(
+            "interpolate: size is empty, so it names no spatial dim to resize; fix: give "
+            "one output size per spatial dim of the (N, C, *spatial) input"
+        )
     if mode not in INTERPOLATE_MODES:
         raise ShapeError(f"interpolate: mode {mode!r} is not one of {INTERPOLATE_MODES}")
     if mode.startswith("nearest"):
@@ -44,6 +49,11 @@ def _interpolate(types, size, mode, align_corners, scales):
 
 def sliding_blocks(op: str, spatial, kernel_size, dilation, padding, stride) -> tuple[int, ...]:
     """Number of kernel positions per spatial dim (as in unfold/fold), at least one each."""
+    if not kernel_size:
+        raise ShapeError(
+            f"{op}: kernel_size is empty, so it names no spatial dim; fix: give one entry "
+            "per spatial dim, e.g. kernel_size=(2, 2)"
+        )
     if not len(kernel_size) == len(dilation) == len(padding) == len(stride) == len(spatial):
         raise ShapeError(
             f"{op}: kernel_size, dilation, padding and stride need one entry per "
@@ -82,13 +92,14 @@ def _col2im(types, output_size, kernel_size, dilation, padding, stride):
         raise ShapeError(
             f"fold: expected a batched (N, C * prod(kernel_size), L) input, got shape {x.shape}"
         )
+    # the window checks first: they reject kernel sizes of 0, which the modulus divides by
+    blocks = sliding_blocks("fold", output_size, kernel_size, dilation, padding, stride)
     k = math.prod(kernel_size)
     if x.shape[1] % k:
         raise ShapeError(
             f"fold: expected size of input's dimension 1 ({x.shape[1]}) to be "
             f"divisible by the product of kernel_size {kernel_size} ({k})"
         )
-    blocks = sliding_blocks("fold", output_size, kernel_size, dilation, padding, stride)
     if x.shape[2] != math.prod(blocks):
         raise ShapeError(
             f"fold: given output_size={output_size}, kernel_size={kernel_size}, "

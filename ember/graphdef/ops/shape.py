@@ -8,8 +8,18 @@ from ember.graphdef.registry import register_op
 from ember.graphdef.types import TensorType
 
 
+def _check_sizes(op: str, shape) -> None:
+    """Sizes in the IR are resolved: -1 ("infer this dim") is the functional API's job."""
+    if any(d < 0 for d in shape):
+        raise ShapeError(
+            f"{op}: target shape {tuple(shape)} has a negative size; fix: use sizes >= 0 "
+            "(x.reshape/expand resolve -1 before emitting the op)"
+        )
+
+
 def _reshape(types, shape):
     t = types[0]
+    _check_sizes("reshape", shape)
     size = 1
     for d in shape:
         size *= d
@@ -33,6 +43,7 @@ def _transpose(types, perm):
 
 def _broadcast_to(types, shape):
     t = types[0]
+    _check_sizes("broadcast_to", shape)
     if len(shape) < t.ndim or broadcast_shapes(t.shape, shape) != tuple(shape):
         raise ShapeError(f"cannot broadcast/expand shape {t.shape} to {tuple(shape)}")
     return [TensorType(shape, t.dtype)]
@@ -52,6 +63,13 @@ def _slice(types, starts, stops, steps):
 
 def _concatenate(types, dim):
     first = types[0]
+    for i, t in enumerate(types):
+        if t.ndim == 0:
+            raise ShapeError(
+                f"cat: zero-dimensional tensor (at position {i}) cannot be concatenated "
+                f"(shapes {[tt.shape for tt in types]}); fix: stack them, or reshape each "
+                "to (1,) first"
+            )
     dim = normalize_dim(dim, first.ndim)
     for t in types[1:]:
         same = t.ndim == first.ndim and all(

@@ -56,7 +56,7 @@ _PLAIN_FLOAT = [
 for _op in _PLAIN_FLOAT:
     _module[_op] = tensor_method(_op)(_make_unary(_op, True))
 for _op in SAME_UNARY:
-    if _op != "round":
+    if _op not in ("round", "square"):
         _module[_op] = tensor_method(_op)(_make_unary(_op, False))
 for _op in PREDICATES:
     _module[_op] = tensor_method(_op)(_make_unary(_op, False))
@@ -65,6 +65,13 @@ for _op in PREDICATES:
 @tensor_method()
 def round(input, decimals: int = 0):  # noqa: A001 (PyTorch's name)
     return emit("round", [as_tensor(input)], decimals=int(decimals))
+
+
+@tensor_method()
+def square(input):
+    """Elementwise `square` (like `torch.square`); a bool tensor squares as integers."""
+    x = as_tensor(input)
+    return emit("square", [cast(x, dtypes.DEFAULT_INT) if x.dtype == "bool" else x])
 
 
 def _binary(op: str, result: str = "same"):
