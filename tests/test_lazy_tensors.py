@@ -160,3 +160,13 @@ def test_init_idioms_of_public_models_work():
     with em.no_grad():
         net.proj.weight.copy_(em.zeros(4, 4))
     np.testing.assert_array_equal(net.proj.weight.numpy(), np.zeros((4, 4)))
+
+
+def test_running_statistics_after_an_eager_forward_do_not_require_grad():
+    bn = em.nn.BatchNorm1d(3)
+    x = np.random.default_rng(0).standard_normal((4, 3)).astype(np.float32)
+    bn(x)
+    assert not bn.running_mean.requires_grad and not bn.running_var.requires_grad
+    torch_bn = torch.nn.BatchNorm1d(3)
+    torch_bn(torch.from_numpy(x))
+    np.testing.assert_allclose(bn.running_mean.numpy(), torch_bn.running_mean.numpy(), rtol=1e-6)

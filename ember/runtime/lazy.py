@@ -188,6 +188,7 @@ class LazyCall:
         n_out = len(graph.outputs)
         for (name, _), new in zip(graph.updates, outs[n_out:], strict=True):
             m, b = slots[name]
+            new.value.requires_grad = False  # running statistics are state, not autograd's
             m._buffers[b] = new.value  # pending; computed with the next cut
             RECORDER.pin(new)
         return tree_unflatten(program.out_tree, outs[:n_out])
