@@ -405,7 +405,20 @@ def test_inferred_types_match_eval_shape(sample):
 GRAD_SAMPLES = [s for s in SAMPLES if s.grad]
 
 
-@pytest.mark.parametrize("sample", GRAD_SAMPLES, ids=_ids(GRAD_SAMPLES))
+def _first_per_family_by_default(samples: list) -> list:
+    """The first gradient sample of each family (`bn`, `gn`, `bag`, ...: the name before its
+    first '-') runs by default; the others are in the slow tier that CI also runs."""
+    seen, params = set(), []
+    for sample, name in zip(samples, _ids(samples), strict=True):
+        family = name.split("-")[0]
+        params.append(
+            pytest.param(sample, marks=(pytest.mark.slow,) if family in seen else (), id=name)
+        )
+        seen.add(family)
+    return params
+
+
+@pytest.mark.parametrize("sample", _first_per_family_by_default(GRAD_SAMPLES))
 def test_gradients_float64(sample):
     with jax.enable_x64(True):
         args = tuple(
