@@ -655,6 +655,7 @@ class TerminateOnNaN(Callback):
             return
         names = [k for k in logs if k.endswith("loss")] or list(logs)
         try:
+            self.model.check_guard()  # this batch's verdict (this callback syncs anyway)
             values = jax.device_get([logs[k] for k in names])
         except NonFiniteError as error:  # guard="raise" saw it first and skipped the update
             self._stop(batch, str(error).split(";")[0])

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import jax
-
 from ember.errors import NonFiniteError, TargetRangeError
 from ember.training.guard import MESSAGES, TARGET_RANGE
 
@@ -33,18 +31,14 @@ def guard_error(where: str, what: str, report: object = None) -> Exception:
 
 
 class StepLogs(dict):
-    """A train step's logs that check the guard when first read (reading them is the
-    sync). `status` is the step's verdict (0: fine); None reads the guard's record."""
+    """A train step's logs. Reading them checks the verdicts of steps that have finished,
+    without waiting; the step that computes them is checked by the next `train_step` (at
+    most one step later), by `model.check_guard()`, or by `fit` where it reads logs."""
 
-    def __init__(self, logs: dict, model: Any, status: Any = None):
+    def __init__(self, logs: dict, model: Any):
         super().__init__(logs)
         self._model = model
-        self._status = status
-        self._checked = False
 
     def __getitem__(self, key):
-        if not self._checked:
-            self._checked = True
-            if self._status is None or int(jax.device_get(self._status)) != 0:
-                self._model.check_guard()
+        self._model.poll_guard()
         return dict.__getitem__(self, key)

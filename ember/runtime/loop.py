@@ -185,6 +185,7 @@ class LoopMixin:
             )
             start = time.perf_counter()
             epoch_start_step = self.step - skip
+            self._guard_epoch = (epoch_start_step, epoch)  # errors name the batch of the epoch
             done = skip
             for group in _groups(batches, k):
                 callbacks.call("on_train_batch_begin", done, {})
@@ -230,6 +231,7 @@ class LoopMixin:
                 )
             if self.stop_training:
                 break
+        self._guard_epoch = None
         callbacks.call("on_train_end", {})
         if checkpoint is not None:
             checkpoint.wait_until_finished()

@@ -12,6 +12,7 @@ returns its loss, or the module's `training_step`); see `ember.training.objectiv
 from __future__ import annotations
 
 import os
+from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -143,6 +144,8 @@ class CompiledModel(LoopMixin, CheckpointMixin):
             "guard": empty_record(),
         }
         self.eval_carry = None
+        self._unchecked: deque = deque()  # verdicts of dispatched steps not yet read
+        self._guard_epoch: tuple[int, int] | None = None  # set by fit: (first step, epoch)
 
     # -- run state ----------------------------------------------------------------------
     @property
@@ -324,6 +327,7 @@ class CompiledModel(LoopMixin, CheckpointMixin):
         """
         tree = self._tree("train", x, y, sample_weight)
         step, inputs = self._lookup("train", tree, _fast_key("train", tree))
+        self.poll_guard(in_flight=1)
         sync()  # pending lazy tensors may read the arrays this step donates
         params, buffers = self.view.read()
         opts = list(self.optimizers.values())
@@ -342,7 +346,22 @@ class CompiledModel(LoopMixin, CheckpointMixin):
         status = logs.pop("status", None)  # the guard's verdict; not a user-facing log
         if self.check_numerics and status is not None and int(status) != 0:  # debug: a read
             self._raise_located(x, y, sample_weight)
-        return StepLogs(logs, self, status) if self.guard == "raise" else logs
+        if self.guard != "raise":
+            return logs
+        self._unchecked.append(status)
+        return StepLogs(logs, self)
+
+    def poll_guard(self, in_flight: int | None = None) -> None:
+        """Read the verdicts of finished steps without waiting (raise for a bad one). With
+        `in_flight=n`, wait for all but the last n: errors surface at most n steps late
+        while dispatch stays asynchronous (no host sync per step)."""
+        pending = self._unchecked
+        while pending and (
+            (in_flight is not None and len(pending) > in_flight) or pending[0].is_ready()
+        ):
+            if int(pending.popleft()) != 0:
+                pending.clear()
+                self.check_guard()
 
     def locate_nonfinite(self, x, y=None, sample_weight=None, *, poison=None):
         """Re-run a batch's train objective instrumented: the first IR node producing a
@@ -372,6 +391,9 @@ class CompiledModel(LoopMixin, CheckpointMixin):
     def check_guard(self, epoch_start_step: int | None = None, epoch: int | None = None) -> int:
         """Read the guard's record (one small device read); raise for a new bad step when
         guard="raise"; return the number of skipped steps so far."""
+        self._unchecked.clear()  # the record covers every dispatched step
+        if epoch_start_step is None and self._guard_epoch is not None:
+            epoch_start_step, epoch = self._guard_epoch
         record = jax.device_get(self.run["guard"])
         count, step, what = describe(record)
         if step >= 0 and self.guard == "raise":
@@ -419,8 +441,9 @@ class CompiledModel(LoopMixin, CheckpointMixin):
         self.view.write(params, buffers)
         for o, s in zip(opts, opt_states, strict=True):
             o.opt_state = s
-        status = logs.pop("status", None)  # the last step's verdict; the record has them all
-        if self.guard == "raise" and status is not None:
+        logs.pop("status", None)  # the last step's verdict; the record has them all
+        if self.guard == "raise":
+            self._unchecked.append(self.run["guard"][1] >= 0)  # an unreported bad step
             return StepLogs(logs, self)
         return logs
 
