@@ -112,8 +112,13 @@ def torch_run(fn: Callable, module, inputs: Sequence[np.ndarray], diff=None):
 def compare(family: str, what: str, got, want, rtol: float = 1e-5, atol: float = 1e-6) -> None:
     got, want = np.asarray(got), np.asarray(want)
     assert got.shape == want.shape, f"{what}: shape {got.shape} != torch {want.shape}"
-    np.testing.assert_allclose(got, want, rtol=rtol, atol=atol, err_msg=what)
     finite = np.isfinite(want)
+    # entries that are exactly zero in exact arithmetic (the key bias's gradient: softmax
+    # ignores a per-query constant) are float32 rounding noise on both sides, at the scale
+    # of the whole tensor: bound them by it
+    scale = float(np.abs(want[finite]).max()) if finite.any() else 0.0
+    atol = max(atol, rtol * scale)
+    np.testing.assert_allclose(got, want, rtol=rtol, atol=atol, err_msg=what)
     # a reference that is rounding noise around zero (scale below atol) has no relative error
     if finite.any() and np.abs(want[finite]).max() > atol:
         scale = np.abs(want[finite]).max()
