@@ -50,6 +50,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--optimizer", choices=["adam", "sgd"], default="adam")
+    parser.add_argument("--guard", choices=["raise", "skip", "off"], default="raise")
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     x = rng.standard_normal((16, 64)).astype(np.float32)
@@ -63,7 +64,7 @@ def main() -> None:
             opt, tx = optim.Adam(net.parameters(), lr=1e-3), optax.adam(1e-3)
         else:
             opt, tx = optim.SGD(net.parameters(), lr=1e-3, momentum=0.9), optax.sgd(1e-3, 0.9)
-        model = em.compile(net, loss=nn.MSELoss(), optimizer=opt)
+        model = em.compile(net, loss=nn.MSELoss(), optimizer=opt, guard=args.guard)
         init = {k: jnp.asarray(v) for k, v in net.state_dict().items()}
 
         def loss_fn(p, x, y, depth=depth):
