@@ -54,6 +54,8 @@ from ember.autograd import (  # noqa: E402,F401
     set_grad_enabled,
 )
 from ember.func import functional_call, functionalize  # noqa: E402,F401
+from ember.runtime.mesh import mesh  # noqa: E402,F401
+from ember import distributed  # noqa: E402,F401
 
 __version__ = "0.1.0"
 

@@ -60,11 +60,13 @@ def _context(graph: Graph, index: int) -> str:
     )
 
 
-def lower(graph: Graph, precision=None, observe=None) -> LoweredGraph:
+def lower(graph: Graph, precision=None, observe=None, mesh=None) -> LoweredGraph:
     """Compile-time check that every op has a rule, then build the interpreter fns.
 
     `observe(index, node, inputs, outputs)` (optional) is called after every top-level
-    node while tracing: instrumented lowerings (the NaN locator) collect from it."""
+    node while tracing: instrumented lowerings (the NaN locator) collect from it.
+    With a JAX `mesh`, `meta{sharding=...}` annotations (inputs and nodes; see
+    `passes/annotate_sharding.py`) become `jax.lax.with_sharding_constraint`s."""
     for node in graph.nodes:
         if node.op not in LOWERING:
             raise UnsupportedOpError(f"op {node.op!r} has no JAX lowering ({node.source})")
@@ -80,7 +82,11 @@ def lower(graph: Graph, precision=None, observe=None) -> LoweredGraph:
         env.update(zip(data, input_values, strict=True))
         if rng:
             env[rng[0]] = rng_value
-        evaluate(graph, env, precision, observe)
+        if mesh is not None:
+            for gi in graph.inputs:
+                if "sharding" in gi.meta and gi.kind == "data":
+                    env[gi.value] = _constrain(env[gi.value], gi.meta["sharding"], mesh)
+        evaluate(graph, env, precision, observe, mesh)
         return [env[v] for v in graph.outputs], [env[v] for v in update_of]
 
     def run(*values):
@@ -98,7 +104,7 @@ def lower(graph: Graph, precision=None, observe=None) -> LoweredGraph:
     )
 
 
-def evaluate(graph: Graph, env: dict, precision=None, observe=None) -> None:
+def evaluate(graph: Graph, env: dict, precision=None, observe=None, mesh=None) -> None:
     """Run every node's rule in order, extending `env` (Value -> array); trace time only."""
     ctx = LoweringContext(precision)
     for index, node in enumerate(graph.nodes):
@@ -116,8 +122,18 @@ def evaluate(graph: Graph, env: dict, precision=None, observe=None) -> None:
         outs = out if isinstance(out, tuple) else (out,)
         if observe is not None:
             outs = observe(index, node, args, outs) or outs
+        if mesh is not None and "sharding" in node.meta:
+            outs = (_constrain(outs[0], node.meta["sharding"], mesh), *outs[1:])
         for v, x in zip(node.outputs, outs, strict=True):
             env[v] = x
+
+
+def _constrain(x, spec, mesh):
+    from jax.lax import with_sharding_constraint
+    from jax.sharding import NamedSharding, PartitionSpec
+
+    axes = [tuple(a) if isinstance(a, (list, tuple)) else a for a in spec]
+    return with_sharding_constraint(x, NamedSharding(mesh, PartitionSpec(*axes)))
 
 
 __all__ = ["lower", "LoweredGraph", "LoweringContext", "print_graph"]

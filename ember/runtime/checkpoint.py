@@ -249,9 +249,14 @@ class CheckpointManager:
         if not isinstance(meta, dict) or meta.get("format") != FORMAT:
             raise CheckpointError(f"{where} is not an ember checkpoint (format {meta!r:.80})")
         _prepare(model, meta)
+        if getattr(model, "plan", None) is not None:
+            model._place_optimizers()  # restore straight into this model's mesh layout
         current = _arrays(model)
         _check_structure(where, meta.get("structure"), _structure(current))
-        target = {k: jax.ShapeDtypeStruct(v.shape, v.dtype) for k, v in current.items()}
+        target = {
+            k: jax.ShapeDtypeStruct(v.shape, v.dtype, sharding=v.sharding)
+            for k, v in current.items()
+        }
         try:
             restored = self._mgr.restore(
                 step, args=ocp.args.Composite(state=ocp.args.StandardRestore(target))

@@ -151,6 +151,8 @@ class LoopMixin:
         `resume=True` first restores its latest checkpoint and continues exactly where it
         was taken: the same batches follow as in a run that never stopped.
         """
+        if jax.process_index() != 0:
+            verbose = 0  # several hosts: progress and logs come from process 0
         callbacks = CallbackList(callbacks, self)
         history = History()
         start_epoch, skip = 0, 0
@@ -265,7 +267,9 @@ class LoopMixin:
         self.reset_metrics()
         self.eval_carry = None
         batches, total = self._epoch_batches(x, y, batch_size, False, 0, False, sample_weight)
-        for xb, yb, wb in tqdm(batches, total=total, desc="evaluate", disable=verbose != 1):
+        for xb, yb, wb in tqdm(
+            batches, total=total, desc="evaluate", disable=verbose != 1 or jax.process_index() != 0
+        ):
             self.eval_step(xb, yb, wb)
         return self.metric_results()
 
@@ -289,7 +293,9 @@ class LoopMixin:
             has_targets = self.objective.batch_has_targets
             chunks = (split_item(item, has_targets)[0] if has_targets else item for item in x)
             total = len(x) if hasattr(x, "__len__") else None
-        for xb in tqdm(chunks, total=total, desc="predict", disable=verbose != 1):
+        for xb in tqdm(
+            chunks, total=total, desc="predict", disable=verbose != 1 or jax.process_index() != 0
+        ):
             rows = num_examples(xb)
             padded = is_array_data(x) and rows < batch_size
             if padded:

@@ -41,6 +41,9 @@ from ember.training.steps import (
 )
 
 from .batch_names import as_host_if_list, step_input_names
+from .call_keys import fast_key as _fast_key
+from .call_keys import fast_leaves as _fast_leaves
+from .call_keys import shapes as _shapes
 from .checkpoint_state import CheckpointMixin
 from .guard_errors import StepLogs, guard_error
 from .loop import LoopMixin
@@ -54,10 +57,11 @@ from .program import (
     describe_inputs,
     is_array,
 )
+from .sharded import ShardingMixin, make_plan
 from .state import StateView
 
 
-class CompiledModel(LoopMixin, CheckpointMixin):
+class CompiledModel(LoopMixin, CheckpointMixin, ShardingMixin):
     """A Module with a loss, optimizer(s) and metrics, compiled to fused XLA steps.
 
     >>> model = em.compile(net, loss=nn.CrossEntropyLoss(), optimizer=optim.SGD(lr=0.01))
@@ -83,6 +87,8 @@ class CompiledModel(LoopMixin, CheckpointMixin):
         guard: str = "raise",
         check_numerics: bool | None = None,
         seed: int | None = None,
+        mesh: Any = None,
+        sharding: Any = None,
     ):
         if not isinstance(module, Module):
             raise TypeError(f"em.compile expects an ember nn.Module, got {type(module).__name__}")
@@ -123,7 +129,8 @@ class CompiledModel(LoopMixin, CheckpointMixin):
         roots = [("", module)]
         if isinstance(loss, Module):
             roots.append(("loss", loss))
-        self.view = StateView(roots)
+        self.plan = make_plan(roots, mesh, sharding)  # None: one device
+        self.view = StateView(roots, placement=self.plan)
         for opt in self.optimizers.values():
             opt.bind_params(self.view.params)
         self.programs = ProgramCache(type(module).__name__)
@@ -211,9 +218,12 @@ class CompiledModel(LoopMixin, CheckpointMixin):
             training=kind == "train",
             names=names,
             graph_name=f"{type(self.module).__name__}.{kind}",
-            extra_passes=self.extra_passes,
+            extra_passes=(*self.extra_passes, *self._sharding_passes()),
+            mesh=self.mesh,
         )
         step = self._assemble(kind, program)
+        if kind == "train":
+            self._place_optimizers()
         return self.programs.add(
             key,
             (step, program),
@@ -257,7 +267,12 @@ class CompiledModel(LoopMixin, CheckpointMixin):
                 )
             )
         return StepPlan(
-            tuple(plans), self.layout, self.grad_transform, self.accumulate_steps, self.guard
+            tuple(plans),
+            self.layout,
+            self.grad_transform,
+            self.accumulate_steps,
+            self.guard,
+            self._state_layout(),
         )
 
     def _assemble(self, kind: str, program) -> Callable:
@@ -327,6 +342,7 @@ class CompiledModel(LoopMixin, CheckpointMixin):
         """
         tree = self._tree("train", x, y, sample_weight)
         step, inputs = self._lookup("train", tree, _fast_key("train", tree))
+        inputs = self._place_inputs(inputs)
         self.poll_guard(in_flight=1)
         sync()  # pending lazy tensors may read the arrays this step donates
         params, buffers = self.view.read()
@@ -426,6 +442,7 @@ class CompiledModel(LoopMixin, CheckpointMixin):
             step = build_train_step(program, self._plan(program), steps_per_execution=k)
             self.programs.add(key, step, f"train x{k}", {"steps": str(k)}, {})
         stacked = [np.stack([np.asarray(c[1][i]) for c in calls]) for i in range(len(calls[0][1]))]
+        stacked = self._place_inputs(stacked, axis=1)
         sync()
         params, buffers = self.view.read()
         opts = list(self.optimizers.values())
@@ -450,6 +467,7 @@ class CompiledModel(LoopMixin, CheckpointMixin):
     def eval_step(self, x, y=None, sample_weight=None) -> dict:
         tree = self._tree("eval", x, y, sample_weight)
         step, inputs = self._lookup("eval", tree, _fast_key("eval", tree))
+        inputs = self._place_inputs(inputs, strict=False)
         params, buffers = self.view.read()
         if self.run["sums"] is None:
             self.reset_metrics()
@@ -468,6 +486,7 @@ class CompiledModel(LoopMixin, CheckpointMixin):
         if fast_key is not None and any(k is None for k in fast_key):
             fast_key = None
         step, inputs = self._lookup("predict", tree, fast_key)
+        inputs = self._place_inputs(inputs, strict=False)
         params, buffers = self.view.read()
         outputs, _ = step(params, buffers, inputs, self.eval_rng, self._next_eval())
         signature = CallSignature.of(tree)[0]
@@ -495,36 +514,6 @@ def _named_optimizers(optimizer: Any) -> dict[str, Any]:
             raise ValueError("optimizer={} names no optimizer")
         return dict(optimizer)
     return {"loss": optimizer}
-
-
-def _shapes(tree: tuple) -> tuple:
-    return tuple(
-        (x.shape, x.dtype) if is_array(x) and not isinstance(x, Mapping) else None for x in tree
-    )
-
-
-def _fast_key(kind: str, tree: tuple) -> tuple | None:
-    """A cheap key for the common batches: (x, y) arrays, no carry, no sample weights."""
-    batch, carry, sample_weight = tree
-    if carry is not None or sample_weight is not None:
-        return None
-    if isinstance(batch, tuple) and len(batch) == 2 and all(_plain(b) for b in batch):
-        x, y = batch
-        return (kind, 2, x.shape, x.dtype, y.shape, y.dtype)
-    if _plain(batch):
-        return (kind, 1, batch.shape, batch.dtype)
-    return None
-
-
-def _plain(x: Any) -> bool:
-    return is_array(x) and hasattr(x, "shape") and not hasattr(x, "value")
-
-
-def _fast_leaves(tree: Any) -> list:
-    if isinstance(tree, tuple) and len(tree) == 3 and tree[1] is None and tree[2] is None:
-        batch = tree[0]
-        return list(batch) if isinstance(batch, tuple) else [batch]
-    return list(tree)
 
 
 def compile(module: Module, loss=None, optimizer=None, metrics=None, **options) -> CompiledModel:  # noqa: A001

@@ -141,9 +141,11 @@ def build_program(
     names: Sequence[str],
     graph_name: str,
     extra_passes: Sequence[Callable] = (),
+    mesh: Any = None,
 ) -> Program:
     """Trace `fn(inputs_tree)` for `signature` with the modes of `training`, then run the
-    passes (plus `extra_passes`, e.g. mixed precision) and lower it."""
+    passes (plus `extra_passes`, e.g. mixed precision, sharding annotations) and lower it
+    (on `mesh`: the annotations become sharding constraints)."""
 
     def traced(*tensors):
         return fn(signature.rebuild(tensors))
@@ -154,7 +156,7 @@ def build_program(
         )
     passes = (*(DEFAULT_PASSES if training else EVAL_PASSES), *extra_passes)
     graph = run_passes(graph, passes)
-    return Program(graph, lower(graph), out_tree)
+    return Program(graph, lower(graph, mesh=mesh), out_tree)
 
 
 class ProgramCache:

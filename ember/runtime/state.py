@@ -34,9 +34,15 @@ class StateView:
     prefix of their root); `signature` is what compiled programs bake in.
     """
 
-    def __init__(self, roots: Sequence[tuple[str, Module]], materialize: bool = True):
+    def __init__(
+        self,
+        roots: Sequence[tuple[str, Module]],
+        materialize: bool = True,
+        placement: Any = None,
+    ):
         self.roots = list(roots)
         self.materialize = materialize  # False: names and signature only (lazy calls)
+        self.placement = placement  # a ShardingPlan: state lives in its layout on a mesh
         self.version = -1
         self.refresh()
 
@@ -79,6 +85,9 @@ class StateView:
             m._buffers[b] for m, b in self.buffer_slots if isinstance(m._buffers[b], LazyValue)
         ]
         materialize(pending)  # pending initial values and in-place updates: one program
+        if self.placement is not None:
+            self._place(self.placement)
+            return
         seen: set[int] = set()
         for p in self.params:
             arr = p._materialized()
@@ -92,6 +101,26 @@ class StateView:
             if not isinstance(arr, jax.Array) or id(arr) in seen:
                 arr = jnp.array(_default_precision(arr))
             m._buffers[b] = arr
+            seen.add(id(arr))
+
+    def _place(self, plan: Any) -> None:
+        """Every array in the plan's layout; an undrawn parameter is drawn and sent shard by
+        shard, so no device ever holds a whole FSDP/tensor-parallel parameter."""
+        seen: set[int] = set()
+        for name, p in zip(self.param_names, self.params, strict=True):
+            arr = plan.place_param(name, p)
+            if id(arr) in seen:
+                arr = plan.place(np.asarray(arr), plan.param_sharding(name))
+            p._data = arr
+            seen.add(id(arr))
+        replicated = plan.sharding(())
+        for m, b in self.buffer_slots:
+            arr = m._buffers[b]
+            if isinstance(arr, LazyValue):
+                arr = arr.data
+            if not isinstance(arr, jax.Array) or id(arr) in seen:
+                arr = _default_precision(np.asarray(arr))
+            arr = m._buffers[b] = plan.place(arr, replicated)
             seen.add(id(arr))
 
     # -- per call --------------------------------------------------------------------

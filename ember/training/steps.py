@@ -102,6 +102,8 @@ class StepPlan:
     grad_transform: Callable | None = None
     accumulate_steps: int = 1
     guard: str = "raise"  # "raise" | "skip" | "off": see `guard.py`
+    # on a mesh: (params, buffers, opt_states) -> the same, constrained to their layout
+    state_layout: Callable | None = None
 
 
 def _accumulate(sums, result: dict, layout: SumsLayout):
@@ -238,6 +240,8 @@ def train_step_function(program: Any, plan: StepPlan) -> Callable:
         if plan.guard != "off":  # a bad batch changes nothing but the guard's record
             new = keep_if_bad(status, new, old)
             logs["status"] = status
+        if plan.state_layout is not None:
+            new = (*plan.state_layout(*new[:3]), new[3])
         return (*new, logs)
 
     return train_step

@@ -1,0 +1,80 @@
+"""`ember.distributed`: several hosts (a TPU pod slice, GPU nodes) as one JAX program.
+
+Every host runs the same script; `initialize()` connects them (JAX's
+`jax.distributed.initialize`), after which `jax.devices()` lists every device of every
+host and `em.compile(..., mesh=em.mesh(...))` spans them all. Each host feeds the same
+global batches (same data, same seed, same order) and transfers only its own shards, so
+the result does not depend on the number of hosts. Progress bars and logs come from
+process 0 only.
+
+>>> import ember as em
+>>> em.distributed.initialize()          # no-op on one host; auto-detects TPU VM slices
+>>> em.distributed.process_index(), em.distributed.process_count()
+(0, 1)
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import jax
+
+# environment variables that mean "this process is one of several" to JAX's auto-detection
+_CLUSTER_HINTS = (
+    "JAX_COORDINATOR_ADDRESS",
+    "TPU_WORKER_HOSTNAMES",
+    "MEGASCALE_COORDINATOR_ADDRESS",
+    "SLURM_JOB_ID",
+    "OMPI_COMM_WORLD_SIZE",
+)
+_initialized = [False]
+
+
+def initialize(
+    coordinator_address: str | None = None,
+    num_processes: int | None = None,
+    process_id: int | None = None,
+    **kwargs: Any,
+) -> None:
+    """Connect this process to the others (`jax.distributed.initialize`).
+
+    On one plain host with no arguments and no cluster environment it does nothing. On a
+    TPU VM slice or a SLURM/MPI job JAX detects the peers itself; elsewhere pass
+    `coordinator_address="host:port", num_processes=N, process_id=i` on every process.
+    On CPU the cross-process collectives use gloo.
+    """
+    if _initialized[0]:
+        return
+    explicit = coordinator_address is not None or num_processes is not None
+    multi_host_tpu = int(os.environ.get("TPU_WORKER_HOSTNAMES", "x").count(",")) > 0
+    if (
+        not explicit
+        and not multi_host_tpu
+        and not any(h in os.environ for h in _CLUSTER_HINTS if h != "TPU_WORKER_HOSTNAMES")
+    ):
+        return  # one host: nothing to connect
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")  # CPU backend only
+    jax.distributed.initialize(
+        coordinator_address=coordinator_address,
+        num_processes=num_processes,
+        process_id=process_id,
+        **kwargs,
+    )
+    _initialized[0] = True
+
+
+def process_index() -> int:
+    return jax.process_index()
+
+
+def process_count() -> int:
+    return jax.process_count()
+
+
+def is_main_process() -> bool:
+    """True on the process that prints progress and writes logs (process 0)."""
+    return jax.process_index() == 0
+
+
+__all__ = ["initialize", "process_index", "process_count", "is_main_process"]

@@ -1,0 +1,41 @@
+"""Cheap cache keys for the common step calls (a dict lookup instead of a signature)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from .program import is_array
+
+
+def shapes(tree: tuple) -> tuple:
+    return tuple(
+        (x.shape, x.dtype) if is_array(x) and not isinstance(x, Mapping) else None for x in tree
+    )
+
+
+def fast_key(kind: str, tree: tuple) -> tuple | None:
+    """A cheap key for the common batches: (x, y) arrays, no carry, no sample weights."""
+    batch, carry, sample_weight = tree
+    if carry is not None or sample_weight is not None:
+        return None
+    if isinstance(batch, tuple) and len(batch) == 2 and all(_plain(b) for b in batch):
+        x, y = batch
+        return (kind, 2, x.shape, x.dtype, y.shape, y.dtype)
+    if _plain(batch):
+        return (kind, 1, batch.shape, batch.dtype)
+    return None
+
+
+def _plain(x: Any) -> bool:
+    return is_array(x) and hasattr(x, "shape") and not hasattr(x, "value")
+
+
+def fast_leaves(tree: Any) -> list:
+    if isinstance(tree, tuple) and len(tree) == 3 and tree[1] is None and tree[2] is None:
+        batch = tree[0]
+        return list(batch) if isinstance(batch, tuple) else [batch]
+    return list(tree)
+
+
+__all__ = ["shapes", "fast_key", "fast_leaves"]
