@@ -254,7 +254,7 @@ class CheckpointManager:
         current = _arrays(model)
         _check_structure(where, meta.get("structure"), _structure(current))
         target = {
-            k: jax.ShapeDtypeStruct(v.shape, v.dtype, sharding=v.sharding)
+            k: jax.ShapeDtypeStruct(v.shape, v.dtype, sharding=_layout(model, v))
             for k, v in current.items()
         }
         try:
@@ -266,6 +266,15 @@ class CheckpointManager:
         _check_structure(where, _structure(restored), _structure(current))
         _write(model, restored, meta)
         return meta
+
+
+def _layout(model, value):
+    """Where a restored array goes: its current layout; on a mesh, run state that lives on
+    one device (a fresh model's step counter, RNG key) is replicated over the mesh."""
+    plan = getattr(model, "plan", None)
+    if plan is not None and len(value.sharding.device_set) != plan.mesh.devices.size:
+        return plan.sharding(())
+    return value.sharding
 
 
 def _check_structure(where: str, saved: Any, current: dict) -> None:

@@ -131,7 +131,7 @@ class ShardingPlan:
     def place(self, value: Any, sharding: NamedSharding) -> jax.Array:
         """`value` (host or device) laid out by `sharding`; each process transfers only its
         own shards."""
-        if isinstance(value, jax.Array) and value.sharding == sharding:
+        if isinstance(value, jax.Array) and value.sharding.is_equivalent_to(sharding, value.ndim):
             return value
         if jax.process_count() == 1:
             return jax.device_put(value, sharding)
