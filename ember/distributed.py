@@ -64,6 +64,33 @@ def initialize(
     _initialized[0] = True
 
 
+def mesh_from_flag(text: str | None) -> dict[str, Any]:
+    """`em.compile` options from a command-line flag like the examples' `--mesh`.
+
+    `None`/`""`: the default (data parallel when there are several devices); `"off"`: one
+    device; `"data=-1"`, `"data=2,model=4"`: that mesh, data parallel; a mesh with an
+    `fsdp` axis (`"fsdp=-1"`) also selects `sharding="fsdp"`.
+
+    >>> em.compile(net, ..., **em.distributed.mesh_from_flag("fsdp=-1"))
+    """
+    from ember.runtime.mesh import mesh
+
+    if not text:
+        return {}
+    if text == "off":
+        return {"mesh": False}
+    axes = {}
+    for part in text.split(","):
+        name, _, size = part.partition("=")
+        if not name.strip() or not size.strip().lstrip("-").isdigit():
+            raise ValueError(f"--mesh {text!r}: expected axis=size pairs like 'data=2,model=4'")
+        axes[name.strip()] = int(size)
+    options: dict[str, Any] = {"mesh": mesh(**axes)}
+    if "fsdp" in axes:
+        options["sharding"] = "fsdp"
+    return options
+
+
 def process_index() -> int:
     return jax.process_index()
 
@@ -77,4 +104,4 @@ def is_main_process() -> bool:
     return jax.process_index() == 0
 
 
-__all__ = ["initialize", "process_index", "process_count", "is_main_process"]
+__all__ = ["initialize", "mesh_from_flag", "process_index", "process_count", "is_main_process"]

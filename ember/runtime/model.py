@@ -25,7 +25,7 @@ from ember.frontend.lazy import sync
 from ember.nn.module import Module
 from ember.nn.parameter import STATE_VERSION, initial_seed, next_stream
 from ember.training import gradients
-from ember.training.guard import describe, empty_record, reported
+from ember.training.guard import empty_record
 from ember.training.metrics import resolve_metrics
 from ember.training.objective import Objective
 from ember.training.steps import (
@@ -37,7 +37,6 @@ from ember.training.steps import (
     build_train_step,
     empty_sums,
     read_sums,
-    step_key,
 )
 
 from .batch_names import as_host_if_list, step_input_names
@@ -45,9 +44,9 @@ from .call_keys import fast_key as _fast_key
 from .call_keys import fast_leaves as _fast_leaves
 from .call_keys import shapes as _shapes
 from .checkpoint_state import CheckpointMixin
-from .guard_errors import StepLogs, guard_error
+from .guard_errors import StepLogs
+from .guarded import GuardMixin
 from .loop import LoopMixin
-from .numerics import locate
 from .program import (
     CallSignature,
     ProgramCache,
@@ -61,7 +60,7 @@ from .sharded import ShardingMixin, make_plan
 from .state import StateView
 
 
-class CompiledModel(LoopMixin, CheckpointMixin, ShardingMixin):
+class CompiledModel(LoopMixin, CheckpointMixin, ShardingMixin, GuardMixin):
     """A Module with a loss, optimizer(s) and metrics, compiled to fused XLA steps.
 
     >>> model = em.compile(net, loss=nn.CrossEntropyLoss(), optimizer=optim.SGD(lr=0.01))
@@ -367,58 +366,9 @@ class CompiledModel(LoopMixin, CheckpointMixin, ShardingMixin):
         self._unchecked.append(status)
         return StepLogs(logs, self)
 
-    def poll_guard(self, in_flight: int | None = None) -> None:
-        """Read the verdicts of finished steps without waiting (raise for a bad one). With
-        `in_flight=n`, wait for all but the last n: errors surface at most n steps late
-        while dispatch stays asynchronous (no host sync per step)."""
-        pending = self._unchecked
-        while pending and (
-            (in_flight is not None and len(pending) > in_flight) or pending[0].is_ready()
-        ):
-            if int(pending.popleft()) != 0:
-                pending.clear()
-                self.check_guard()
-
-    def locate_nonfinite(self, x, y=None, sample_weight=None, *, poison=None):
-        """Re-run a batch's train objective instrumented: the first IR node producing a
-        NaN/inf (op, module, file:line, IR line, input ranges), or the parameters with
-        non-finite gradients; None when everything is finite. The model is not changed."""
-        tree = self._tree("train", x, y, sample_weight)
-        signature, arrays = CallSignature.of(tree)
-        program = self._program("train", signature)[1]
-        params, buffers = self.view.read()
-        key = step_key(self.rng, self.run["step"]) if program.lowered.uses_rng else None
-        loss_name = next(iter(self.optimizers), "loss") if len(self.optimizers) > 1 else "loss"
-        return locate(
-            program, params, buffers, arrays, key, poison, loss_name, self.view.param_names
-        )
-
-    def _raise_located(self, x, y, sample_weight) -> None:
-        record = jax.device_get(self.run["guard"])
-        count, step, what = describe(record)
-        self.run["guard"] = reported(record)
-        report = self.locate_nonfinite(x, y, sample_weight)
-        raise guard_error(f"step {step}", what, report)
-
     def _donated_run(self) -> dict:
         """The run state a step donates; the carry is not in it: it goes in as an input."""
         return {k: v for k, v in self.run.items() if k != "carry"}
-
-    def check_guard(self, epoch_start_step: int | None = None, epoch: int | None = None) -> int:
-        """Read the guard's record (one small device read); raise for a new bad step when
-        guard="raise"; return the number of skipped steps so far."""
-        self._unchecked.clear()  # the record covers every dispatched step
-        if epoch_start_step is None and self._guard_epoch is not None:
-            epoch_start_step, epoch = self._guard_epoch
-        record = jax.device_get(self.run["guard"])
-        count, step, what = describe(record)
-        if step >= 0 and self.guard == "raise":
-            self.run["guard"] = reported(record)
-            where = f"step {step}"
-            if epoch_start_step is not None and step >= epoch_start_step:
-                where += f" (batch {step - epoch_start_step} of epoch {epoch + 1})"
-            raise guard_error(where, what)
-        return count
 
     def train_steps(self, batches: list[tuple]) -> dict:
         """Several train steps in ONE dispatch: a `lax.scan` over the batches stacked on a

@@ -1,0 +1,65 @@
+"""Reading the guard's verdicts of a `CompiledModel`, and locating a bad step's NaN."""
+
+from __future__ import annotations
+
+import jax
+
+from ember.training.guard import describe, reported
+from ember.training.steps import step_key
+
+from .guard_errors import guard_error
+from .numerics import locate
+from .program import CallSignature
+
+
+class GuardMixin:
+    """`poll_guard`, `check_guard` and `locate_nonfinite` of a `CompiledModel`."""
+
+    def poll_guard(self, in_flight: int | None = None) -> None:
+        """Read the verdicts of finished steps without waiting (raise for a bad one). With
+        `in_flight=n`, wait for all but the last n: errors surface at most n steps late
+        while dispatch stays asynchronous (no host sync per step)."""
+        pending = self._unchecked
+        while pending and (
+            (in_flight is not None and len(pending) > in_flight) or pending[0].is_ready()
+        ):
+            if int(pending.popleft()) != 0:
+                pending.clear()
+                self.check_guard()
+
+    def locate_nonfinite(self, x, y=None, sample_weight=None, *, poison=None):
+        """Re-run a batch's train objective instrumented: the first IR node producing a
+        NaN/inf (op, module, file:line, IR line, input ranges), or the parameters with
+        non-finite gradients; None when everything is finite. The model is not changed."""
+        tree = self._tree("train", x, y, sample_weight)
+        signature, arrays = CallSignature.of(tree)
+        program = self._program("train", signature)[1]
+        params, buffers = self.view.read()
+        key = step_key(self.rng, self.run["step"]) if program.lowered.uses_rng else None
+        loss_name = next(iter(self.optimizers), "loss") if len(self.optimizers) > 1 else "loss"
+        return locate(
+            program, params, buffers, arrays, key, poison, loss_name, self.view.param_names
+        )
+
+    def _raise_located(self, x, y, sample_weight) -> None:
+        record = jax.device_get(self.run["guard"])
+        count, step, what = describe(record)
+        self.run["guard"] = reported(record)
+        report = self.locate_nonfinite(x, y, sample_weight)
+        raise guard_error(f"step {step}", what, report)
+
+    def check_guard(self, epoch_start_step: int | None = None, epoch: int | None = None) -> int:
+        """Read the guard's record (one small device read); raise for a new bad step when
+        guard="raise"; return the number of skipped steps so far."""
+        self._unchecked.clear()  # the record covers every dispatched step
+        if epoch_start_step is None and self._guard_epoch is not None:
+            epoch_start_step, epoch = self._guard_epoch
+        record = jax.device_get(self.run["guard"])
+        count, step, what = describe(record)
+        if step >= 0 and self.guard == "raise":
+            self.run["guard"] = reported(record)
+            where = f"step {step}"
+            if epoch_start_step is not None and step >= epoch_start_step:
+                where += f" (batch {step - epoch_start_step} of epoch {epoch + 1})"
+            raise guard_error(where, what)
+        return count
