@@ -34,7 +34,11 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=0.01)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--show-ir", action="store_true", help="print the module tree and the IR")
+    parser.add_argument(
+        "--mesh", default=None, help="devices: 'data=-1' (default with several), 'fsdp=-1', 'off'"
+    )
     args = parser.parse_args()
+    em.distributed.initialize()  # joins the other hosts of a TPU slice; no-op on one host
 
     data = load_mnist(args.data_dir, seed=args.seed)
     print(f"train {data.x_train.shape}, test {data.x_test.shape}")
@@ -50,6 +54,7 @@ def main() -> None:
         loss=nn.CrossEntropyLoss(),
         optimizer=optim.SGD(net.parameters(), lr=args.lr, momentum=0.9),
         metrics=["accuracy"],
+        **em.distributed.mesh_from_flag(args.mesh),
     )
     model.fit(
         data.x_train,
