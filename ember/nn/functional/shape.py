@@ -151,6 +151,13 @@ def squeeze(input, dim=None):
 @tensor_method()
 def unsqueeze(input, dim: int):
     x = as_tensor(input)
+    if not -x.ndim - 1 <= dim <= x.ndim:  # the range is over the result's dimensions
+        raise x.builder.error(
+            ShapeError(
+                f"unsqueeze: dim={dim} is out of range for a {x.ndim}-d tensor (expected a "
+                f"value in [{-x.ndim - 1}, {x.ndim}])"
+            )
+        )
     d = normalize_dim(dim, x.ndim + 1)
     return reshape(x, x.shape[:d] + (1,) + x.shape[d:])
 
