@@ -11,6 +11,12 @@ subdirectory per dataset (`mnist/`, `text/`).
 from ember.datasets._fetch import DownloadError, data_root, fetch
 from ember.datasets.idx import parse_idx, read_idx
 from ember.datasets.mnist import MNIST_MEAN, MNIST_STD, MnistData, digits_as_mnist, load_mnist
+from ember.datasets.spoken_digits import (
+    SpokenDigits,
+    load_espeak_digits,
+    load_fsdd,
+    load_spoken_digits,
+)
 from ember.datasets.text import CharVocabulary, load_text, load_tinyshakespeare
 
 __all__ = [
@@ -19,10 +25,14 @@ __all__ = [
     "CharVocabulary",
     "DownloadError",
     "MnistData",
+    "SpokenDigits",
     "data_root",
     "digits_as_mnist",
     "fetch",
+    "load_espeak_digits",
+    "load_fsdd",
     "load_mnist",
+    "load_spoken_digits",
     "load_text",
     "load_tinyshakespeare",
     "parse_idx",
