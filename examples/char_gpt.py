@@ -219,6 +219,7 @@ def build_model(args: argparse.Namespace, vocab_size: int) -> tuple[CharGPT, em.
         optimizer=optimizer,
         clip_grad_norm=1.0,
         steps_per_execution=args.steps_per_execution,
+        **em.distributed.mesh_from_flag(getattr(args, "mesh", None)),
     )
     return net, model
 
@@ -276,6 +277,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--steps-per-execution", type=int, default=1)
+    p.add_argument("--mesh", default=None, help="devices: 'data=-1', 'fsdp=-1', 'off'")
     p.add_argument("--block-size", type=int, default=64)
     p.add_argument("--n-layer", type=int, default=4)
     p.add_argument("--n-head", type=int, default=4)
@@ -291,6 +293,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> dict:
     args = parser().parse_args(argv)
+    em.distributed.initialize()  # joins the other hosts of a TPU slice; no-op on one host
     text = load_tinyshakespeare(args.data_dir)
     return run(args, text)
 

@@ -151,6 +151,7 @@ def run(args: argparse.Namespace, data: SpokenDigits) -> dict:
         optimizer=opt,
         metrics=["accuracy"],
         steps_per_execution=args.steps_per_execution,
+        **em.distributed.mesh_from_flag(getattr(args, "mesh", None)),
     )
     start = time.perf_counter()
     history = model.fit(
@@ -191,6 +192,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--steps-per-execution", type=int, default=1)
+    p.add_argument("--mesh", default=None, help="devices: 'data=-1', 'fsdp=-1', 'off'")
     p.add_argument("--n-mels", type=int, default=40)
     p.add_argument("--width", type=int, default=64)
     p.add_argument("--per-digit", type=int, default=100, help="espeak-ng utterances per digit")
@@ -206,6 +208,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> dict:
     args = parser().parse_args(argv)
+    em.distributed.initialize()  # joins the other hosts of a TPU slice; no-op on one host
     if args.synthesized:
         from ember.datasets import load_espeak_digits
 

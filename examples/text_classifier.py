@@ -275,6 +275,7 @@ def run(args: argparse.Namespace, corpus: Corpus) -> dict:
         optimizer=optim.Adam(net.parameters(), lr=args.lr),
         metrics=["accuracy"],
         steps_per_execution=args.steps_per_execution,
+        **em.distributed.mesh_from_flag(getattr(args, "mesh", None)),
     )
     start = time.perf_counter()
     history = model.fit(
@@ -309,6 +310,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=5e-3)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--steps-per-execution", type=int, default=1)
+    p.add_argument("--mesh", default=None, help="devices: 'data=-1', 'fsdp=-1', 'off'")
     p.add_argument("--buckets", type=int, default=1 << 15, help="hash buckets (table rows)")
     p.add_argument("--dim", type=int, default=64)
     p.add_argument(
@@ -324,6 +326,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> dict:
     args = parser().parse_args(argv)
+    em.distributed.initialize()  # joins the other hosts of a TPU slice; no-op on one host
     return run(args, load_corpus(args.data_dir, args.download, args.seed))
 
 
