@@ -154,7 +154,9 @@ def eval_batch_size(n: int, batch_size: int) -> int:
     return best if 4 * best >= min(n, batch_size) else batch_size
 
 
-def build(lr: float, total_steps: int, width: int = 64, seed: int = 0, spe: int = 1) -> tuple:
+def build(
+    lr: float, total_steps: int, width: int = 64, seed: int = 0, spe: int = 1, mesh=None
+) -> tuple:
     """A fresh ResNet-18, compiled with SGD + cosine per step; returns (model, callback)."""
     em.manual_seed(seed)
     net = ResNet18(width=width)
@@ -166,6 +168,7 @@ def build(lr: float, total_steps: int, width: int = 64, seed: int = 0, spe: int 
         optimizer=optimizer,
         metrics=["accuracy"],
         steps_per_execution=spe,
+        **em.distributed.mesh_from_flag(mesh),
     )
     return model, LRSchedulerCallback(schedule, interval="step")
 
@@ -234,7 +237,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if len(train) == 0:
         sys.exit(f"cifar_resnet: {len(y_train)} training images < one batch of {args.batch_size}")
     model, schedule = build(
-        args.lr, args.epochs * len(train), args.width, args.seed, args.steps_per_execution
+        args.lr,
+        args.epochs * len(train),
+        args.width,
+        args.seed,
+        args.steps_per_execution,
+        args.mesh,
     )
     start = time.perf_counter()
     history = model.fit(
@@ -271,6 +279,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=0.1, help="initial lr (cosine-annealed)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--steps-per-execution", type=int, default=1, help="train steps per dispatch")
+    p.add_argument("--mesh", default=None, help="devices: 'data=-1', 'fsdp=-1', 'off'")
     p.add_argument(
         "--subset", type=int, default=512, help="N train, N/5 test images (0: all 50k/10k)"
     )
@@ -285,6 +294,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parser().parse_args(argv)
+    em.distributed.initialize()  # joins the other hosts of a TPU slice; no-op on one host
     if args.time_steps:
         return {"seconds_per_step": time_steps(args, args.time_steps)}
     return run(args)

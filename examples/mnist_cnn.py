@@ -88,6 +88,7 @@ def train(
     seed: int = 0,
     steps_per_execution: int = 1,
     verbose: int = 1,
+    mesh: str | None = None,
 ) -> dict[str, Any]:
     """Train a fresh `ConvNet`; returns the history, test metrics, seconds and model.
 
@@ -107,6 +108,7 @@ def train(
         optimizer=optimizer,
         metrics=["accuracy"],
         steps_per_execution=steps_per_execution,
+        **em.distributed.mesh_from_flag(mesh),
     )
     if shift:
         data, targets = ShiftedBatches(x_train, y_train, batch_size, shift, seed), None
@@ -137,6 +139,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--shift", type=int, default=2, help="random shift in pixels (0: none)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--steps-per-execution", type=int, default=1, help="train steps per dispatch")
+    p.add_argument("--mesh", default=None, help="devices: 'data=-1', 'fsdp=-1', 'off'")
     p.add_argument("--subset", type=int, default=0, help="use the first N training images (0: all)")
     p.add_argument("--plot", default="mnist_cnn_curves.png", help="PNG of the curves ('' skips)")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no tqdm bar")
@@ -145,6 +148,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parser().parse_args(argv)
+    em.distributed.initialize()  # joins the other hosts of a TPU slice; no-op on one host
     data = load_mnist(args.data_dir, seed=args.seed)
     x_train, y_train = data.x_train, data.y_train
     if args.subset:
@@ -162,6 +166,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         seed=args.seed,
         steps_per_execution=args.steps_per_execution,
         verbose=1 if args.progress else 0,
+        mesh=args.mesh,
     )
     history = out["history"]
     for epoch in range(len(history["loss"])):
