@@ -62,8 +62,8 @@ class ShardingPlan:
     # -- parameters ---------------------------------------------------------------------
     def _check_rule_axes(self) -> None:
         for pattern, spec in self.rules:
-            for axes in spec:
-                for a in (axes,) if isinstance(axes, str) else axes or ():
+            for entry in spec:
+                for a in _axes_of(entry):
                     if a not in self.mesh.axis_names:
                         raise ValueError(
                             f"sharding rule {pattern!r}: {spec} names mesh axis {a!r}, the "
@@ -113,7 +113,7 @@ class ShardingPlan:
 
     def _add_fsdp(self, shape: tuple, spec: Spec) -> Spec:
         ways = self.mesh.shape[self.fsdp_axis]
-        if any(self.fsdp_axis in ((a,) if isinstance(a, str) else a or ()) for a in spec):
+        if any(self.fsdp_axis in _axes_of(entry) for entry in spec):
             return spec
         free = [d for d in range(len(shape)) if spec[d] is None and shape[d] % ways == 0]
         if not free:
@@ -203,10 +203,10 @@ class ShardingPlan:
             placed.append(self.place(a, self.sharding(spec) if spec else self._replicated))
         return placed
 
-    def describe(self) -> str:
-        axes = ", ".join(f"{k}={v}" for k, v in self.mesh.shape.items())
-        what = self.strategy + (f" + {len(self.rules)} rules" if self.rules else "")
-        return f"mesh({axes}), {what}, batch over {self.batch_axes or 'no axis'}"
+
+def _axes_of(entry: Any) -> tuple:
+    """The mesh axes one spec entry names (None, an axis, or a tuple of axes)."""
+    return (entry,) if isinstance(entry, str) else tuple(entry or ())
 
 
 def _parse(sharding: Any) -> tuple[str, Mapping]:
