@@ -32,8 +32,8 @@ def guard_error(where: str, what: str, report: object = None) -> Exception:
 
 class StepLogs(dict):
     """A train step's logs. Reading them checks the verdicts of steps that have finished,
-    without waiting; the step that computes them is checked by the next `train_step` (at
-    most one step later), by `model.check_guard()`, or by `fit` where it reads logs."""
+    without waiting (see `GuardMixin.poll_guard`); a bad step surfaces within a few steps,
+    at once through `model.check_guard()`, or where `fit` reads logs."""
 
     def __init__(self, logs: dict, model: Any):
         super().__init__(logs)

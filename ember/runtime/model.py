@@ -151,6 +151,7 @@ class CompiledModel(LoopMixin, CheckpointMixin, ShardingMixin, GuardMixin):
         }
         self.eval_carry = None
         self._unchecked: deque = deque()  # verdicts of dispatched steps not yet read
+        self._polls = 0
         self._guard_epoch: tuple[int, int] | None = None  # set by fit: (first step, epoch)
 
     # -- run state ----------------------------------------------------------------------
@@ -342,7 +343,7 @@ class CompiledModel(LoopMixin, CheckpointMixin, ShardingMixin, GuardMixin):
         tree = self._tree("train", x, y, sample_weight)
         step, inputs = self._lookup("train", tree, _fast_key("train", tree))
         inputs = self._place_inputs(inputs)
-        self.poll_guard(in_flight=1)
+        self.poll_guard()
         sync()  # pending lazy tensors may read the arrays this step donates
         params, buffers = self.view.read()
         opts = list(self.optimizers.values())
@@ -408,9 +409,9 @@ class CompiledModel(LoopMixin, CheckpointMixin, ShardingMixin, GuardMixin):
         self.view.write(params, buffers)
         for o, s in zip(opts, opt_states, strict=True):
             o.opt_state = s
-        logs.pop("status", None)  # the last step's verdict; the record has them all
+        status = logs.pop("status", None)  # cumulative: covers the K steps
         if self.guard == "raise":
-            self._unchecked.append(self.run["guard"][1] >= 0)  # an unreported bad step
+            self._unchecked.append(status)
             return StepLogs(logs, self)
         return logs
 

@@ -4,7 +4,9 @@ Inside the fused train step ember computes a small status: the loss and the
 gradients' global norm are finite, and class targets are within range for the
 losses that take them (`checks` from the objective). When the status is bad, the
 step keeps the previous parameters, buffers, optimizer state and metric sums
-(a select inside the program: no host sync) and records the step in
+(inside the program, no host sync: the optimizer update of a one-optimizer step runs
+under `lax.cond`, so a clean step writes the donated buffers in place; with several
+optimizers every state array is selected between old and new) and records the step in
 `run["guard"] = [bad steps, first unreported bad step (-1: none), its status]`;
 the runtime clears the unreported entry once it has reported it. The runtime reads that
 record with the logs it already fetches and raises `NonFiniteError` /
@@ -38,8 +40,11 @@ def guard_status(status, result: dict, loss_name: str, grads) -> jax.Array:
     checks = result.get("checks") or {}
     targets_ok = checks.get("targets", True)
     loss_ok = jnp.isfinite(result["losses"][loss_name])
-    sq = sum(jnp.sum(jnp.square(g.astype(jnp.float32))) for g in grads) if grads else 0.0
-    grads_ok = jnp.isfinite(sq)
+    # A plain sum is finite exactly when every element is (NaN and inf propagate; finite
+    # values overflow it only past 3e38), and it is the cheapest reduction XLA can emit:
+    # the global norm's squares would be materialized as one more pass over the gradients.
+    total = sum(jnp.sum(g, dtype=jnp.float32) for g in grads) if grads else 0.0
+    grads_ok = jnp.isfinite(total)
     code = jnp.where(
         ~jnp.asarray(targets_ok),
         TARGET_RANGE,
@@ -48,8 +53,10 @@ def guard_status(status, result: dict, loss_name: str, grads) -> jax.Array:
     return jnp.where(status != OK, status, code)
 
 
-def keep_if_bad(status, new: tuple, old: tuple) -> tuple:
-    """`new` when the status is OK, else `old` with the guard record updated."""
+def keep_if_bad(status, new: tuple, old: tuple, updates_skipped: bool = False) -> tuple:
+    """`new` when the status is OK, else `old` with the guard record updated.
+    `updates_skipped`: the step already skipped the parameter and optimizer update under
+    `lax.cond` (see `train_step_function`), so only buffers and run state are selected."""
     ok = status == OK
     params, buffers, opt_states, run = new
     old_params, old_buffers, old_opts, old_run = old
@@ -74,12 +81,20 @@ def keep_if_bad(status, new: tuple, old: tuple) -> tuple:
             ]
         ),
     )
+    if updates_skipped:
+        return params, pick(buffers, old_buffers), opt_states, kept_run
     return (
         pick(params, old_params),
         pick(buffers, old_buffers),
         pick(opt_states, old_opts),
         kept_run,
     )
+
+
+def pending_status(record) -> jax.Array:
+    """What failed at the first bad step not yet reported (OK: none). Cumulative, so the
+    runtime needs to read only the newest finished step's value, and only now and then."""
+    return jnp.where(record[1] >= 0, record[2], OK)
 
 
 def reported(record: Any) -> jax.Array:

@@ -30,7 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ember.graphdef.pytree import tree_unflatten
-from ember.training.guard import guard_status, keep_if_bad
+from ember.training.guard import OK, guard_status, keep_if_bad, pending_status
 
 
 def step_key(base_key, step):
@@ -199,6 +199,12 @@ def train_step_function(program: Any, plan: StepPlan) -> Callable:
             params[i] = old if f else value
         return params, opt_state
 
+    # One optimizer: a bad step skips its update under `lax.cond`, which lets a clean step
+    # update the donated buffers in place (selecting old vs new afterwards made XLA copy
+    # them). Several optimizers run in sequence, so a later failure must also undo an
+    # earlier update: their state is selected at the end.
+    skip_in_cond = plan.guard != "off" and len(plan.optimizers) == 1
+
     def train_step(params, buffers, opt_states, run, hypers, rng, inputs):
         key = step_key(rng, run["step"]) if uses_rng else None
         old = (params, buffers, tuple(opt_states), run)
@@ -214,11 +220,23 @@ def train_step_function(program: Any, plan: StepPlan) -> Callable:
             losses[op.loss] = result["losses"][op.loss]  # each loss as its update saw it
             if plan.guard != "off":
                 status = guard_status(status, result, op.loss, grads)
-            if n_acc == 1:
+            if n_acc == 1 and skip_in_cond:
+                params, opt_states[k] = jax.lax.cond(
+                    status == OK,
+                    lambda g, p, s, h, op=op: update(op, g, p, s, h),
+                    lambda g, p, s, h: (list(p), s),
+                    grads,
+                    params,
+                    opt_states[k],
+                    hypers[k],
+                )
+            elif n_acc == 1:
                 params, opt_states[k] = update(op, grads, params, opt_states[k], hypers[k])
             else:
                 acc = [a + g for a, g in zip(run["grad_acc"][k], grads, strict=True)]
                 apply_now = (run["step"] + 1) % n_acc == 0
+                if skip_in_cond:
+                    apply_now = apply_now & (status == OK)
 
                 def do_update(acc, op=op, k=k, params=params):
                     mean = [g / n_acc for g in acc]
@@ -238,8 +256,8 @@ def train_step_function(program: Any, plan: StepPlan) -> Callable:
         new_run.update(step=run["step"] + 1, sums=sums, carry=_carry(first))
         new = (params, buffers, tuple(opt_states), new_run)
         if plan.guard != "off":  # a bad batch changes nothing but the guard's record
-            new = keep_if_bad(status, new, old)
-            logs["status"] = status
+            new = keep_if_bad(status, new, old, updates_skipped=skip_in_cond)
+            logs["status"] = pending_status(new[3]["guard"])
         if plan.state_layout is not None:
             new = (*plan.state_layout(*new[:3]), new[3])
         return (*new, logs)
