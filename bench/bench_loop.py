@@ -70,7 +70,7 @@ def compiled_loop(model, xs, ys, read: bool) -> float:
     return total
 
 
-def run(batch: int, n: int, rounds: int) -> dict:
+def run(batch: int, n: int, rounds: int, guard: str = "raise") -> dict:
     em.manual_seed(0)
     loop_net, step_net = Net(), Net()
     step_net.load_state_dict(loop_net.state_dict())
@@ -80,6 +80,7 @@ def run(batch: int, n: int, rounds: int) -> dict:
         step_net,
         loss=nn.CrossEntropyLoss(),
         optimizer=optim.SGD(step_net.parameters(), lr=0.01, momentum=0.9),
+        guard=guard,
     )
     loader, xs, ys = batches(batch, n)
     before = dict(COMPILES)
@@ -151,10 +152,16 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--chain", type=int, default=1000)
+    parser.add_argument(
+        "--guard",
+        choices=["raise", "skip", "off"],
+        default="raise",
+        help="the compiled side's guard (the literal loop has none, as in PyTorch)",
+    )
     args = parser.parse_args()
-    print(f"jax {jax.__version__}, devices {jax.devices()}")
+    print(f"jax {jax.__version__}, devices {jax.devices()}, compiled side guard={args.guard}")
     for b in args.batch_sizes:
-        r = run(b, args.batches, args.rounds)
+        r = run(b, args.batches, args.rounds, args.guard)
         print(
             f"batch {b}: literal loop {r['loop_us']:.0f} us/iter, train_step "
             f"{r['train_step_us']:.0f} us ({r['ratio_vs_train_step']:.2f}x), train_step + "

@@ -235,3 +235,53 @@ def test_clip_grad_norm_between_backward_and_step_matches_torch():
     topt.step()
     np.testing.assert_allclose(total.item(), ttotal.item(), rtol=1e-5)
     _close(net, tnet, rtol=1e-5, atol=1e-6)
+
+
+def test_repeated_module_calls_follow_modes_shapes_and_replaced_parameters():
+    """A loop's repeated `net(x)` skips re-deriving its program; it must still see a mode
+    change, a new input shape and a replaced parameter, like torch does."""
+    em.manual_seed(7)
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(6, 4)
+            self.bn = nn.BatchNorm1d(4)
+            self.drop = nn.Dropout(0.5)
+
+        def forward(self, x):
+            return self.drop(self.bn(self.fc(x)))
+
+    class TNet(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = torch.nn.Linear(6, 4)
+            self.bn = torch.nn.BatchNorm1d(4)
+
+        def forward(self, x):
+            return self.bn(self.fc(x))
+
+    net, tnet = Net(), TNet()
+    _load(tnet, net)
+    rng = np.random.default_rng(0)
+    xs = [rng.standard_normal((n, 6)).astype("float32") for n in (8, 8, 5, 8)]
+    net.eval()
+    tnet.eval()
+    for x in xs:  # eval: dropout off, running statistics used and unchanged
+        np.testing.assert_allclose(
+            net(em.tensor(x)).numpy(), tnet(torch.tensor(x)).detach().numpy(), rtol=1e-5, atol=1e-6
+        )
+    net.drop.p = 0.0
+    net.train()  # train: batch statistics, running statistics updated on each call
+    tnet.train()
+    for x in xs:
+        np.testing.assert_allclose(
+            net(em.tensor(x)).numpy(), tnet(torch.tensor(x)).detach().numpy(), rtol=1e-4, atol=1e-5
+        )
+    _close(net, tnet)  # running_mean / running_var / num_batches_tracked
+    net.fc.weight = nn.Parameter(em.tensor(np.ones((4, 6), "float32")))
+    tnet.fc.weight = torch.nn.Parameter(torch.ones(4, 6))
+    x = xs[0]
+    np.testing.assert_allclose(
+        net(em.tensor(x)).numpy(), tnet(torch.tensor(x)).detach().numpy(), rtol=1e-4, atol=1e-5
+    )

@@ -133,12 +133,14 @@ def gradients(
     retain_graph: bool,
     create_graph: bool,
     allow_unused: bool,
+    nodes: list[Node] | None = None,
 ) -> list[LazyValue | None]:
-    """Record d(output)/d(wrt) as lazy values (None for unused ones when allowed)."""
+    """Record d(output)/d(wrt) as lazy values (None for unused ones when allowed).
+    `nodes`: the differentiable slice from `wrt` to `output`, when the caller has it."""
     from ember.frontend.tensor import Tensor
 
-    stop = {id(v) for v in wrt}
-    nodes, _ = _differentiable_slice([output], stop)
+    if nodes is None:
+        nodes, _ = _differentiable_slice([output], {id(v) for v in wrt})
     reached = _reachable(nodes, output)
     used = [v for v in wrt if id(v) in reached]
     if len(used) < len(wrt) and not allow_unused:
@@ -208,15 +210,16 @@ def backward(tensor, gradient=None, retain_graph=None, create_graph=False, input
         tensor = tensor.reshape(())
         value = tensor.value
     cot = as_lazy(gradient, value.type).value if gradient is not None else None
+    nodes = None
     if inputs is not None:
         targets = [t.value for t in inputs]
         owners = list(inputs)
-    else:
-        _, leaves = _differentiable_slice([value], set())
+    else:  # the walk that finds the leaves is also the slice to differentiate
+        nodes, leaves = _differentiable_slice([value], set())
         targets = leaves
         owners = [v.owner() if v.owner is not None else None for v in leaves]
     retain = create_graph if retain_graph is None else retain_graph
-    grads = gradients(value, targets, cot, retain, create_graph, allow_unused=True)
+    grads = gradients(value, targets, cot, retain, create_graph, allow_unused=True, nodes=nodes)
     for owner, g in zip(owners, grads, strict=True):
         if owner is None or g is None:
             continue

@@ -124,20 +124,27 @@ class LazyRecorder:
                     )
                 )
             values.append(v)
-        attrs = FrozenDict(attrs or {})
-        for key, kind in opdef.attrs.items():
-            if key not in attrs or not check_attr(kind, attrs[key]):
-                raise self.error(TraceError(f"{op}: attr {key}={attrs.get(key)!r} is not a {kind}"))
-        try:
-            extra = {"subgraphs": tuple(subgraphs)} if subgraphs else {}
-            types = opdef.infer([v.type for v in values], **attrs, **extra)
-        except EmberError as e:
-            raise self.error(e) from None
+        attrs = attrs if isinstance(attrs, FrozenDict) else FrozenDict(attrs or {})
+        subgraphs = tuple(subgraphs)
+        in_types = tuple(v.type for v in values)
+        types = self._inferred(op, in_types, attrs, subgraphs)
+        if types is None:
+            for key, kind in opdef.attrs.items():
+                if key not in attrs or not check_attr(kind, attrs[key]):
+                    raise self.error(
+                        TraceError(f"{op}: attr {key}={attrs.get(key)!r} is not a {kind}")
+                    )
+            try:
+                extra = {"subgraphs": subgraphs} if subgraphs else {}
+                types = opdef.infer(list(in_types), **attrs, **extra)
+            except EmberError as e:
+                raise self.error(e) from None
+            self._remember(op, in_types, attrs, subgraphs, types)
         grad = opdef.differentiable and is_grad_enabled() and any(v.requires_grad for v in values)
         outs = tuple(
             LazyValue(t, None, i, None, grad and _floating(t)) for i, t in enumerate(types)
         )
-        node = Node(op, tuple(values), attrs, outs, self.source(), tuple(subgraphs))
+        node = Node(op, tuple(values), attrs, outs, self.source(), subgraphs)
         for v in outs:
             v.node = node
         tensors = [Tensor(v, self) for v in outs]
@@ -145,6 +152,24 @@ class LazyRecorder:
             self.recorded = next(self._count)
             self.live[self.recorded] = t
         return tensors
+
+    # A loop records the same ops on the same types every iteration: their checked attrs and
+    # inferred output types are remembered (sub-graphs by identity, kept alive by the key).
+    _inference: dict = {}
+
+    def _inferred(self, op, in_types, attrs, subgraphs):
+        try:
+            return self._inference.get((op, in_types, attrs, subgraphs))
+        except TypeError:  # an unhashable attr: infer every time
+            return None
+
+    def _remember(self, op, in_types, attrs, subgraphs, types) -> None:
+        if len(self._inference) > 100_000:
+            self._inference.clear()
+        try:
+            self._inference[(op, in_types, attrs, subgraphs)] = tuple(types)
+        except TypeError:
+            pass
 
     def rng_tensor(self):
         """A fresh key for one random op outside a trace: (seed, draw number) as key data."""

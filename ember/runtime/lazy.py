@@ -21,6 +21,7 @@ from ember.errors import TraceError
 from ember.frontend import lazy as lazy_lib
 from ember.frontend.lazy import RECORDER, LazyValue, collect, pending_live_values
 from ember.frontend.tensor import Tensor
+from ember.graphdef.ir import FrozenDict
 from ember.graphdef.pytree import tree_unflatten
 from ember.nn import module as module_lib
 from ember.nn.module import Module
@@ -145,11 +146,44 @@ class LazyCall:
         self.view = StateView([("", module)], materialize=False)
         self.programs = ProgramCache(type(module).__name__)
         self.plans: dict = {}
+        # positional lazy tensors of known types -> (program, operand recipe), per view
+        # version: a loop's repeated call skips the signature and the program lookup
+        self._fast: dict = {}
+        self._fast_version = -1
+        self._attrs = FrozenDict({"name": type(module).__name__})
 
     def __call__(self, args: tuple, kwargs: dict):
+        self.view.refresh()
+        if self._fast_version != self.view.version:
+            self._fast.clear()
+            self._fast_version = self.view.version
+        fast = _positional_types(args) if not kwargs else None
+        entry = self._fast.get(fast) if fast is not None else None
+        if entry is None:
+            entry = self._entry(args, kwargs)
+            if fast is not None:
+                self._fast[fast] = entry
+            leaves = entry[2]
+        else:
+            leaves = args
+        program, recipe, _ = entry
+        operands = self._operands(recipe, leaves)
+        graph = program.graph
+        outs = RECORDER.emit("call", operands, self._attrs, subgraphs=(graph,))
+        n_out = len(graph.outputs)
+        slots = self.view.buffer_slots
+        for (k, _), new in zip(recipe[1], outs[n_out:], strict=True):
+            m, b = slots[k]
+            new.value.requires_grad = False  # running statistics are state, not autograd's
+            m._buffers[b] = new.value  # pending; computed with the next cut
+            RECORDER.pin(new)
+        return tree_unflatten(program.out_tree, outs[:n_out])
+
+    def _entry(self, args: tuple, kwargs: dict) -> tuple:
+        """(program, recipe, input leaves): the traced program for this signature and how
+        its graph inputs are found (data leaf, parameter or buffer by index, rng)."""
         module = self.module
         signature, leaves = CallSignature.of((tuple(args), dict(kwargs)), keep_tensors=True)
-        self.view.refresh()
         key = (signature, self.view.signature)
         program = self.programs.get(key)
         if program is None:
@@ -169,29 +203,47 @@ class LazyCall:
                 describe_inputs(signature, names),
                 describe_context(signature, self.view),
             )
-        graph = program.graph
-        params = dict(zip(self.view.param_names, self.view.params, strict=True))
-        slots = dict(zip(self.view.buffer_names, self.view.buffer_slots, strict=True))
+        param_index = {n: i for i, n in enumerate(self.view.param_names)}
+        buffer_index = {n: i for i, n in enumerate(self.view.buffer_names)}
+        inputs = []
+        for gi in program.graph.inputs:
+            if gi.kind == "param":
+                inputs.append(("param", param_index[gi.name], gi.value.type))
+            elif gi.kind == "buffer":
+                inputs.append(("buffer", buffer_index[gi.name], gi.value.type))
+            else:
+                inputs.append((gi.kind, None, None))
+        updates = tuple((buffer_index[name], value) for name, value in program.graph.updates)
+        return program, (tuple(inputs), updates), leaves
+
+    def _operands(self, recipe: tuple, leaves) -> list:
+        params, slots = self.view.params, self.view.buffer_slots
         data = iter(leaves)
         operands = []
-        for gi in graph.inputs:
-            if gi.kind == "data":
+        for kind, index, want in recipe[0]:
+            if kind == "data":
                 operands.append(lazy_lib.as_lazy(next(data)))
-            elif gi.kind == "param":
-                operands.append(_as_declared(params[gi.name], gi.value.type))
-            elif gi.kind == "buffer":
-                m, b = slots[gi.name]
-                operands.append(_as_declared(m._buffer_tensor(b), gi.value.type))
+            elif kind == "param":
+                operands.append(_as_declared(params[index], want))
+            elif kind == "buffer":
+                m, b = slots[index]
+                operands.append(_as_declared(m._buffer_tensor(b), want))
             else:
                 operands.append(RECORDER.rng_tensor())
-        outs = RECORDER.emit("call", operands, {"name": type(module).__name__}, subgraphs=(graph,))
-        n_out = len(graph.outputs)
-        for (name, _), new in zip(graph.updates, outs[n_out:], strict=True):
-            m, b = slots[name]
-            new.value.requires_grad = False  # running statistics are state, not autograd's
-            m._buffers[b] = new.value  # pending; computed with the next cut
-            RECORDER.pin(new)
-        return tree_unflatten(program.out_tree, outs[:n_out])
+        return operands
+
+
+def _positional_types(args: tuple):
+    """The types of positional lazy tensors (None when any argument is something else)."""
+    types = []
+    for a in args:
+        if type(a) is not Tensor:
+            return None
+        v = a.value
+        if not isinstance(v, LazyValue):
+            return None
+        types.append(v.type)
+    return tuple(types)
 
 
 def _as_declared(state: Tensor, want) -> Tensor:
