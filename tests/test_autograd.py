@@ -71,6 +71,11 @@ def test_gradients_accumulate_until_zeroed_and_retain_graph():
     np.testing.assert_allclose(x.grad.numpy(), [4.0, 8.0])
     with pytest.raises(em.TraceError, match="backward through the graph a second time"):
         y.backward()
+    # computed and freed: y keeps only a marker of its producer (no reference cycle), so
+    # it is still no leaf, still names its op, and still refuses a second backward
+    assert y.grad_fn == "sum" and not y.is_leaf
+    with pytest.raises(em.TraceError, match="backward through the graph a second time"):
+        (y * 2).backward()
     x.grad = None
     (x * 3).sum().backward()
     np.testing.assert_allclose(x.grad.numpy(), [3.0, 3.0])

@@ -25,6 +25,27 @@ from ember.graphdef.ir import Graph, GraphInput, Node, Value
 _FREED: weakref.WeakSet = weakref.WeakSet()  # nodes whose graph backward() released
 
 
+class FreedGraph:
+    """Stands in for the producer of a computed value whose graph `backward()` freed: the
+    value is still no leaf, `grad_fn` still names the op, a second backward still raises
+    PyTorch's error, and the node itself is freed at once (no value <-> node reference
+    cycle left for Python's garbage collector, which a training loop would pay for)."""
+
+    __slots__ = ("op",)
+
+    def __init__(self, op: str):
+        self.op = op
+
+
+def release_freed(values: Sequence[LazyValue]) -> None:
+    """Computed values whose graph backward() freed drop their node (see `FreedGraph`)."""
+    for v in values:
+        node = v.node
+        if node is not None and v.data is not None and type(node) is not FreedGraph:
+            if node in _FREED:
+                v.node = FreedGraph(node.op)
+
+
 def _differentiable_slice(outputs: Sequence[LazyValue], stop: set[int]):
     """Nodes on requires-grad paths from the leaves (or `stop` values) to `outputs`,
     topologically sorted, and the requires-grad leaves reached."""
@@ -49,7 +70,7 @@ def _differentiable_slice(outputs: Sequence[LazyValue], stop: set[int]):
                 continue
             if id(node) in seen:
                 continue
-            if node in _FREED:
+            if type(node) is FreedGraph or node in _FREED:
                 raise TraceError(
                     "Trying to backward through the graph a second time (or directly access "
                     "saved tensors after they have already been freed); fix: pass "

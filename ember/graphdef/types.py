@@ -44,6 +44,19 @@ class TensorType:
         object.__setattr__(self, "dtype", dtypes.canonical(self.dtype))
         if any(d < 0 for d in self.shape):
             raise ValueError(f"negative dimension in shape {self.shape}")
+        # types are dict keys on every recorded op and cached step: hash once
+        object.__setattr__(self, "_hash", hash((self.shape, str.__str__(self.dtype))))
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        if self is other:
+            return True
+        if type(other) is not TensorType:
+            return NotImplemented
+        # dtypes are canonical names here: plain string equality, no alias lookup
+        return self.shape == other.shape and str.__eq__(self.dtype, other.dtype)
 
     @property
     def ndim(self) -> int:

@@ -180,9 +180,11 @@ class Parameter(Tensor):
         data = self._materialized()
         leaf = self._leaf
         if leaf is None or leaf.data is not data or leaf.requires_grad != self._requires_grad:
-            leaf = self._leaf = LazyValue(
-                TensorType(self._shape, self._dtype), data=data, requires_grad=self._requires_grad
-            )
+            # one type object across steps: identity makes the recorder's cache keys cheap
+            same = leaf is not None and leaf.type.shape == self._shape
+            same = same and leaf.type.dtype == self._dtype
+            kind = leaf.type if same else TensorType(self._shape, self._dtype)
+            leaf = self._leaf = LazyValue(kind, data=data, requires_grad=self._requires_grad)
             if self._requires_grad:
                 leaf.owner = weakref.ref(self)
         return leaf

@@ -19,6 +19,7 @@ import numpy as np
 from ember.compiler import DEFAULT_PASSES, lower, run_passes
 from ember.errors import TraceError
 from ember.frontend import lazy as lazy_lib
+from ember.frontend.autograd import release_freed
 from ember.frontend.lazy import RECORDER, LazyValue, collect, pending_live_values
 from ember.frontend.tensor import Tensor
 from ember.graphdef.ir import FrozenDict
@@ -33,10 +34,12 @@ from .stats import note_compile
 
 
 def _release(values: list[LazyValue]) -> None:
-    """Computed values that cannot be differentiated drop their history (frees memory)."""
+    """Computed values that cannot be differentiated drop their history (frees memory);
+    those whose graph backward() already freed keep only a marker of it."""
     for v in values:
         if not v.requires_grad:
             v.node = None
+    release_freed(values)
 
 
 class Executor:
