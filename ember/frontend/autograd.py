@@ -19,8 +19,15 @@ from collections.abc import Sequence
 from typing import Any
 
 from ember.errors import TraceError
-from ember.frontend.lazy import RECORDER, LazyValue, intern_graph
-from ember.graphdef.ir import Graph, GraphInput, Node, Value
+from ember.frontend.lazy import (
+    RECORDER,
+    LazyValue,
+    as_lazy,
+    intern_graph,
+    set_grad_enabled_flag,
+)
+from ember.frontend.tensor import Tensor
+from ember.graphdef.ir import FrozenDict, Graph, GraphInput, Node, Value
 
 _FREED: weakref.WeakSet = weakref.WeakSet()  # nodes whose graph backward() released
 
@@ -158,8 +165,6 @@ def gradients(
 ) -> list[LazyValue | None]:
     """Record d(output)/d(wrt) as lazy values (None for unused ones when allowed).
     `nodes`: the differentiable slice from `wrt` to `output`, when the caller has it."""
-    from ember.frontend.tensor import Tensor
-
     if nodes is None:
         nodes, _ = _differentiable_slice([output], {id(v) for v in wrt})
     reached = _reachable(nodes, output)
@@ -174,15 +179,20 @@ def gradients(
     body, externals = _body(nodes, used, output, gradient is not None)
     operands = [*used, *externals] + ([gradient] if gradient is not None else [])
     tensors = [Tensor(v, RECORDER) for v in operands]
-    from ember.graphdef.registry import get_op  # noqa: F401  (op registered in graphdef.ops)
-
     with _grad_mode(create_graph):
-        outs = RECORDER.emit("grad", tensors, {"num_wrt": len(used)}, subgraphs=(body,))
+        outs = RECORDER.emit("grad", tensors, _grad_attrs(len(used)), subgraphs=(body,))
     if not retain_graph:
         for node in nodes:
             _FREED.add(node)
     by_id = {id(v): t.value for v, t in zip(used, outs, strict=True)}
     return [by_id.get(id(v)) for v in wrt]
+
+
+def _grad_attrs(num_wrt: int, _cache: dict = {}) -> FrozenDict:  # noqa: B006
+    attrs = _cache.get(num_wrt)
+    if attrs is None:
+        attrs = _cache[num_wrt] = FrozenDict({"num_wrt": num_wrt})
+    return attrs
 
 
 def _reachable(nodes: list[Node], output: LazyValue) -> set[int]:
@@ -199,20 +209,14 @@ class _grad_mode:
         self.enabled = enabled
 
     def __enter__(self):
-        from ember.frontend.lazy import set_grad_enabled_flag
-
         self.old = set_grad_enabled_flag(self.enabled)
 
     def __exit__(self, *exc):
-        from ember.frontend.lazy import set_grad_enabled_flag
-
         set_grad_enabled_flag(self.old)
 
 
 def backward(tensor, gradient=None, retain_graph=None, create_graph=False, inputs=None) -> None:
     """`tensor.backward()`: accumulate d(tensor)/d(leaf) into every requires-grad leaf's `.grad`."""
-    from ember.frontend.lazy import as_lazy
-    from ember.frontend.tensor import Tensor
 
     value = tensor.value
     if not value.requires_grad:

@@ -26,8 +26,11 @@ import zlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
+
 from ember.errors import EmberError, TraceError, with_location
 from ember.frontend.tracer import user_frame
+from ember.graphdef import dtypes
 from ember.graphdef.ir import FrozenDict, Graph, GraphInput, Node, Source, Value
 from ember.graphdef.registry import check_attr, get_op
 from ember.graphdef.types import TensorType
@@ -193,8 +196,6 @@ def _floating(t: TensorType) -> bool:
 
 
 def _key_data(seed: int, draw: int):
-    import numpy as np
-
     high = zlib.crc32(f"ember-seed-{seed}".encode()) & 0xFFFFFFFF
     return np.array([high, draw & 0xFFFFFFFF], dtype=np.uint32)
 
@@ -205,7 +206,6 @@ RECORDER = LazyRecorder()
 def leaf(data: Any, requires_grad: bool = False, dtype: str | None = None):
     """A concrete tensor holding `data` (a numpy or backend array)."""
     from ember.frontend.tensor import Tensor
-    from ember.graphdef import dtypes
 
     dt = dtypes.canonical(dtype or getattr(data.dtype, "name", str(data.dtype)))
     value = LazyValue(TensorType(tuple(data.shape), dt), data=data, requires_grad=requires_grad)
@@ -344,10 +344,7 @@ def intern_graph(key: Any, build: Callable[[], Graph], _cache: dict = {}) -> Gra
 def as_lazy(value: Any, like: TensorType | None = None):
     """A lazy tensor for `value` (a tensor, array, number or nested list), optionally cast
     to the dtype of `like`. Host arrays take the default precision (float64 -> float32)."""
-    import numpy as np
-
     from ember.frontend.tensor import Tensor
-    from ember.graphdef import dtypes
 
     if isinstance(value, Tensor):
         out = value

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from ember.errors import TraceError
+from ember.frontend.lazy import LazyValue, as_lazy, is_grad_enabled, materialize
 from ember.graphdef.dtypes import as_dtype
 from ember.graphdef.ir import Value
 
@@ -80,8 +81,6 @@ class Tensor:
         return not self.builder.__class__.__name__ == "GraphBuilder" and self._lazy()
 
     def _lazy(self) -> bool:
-        from ember.frontend.lazy import LazyValue
-
         return isinstance(self.value, LazyValue)
 
     # -- concrete values ------------------------------------------------------------------------
@@ -100,8 +99,6 @@ class Tensor:
 
     def _array(self):
         """The concrete backend array (computing pending values: one compiled program)."""
-        from ember.frontend.lazy import materialize
-
         value = self.value
         if value.data is None:
             materialize([value])
@@ -237,8 +234,6 @@ class Tensor:
     # -- in-place updates -----------------------------------------------------------------------
     def _assign(self, new: Tensor) -> Tensor:
         """Rebind to `new` (an in-place op's result) and write back to an owning slot."""
-        from ember.frontend.lazy import is_grad_enabled
-
         if self._lazy() and self.is_leaf and self.requires_grad and is_grad_enabled():
             raise RuntimeError(
                 "a leaf Variable that requires grad is being used in an in-place operation; "
@@ -292,8 +287,6 @@ class Tensor:
 
     @data.setter
     def data(self, value: Any) -> None:
-        from ember.frontend.lazy import as_lazy
-
         self.value = as_lazy(value, self.value.type).value
 
 
