@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ember.compiler.lowering import LOWERING
+from ember.compiler.lowering.backend_rules import ALTERNATIVE_LOWERING
 from ember.errors import EmberError, UnsupportedOpError
 from ember.graphdef import Graph
 from ember.graphdef.ir import INPUT_KINDS
@@ -111,7 +112,9 @@ def evaluate(graph: Graph, env: dict, precision=None, observe=None, mesh=None) -
         ctx.node = node
         args = [env[v] for v in node.inputs]
         try:
-            out = LOWERING[node.op](ctx, *args, **node.attrs)
+            rule = node.meta.get("rule")
+            lowering = ALTERNATIVE_LOWERING[rule] if rule else LOWERING[node.op]
+            out = lowering(ctx, *args, **node.attrs)
         except EmberError:
             raise
         except Exception as e:  # an internal bug: show where in the IR it happened

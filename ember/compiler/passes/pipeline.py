@@ -6,6 +6,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
+from ember.compiler.passes.choose_lowering_rules import choose_lowering_rules
 from ember.compiler.passes.eliminate_common_subexpressions import eliminate_common_subexpressions
 from ember.compiler.passes.eliminate_dead_code import eliminate_dead_code
 from ember.compiler.passes.functionalize_buffers import functionalize_buffers
@@ -18,6 +19,7 @@ DEFAULT_PASSES: tuple[Pass, ...] = (
     functionalize_buffers,
     eliminate_common_subexpressions,
     eliminate_dead_code,
+    choose_lowering_rules,
 )
 EVAL_PASSES: tuple[Pass, ...] = (specialize_for_eval, *DEFAULT_PASSES)
 
