@@ -285,3 +285,32 @@ def test_repeated_module_calls_follow_modes_shapes_and_replaced_parameters():
     np.testing.assert_allclose(
         net(em.tensor(x)).numpy(), tnet(torch.tensor(x)).detach().numpy(), rtol=1e-4, atol=1e-5
     )
+
+
+def test_a_module_call_keeps_no_reference_to_its_arguments():
+    """The repeated-call cache holds programs, never tensors: a dropped input is freed and
+    nothing of an abandoned iteration joins the next cut (one program for the loop)."""
+    import gc
+    import weakref
+
+    em.manual_seed(8)
+    net = EmberMLP()
+    x, y = mnist_like(8)
+    inputs = em.tensor(x)
+    out = net(inputs)
+    ref = weakref.ref(inputs)
+    del inputs, out
+    gc.collect()
+    assert ref() is None
+    opt = optim.SGD(net.parameters(), lr=0.1)
+    criterion = nn.CrossEntropyLoss()
+    abandoned = criterion(net(em.tensor(x)), em.tensor(y))  # recorded, never computed
+    del abandoned
+    before = COMPILES["optimizer.step"]
+    for _ in range(3):
+        opt.zero_grad()
+        loss = criterion(net(em.tensor(x)), em.tensor(y))
+        loss.backward()
+        opt.step()
+        loss.item()
+    assert COMPILES["optimizer.step"] - before == 1

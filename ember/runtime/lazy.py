@@ -163,13 +163,11 @@ class LazyCall:
         fast = _positional_types(args) if not kwargs else None
         entry = self._fast.get(fast) if fast is not None else None
         if entry is None:
-            entry = self._entry(args, kwargs)
-            if fast is not None:
-                self._fast[fast] = entry
-            leaves = entry[2]
+            program, recipe, leaves = self._entry(args, kwargs)
+            if fast is not None:  # not the leaves: the cache must not keep tensors alive
+                self._fast[fast] = (program, recipe)
         else:
-            leaves = args
-        program, recipe, _ = entry
+            (program, recipe), leaves = entry, args
         operands = self._operands(recipe, leaves)
         graph = program.graph
         outs = RECORDER.emit("call", operands, self._attrs, subgraphs=(graph,))
