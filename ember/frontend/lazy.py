@@ -97,6 +97,9 @@ class LazyRecorder:
         self.recorded = 0  # number of the last recorded tensor
         self.synced = 0  # `recorded` when every live tensor was last computed
         self.pinned: list = []  # pending module buffers, kept until the next cut computes them
+        # A loop records the same ops on the same types every iteration: their checked attrs
+        # and inferred types are remembered (sub-graphs by identity, kept alive by the key).
+        self._inference: dict = {}
 
     def pin(self, tensor) -> None:
         """Keep `tensor` (a module's pending buffer update) in the next cut."""
@@ -155,10 +158,6 @@ class LazyRecorder:
             self.recorded = next(self._count)
             self.live[self.recorded] = t
         return tensors
-
-    # A loop records the same ops on the same types every iteration: their checked attrs and
-    # inferred output types are remembered (sub-graphs by identity, kept alive by the key).
-    _inference: dict = {}
 
     def _inferred(self, op, in_types, attrs, subgraphs):
         try:

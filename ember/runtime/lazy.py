@@ -148,7 +148,6 @@ class LazyCall:
         self.module = module
         self.view = StateView([("", module)], materialize=False)
         self.programs = ProgramCache(type(module).__name__)
-        self.plans: dict = {}
         # positional lazy tensors of known types -> (program, operand recipe), per view
         # version: a loop's repeated call skips the signature and the program lookup
         self._fast: dict = {}

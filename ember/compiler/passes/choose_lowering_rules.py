@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import jax
+
 from ember.compiler.lowering.backend_rules import BACKEND_RULES
 from ember.graphdef import Graph
 from ember.graphdef.rewriter import Rewriter
@@ -44,8 +46,6 @@ def lowering_rules_for(backend: str | None = None) -> Callable[[Graph], Graph]:
     """The pass for `backend` ("cpu", "gpu", "tpu"; None: JAX's default backend)."""
 
     def choose_lowering_rules(graph: Graph) -> Graph:
-        import jax
-
         table = BACKEND_RULES.get(backend or jax.default_backend(), {})
         if not table or not _mentions(graph, table):
             return graph
