@@ -8,7 +8,9 @@ from ember.compiler.passes import (  # noqa: F401
     eliminate_common_subexpressions,
     eliminate_dead_code,
     functionalize_buffers,
+    passes_for,
     run_passes,
+    scan_repeated_blocks,
     specialize_for_eval,
 )
 from ember.training.steps import (  # noqa: F401

@@ -20,6 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ember.compiler.passes.scan_repeated_blocks import scan_repeated_blocks
 from ember.errors import TraceError
 from ember.frontend.lazy import sync
 from ember.nn.module import Module
@@ -88,6 +89,7 @@ class CompiledModel(LoopMixin, CheckpointMixin, ShardingMixin, GuardMixin):
         seed: int | None = None,
         mesh: Any = None,
         sharding: Any = None,
+        scan_layers: bool = False,
     ):
         if not isinstance(module, Module):
             raise TypeError(f"em.compile expects an ember nn.Module, got {type(module).__name__}")
@@ -103,6 +105,7 @@ class CompiledModel(LoopMixin, CheckpointMixin, ShardingMixin, GuardMixin):
             raise ValueError(f"steps_per_execution must be >= 1, got {steps_per_execution}")
         self.steps_per_execution = int(steps_per_execution)
         self.extra_passes = _precision_passes(precision)
+        self.structural_passes = (scan_repeated_blocks,) if scan_layers else ()
         self.precision = precision
         if guard not in ("raise", "skip", "off"):
             raise ValueError(f"guard must be 'raise', 'skip' or 'off', got {guard!r}")
@@ -219,6 +222,7 @@ class CompiledModel(LoopMixin, CheckpointMixin, ShardingMixin, GuardMixin):
             names=names,
             graph_name=f"{type(self.module).__name__}.{kind}",
             extra_passes=(*self.extra_passes, *self._sharding_passes()),
+            structural_passes=self.structural_passes,
             mesh=self.mesh,
         )
         step = self._assemble(kind, program)

@@ -24,7 +24,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from ember.compiler import DEFAULT_PASSES, EVAL_PASSES, LoweredGraph, lower, run_passes
+from ember.compiler import LoweredGraph, lower, passes_for, run_passes
 from ember.errors import TraceError
 from ember.frontend.tensor import Tensor
 from ember.frontend.trace import spec_of, trace_function
@@ -141,10 +141,12 @@ def build_program(
     names: Sequence[str],
     graph_name: str,
     extra_passes: Sequence[Callable] = (),
+    structural_passes: Sequence[Callable] = (),
     mesh: Any = None,
 ) -> Program:
     """Trace `fn(inputs_tree)` for `signature` with the modes of `training`, then run the
-    passes (plus `extra_passes`, e.g. mixed precision, sharding annotations) and lower it
+    passes (plus `structural_passes` early, e.g. scan over layers, and `extra_passes`
+    late, e.g. mixed precision, sharding annotations) and lower it
     (on `mesh`: the annotations become sharding constraints)."""
 
     def traced(*tensors):
@@ -154,7 +156,7 @@ def build_program(
         graph, out_tree = trace_function(
             traced, signature.types, modules=roots, names=names, graph_name=graph_name
         )
-    passes = (*(DEFAULT_PASSES if training else EVAL_PASSES), *extra_passes)
+    passes = (*passes_for(training, structural_passes), *extra_passes)
     graph = run_passes(graph, passes)
     return Program(graph, lower(graph, mesh=mesh), out_tree)
 

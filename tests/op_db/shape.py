@@ -1,4 +1,5 @@
-"""OpInfo entries: reshape, transpose, broadcast_to, slice, concatenate, flip, roll, tril/triu.
+"""OpInfo entries: reshape, transpose, broadcast_to, slice, concatenate, stack, flip, roll,
+tril/triu.
 
 Each op is reached through the PyTorch-named functions built on it (view,
 flatten, unflatten, squeeze with several dims, movedim, expand with -1,
@@ -239,18 +240,6 @@ CONCATENATE = OpInfo(
             "size-0-part",
         ),
         Sample(
-            lambda a, b: em.stack([a, b], 1),
-            (randn(2, 3), randn(2, 3)),
-            lambda a, b: torch.stack([t(a), t(b)], 1),
-            "stack",
-        ),
-        Sample(
-            lambda a, b: em.stack((a, b), -1),
-            (randn(3), randn(3)),
-            lambda a, b: torch.stack((t(a), t(b)), -1),
-            "stack-last",
-        ),
-        Sample(
             lambda a, b: em.concat([a.T, b], 0),
             (randn(3, 2), randn(1, 3)),
             lambda a, b: torch.cat([t(a).T, t(b)], 0),
@@ -270,11 +259,55 @@ CONCATENATE = OpInfo(
             ShapeError,
             r"cat: shapes \[\(2, 3\), \(3, 1\)\] differ outside dim 1",
         ),
+    ],
+)
+
+STACK = OpInfo(
+    "stack",
+    [
+        Sample(
+            lambda a, b: em.stack([a, b], 1),
+            (randn(2, 3), randn(2, 3)),
+            lambda a, b: torch.stack([t(a), t(b)], 1),
+            "stack",
+        ),
+        Sample(
+            lambda a, b: em.stack((a, b), -1),
+            (randn(3), randn(3)),
+            lambda a, b: torch.stack((t(a), t(b)), -1),
+            "stack-last",
+        ),
+        Sample(
+            lambda a, b, c: em.stack([a, b, c]),
+            (randn(), randn(), randint(0, 5)),
+            lambda a, b, c: torch.stack([t(a), t(b), t(c)]),
+            "0-d-promotes-int-float",
+        ),
+        Sample(
+            lambda a, b: em.stack([a.T, b]),
+            (randn(3, 2), randn(2, 3)),
+            lambda a, b: torch.stack([t(a).T, t(b)]),
+            "permuted",
+        ),
+    ],
+    errors=[
         ErrorSample(
             lambda a, b: em.stack([a, b]),
             (randn(2, 3), randn(3, 2)),
             ShapeError,
             r"stack expects each tensor to be equal size",
+        ),
+        ErrorSample(
+            lambda a, b: raw_op(a, "stack", [a, b], dim=0),
+            (randn(2, 3), randint(0, 5, 2, 3)),
+            ShapeError,
+            r"stack expects each tensor to be equal size and dtype",
+        ),
+        ErrorSample(
+            lambda a, b: raw_op(a, "stack", [a, b], dim=3),
+            (randn(2, 3), randn(2, 3)),
+            ShapeError,
+            r"out of range",
         ),
     ],
 )
@@ -350,6 +383,7 @@ OP_DB = [
     BROADCAST_TO,
     SLICE,
     CONCATENATE,
+    STACK,
     FLIP,
     ROLL,
     _tri("tril"),

@@ -30,6 +30,7 @@ RULES = {
     "broadcast_to": lambda ctx, x, shape: jnp.broadcast_to(x, shape),
     "slice": lambda ctx, x, starts, stops, steps: jax.lax.slice(x, starts, stops, steps),
     "concatenate": lambda ctx, *xs, dim: jnp.concatenate(xs, axis=dim),
+    "stack": lambda ctx, *xs, dim: jnp.stack(xs, axis=dim),
     "pad": _pad,
     "flip": lambda ctx, x, dims: jnp.flip(x, axis=dims),
     "roll": lambda ctx, x, shifts, dims: jnp.roll(x, shifts, axis=dims),

@@ -45,13 +45,17 @@ class _MixedPrecision(Rewriter):
         )
 
 
+def _mentions(graph: Graph) -> bool:
+    return any(n.op in LOW_PRECISION_OPS or any(map(_mentions, n.subgraphs)) for n in graph.nodes)
+
+
 def mixed_precision(compute_dtype: str = "bfloat16") -> Callable[[Graph], Graph]:
     """The pass for a compute dtype ("bfloat16" or "float16")."""
     if compute_dtype not in ("bfloat16", "float16"):
         raise ValueError(f"mixed precision computes in bfloat16 or float16, not {compute_dtype}")
 
     def run(graph: Graph) -> Graph:
-        if not any(n.op in LOW_PRECISION_OPS for n in graph.nodes):
+        if not _mentions(graph):
             return graph
         return _MixedPrecision(graph, compute_dtype).run()
 

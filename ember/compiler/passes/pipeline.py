@@ -24,6 +24,17 @@ DEFAULT_PASSES: tuple[Pass, ...] = (
 EVAL_PASSES: tuple[Pass, ...] = (specialize_for_eval, *DEFAULT_PASSES)
 
 
+def passes_for(training: bool, structural: Sequence[Pass] = ()) -> tuple[Pass, ...]:
+    """The default (or eval) pass list with `structural` rewrites (scan over layers,
+    rematerialisation) right after buffer functionalization: before CSE, which would
+    otherwise merge equal nodes across blocks and make the blocks differ."""
+    passes = DEFAULT_PASSES if training else EVAL_PASSES
+    if not structural:
+        return passes
+    at = passes.index(functionalize_buffers) + 1
+    return (*passes[:at], *structural, *passes[at:])
+
+
 def run_passes(
     graph: Graph,
     passes: Sequence[Pass] = DEFAULT_PASSES,

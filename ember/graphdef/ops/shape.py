@@ -83,6 +83,16 @@ def _concatenate(types, dim):
     return [TensorType(first.shape[:dim] + (size,) + first.shape[dim + 1 :], first.dtype)]
 
 
+def _stack(types, dim):
+    first = types[0]
+    if any(t != first for t in types[1:]):
+        raise ShapeError(
+            f"stack expects each tensor to be equal size and dtype, got {[str(t) for t in types]}"
+        )
+    dim = normalize_dim(dim, first.ndim + 1)
+    return [TensorType(first.shape[:dim] + (len(types),) + first.shape[dim:], first.dtype)]
+
+
 PAD_MODES = ("constant", "reflect", "replicate", "circular")
 
 
@@ -141,6 +151,7 @@ register_op("transpose", _transpose, attrs={"perm": "ints"})
 register_op("broadcast_to", _broadcast_to, attrs={"shape": "ints"})
 register_op("slice", _slice, attrs={"starts": "ints", "stops": "ints", "steps": "ints"})
 register_op("concatenate", _concatenate, attrs={"dim": "int"}, num_inputs=(1, None))
+register_op("stack", _stack, attrs={"dim": "int"}, num_inputs=(1, None))
 register_op("pad", _pad, attrs={"pads": "ints", "mode": "str", "value": "float"})
 register_op("flip", _flip, attrs={"dims": "ints"})
 register_op("roll", _roll, attrs={"shifts": "ints", "dims": "ints"})

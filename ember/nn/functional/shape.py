@@ -221,8 +221,12 @@ def stack(tensors, dim: int = 0):
                 f"stack expects each tensor to be equal size, got shapes {[t.shape for t in ts]}"
             )
         )
-    d = normalize_dim(dim, ts[0].ndim + 1)
-    return cat([unsqueeze(t, d) for t in ts], dim=d)
+    from ember.graphdef import dtypes
+
+    dt = ts[0].dtype
+    for t in ts[1:]:
+        dt = dtypes.promote(dt, t.dtype)
+    return emit("stack", [t.to(dt) for t in ts], dim=normalize_dim(dim, ts[0].ndim + 1))
 
 
 @tensor_method()
