@@ -20,6 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ember.compiler.passes.rematerialize import rematerialize
 from ember.compiler.passes.scan_repeated_blocks import scan_repeated_blocks
 from ember.errors import TraceError
 from ember.frontend.lazy import sync
@@ -48,6 +49,7 @@ from .checkpoint_state import CheckpointMixin
 from .guard_errors import StepLogs
 from .guarded import GuardMixin
 from .loop import LoopMixin
+from .memory import MemoryMixin
 from .program import (
     CallSignature,
     ProgramCache,
@@ -61,7 +63,7 @@ from .sharded import ShardingMixin, make_plan
 from .state import StateView
 
 
-class CompiledModel(LoopMixin, CheckpointMixin, ShardingMixin, GuardMixin):
+class CompiledModel(LoopMixin, CheckpointMixin, ShardingMixin, GuardMixin, MemoryMixin):
     """A Module with a loss, optimizer(s) and metrics, compiled to fused XLA steps.
 
     >>> model = em.compile(net, loss=nn.CrossEntropyLoss(), optimizer=optim.SGD(lr=0.01))
@@ -90,6 +92,7 @@ class CompiledModel(LoopMixin, CheckpointMixin, ShardingMixin, GuardMixin):
         mesh: Any = None,
         sharding: Any = None,
         scan_layers: bool = False,
+        remat: Mapping[str, str] | None = None,
     ):
         if not isinstance(module, Module):
             raise TypeError(f"em.compile expects an ember nn.Module, got {type(module).__name__}")
@@ -105,7 +108,10 @@ class CompiledModel(LoopMixin, CheckpointMixin, ShardingMixin, GuardMixin):
             raise ValueError(f"steps_per_execution must be >= 1, got {steps_per_execution}")
         self.steps_per_execution = int(steps_per_execution)
         self.extra_passes = _precision_passes(precision)
-        self.structural_passes = (scan_repeated_blocks,) if scan_layers else ()
+        self.structural_passes = (
+            *((rematerialize(remat),) if remat else ()),
+            *((scan_repeated_blocks,) if scan_layers else ()),
+        )
         self.precision = precision
         if guard not in ("raise", "skip", "off"):
             raise ValueError(f"guard must be 'raise', 'skip' or 'off', got {guard!r}")
@@ -349,19 +355,9 @@ class CompiledModel(LoopMixin, CheckpointMixin, ShardingMixin, GuardMixin):
         inputs = self._place_inputs(inputs)
         self.poll_guard()
         sync()  # pending lazy tensors may read the arrays this step donates
-        params, buffers = self.view.read()
-        opts = list(self.optimizers.values())
-        params, buffers, opt_states, self.run, logs = step(
-            params,
-            buffers,
-            tuple(o.opt_state for o in opts),
-            self._donated_run(),
-            tuple(o.hyper_vector() for o in opts),
-            self.rng,
-            inputs,
-        )
+        params, buffers, opt_states, self.run, logs = step(*self._step_args(inputs))
         self.view.write(params, buffers)
-        for o, s in zip(opts, opt_states, strict=True):
+        for o, s in zip(self.optimizers.values(), opt_states, strict=True):
             o.opt_state = s
         status = logs.pop("status", None)  # the guard's verdict; not a user-facing log
         if self.check_numerics and status is not None and int(status) != 0:  # debug: a read
@@ -370,6 +366,21 @@ class CompiledModel(LoopMixin, CheckpointMixin, ShardingMixin, GuardMixin):
             return logs
         self._unchecked.append(status)
         return StepLogs(logs, self)
+
+    def _step_args(self, inputs) -> tuple:
+        """A train step's arguments: state (read from the one state model), optimizer
+        states and hyperparameters, run state, RNG key, then the batch."""
+        params, buffers = self.view.read()
+        opts = self.optimizers.values()
+        return (
+            params,
+            buffers,
+            tuple(o.opt_state for o in opts),
+            self._donated_run(),
+            tuple(o.hyper_vector() for o in opts),
+            self.rng,
+            inputs,
+        )
 
     def _donated_run(self) -> dict:
         """The run state a step donates; the carry is not in it: it goes in as an input."""

@@ -1,12 +1,14 @@
-"""OpInfo entries: cond, scan, fori_loop, while_loop (references: torch.cond and torch loops)."""
+"""OpInfo entries: cond, scan, fori_loop, while_loop, remat (references: torch.cond, torch
+loops, plain torch for torch.utils.checkpoint)."""
 
 import numpy as np
 import torch
-from opinfo import ErrorSample, OpInfo, Sample
+from opinfo import ErrorSample, OpInfo, Sample, raw_op
 
 import ember as em
 import ember.nn.functional as F
 from ember.errors import DTypeError, ShapeError, TraceError
+from ember.utils.checkpoint import checkpoint
 
 rng = np.random.default_rng(0)
 
@@ -386,4 +388,65 @@ WHILE = OpInfo(
     differentiable=False,
 )
 
-OP_DB = [SCAN, COND, FORI, WHILE]
+
+def _block(x, w, scale=2.0):
+    h = em.tanh(x @ w) * scale
+    return h + x.sum(-1, keepdim=True), h.mean()
+
+
+def _block_ref(x, w, scale=2.0):
+    h = torch.tanh(t(x) @ t(w)) * scale
+    return h + t(x).sum(-1, keepdim=True), h.mean()
+
+
+def _nested_in_scan(c, xs, w):
+    def body(carry, x):
+        y = checkpoint(lambda a, b: em.tanh(a * b + w.sum()), carry, x)
+        return y, y.sum()
+
+    return em.scan(body, c, xs)
+
+
+def _nested_in_scan_ref(c, xs, w):
+    return torch_scan(lambda a, b: (torch.tanh(a * b + t(w).sum()),) * 2, t(c), t(xs))[0], None
+
+
+REMAT = OpInfo(
+    "remat",
+    [
+        Sample(
+            lambda x, w: checkpoint(_block, x, w), (r(3, 4), r(4, 4)), _block_ref, "two-results"
+        ),
+        Sample(
+            lambda x, w: checkpoint(_block, x, w, scale=0.5, use_reentrant=False)[0],
+            (r(2, 4), r(4, 4)),
+            lambda x, w: _block_ref(x, w, 0.5)[0],
+            "kwargs-static",
+        ),
+        Sample(
+            lambda x, w: checkpoint(lambda a: a @ w, x),  # w is captured from outside
+            (r(2, 3), r(3, 5)),
+            lambda x, w: t(x) @ t(w),
+            "captures",
+        ),
+    ],
+    errors=[
+        ErrorSample(
+            lambda x: raw_op(x, "remat", [x], policy="sometimes"),
+            (r(3),),
+            ShapeError,
+            r"remat: expects 1 sub-graph",
+        ),
+    ],
+)
+
+SCAN.samples.append(  # a remat region inside a scan body (scan over checkpointed layers)
+    Sample(
+        lambda c, xs, w: _nested_in_scan(c, xs, w)[0],
+        (r(3), r(4, 3), r(2)),
+        lambda c, xs, w: _nested_in_scan_ref(c, xs, w)[0],
+        "remat-inside",
+    )
+)
+
+OP_DB = [SCAN, COND, FORI, WHILE, REMAT]

@@ -1,4 +1,4 @@
-"""JAX rules for cond, scan, fori_loop and while_loop: lower each sub-graph, call jax.lax.
+"""JAX rules for cond, scan, fori_loop, while_loop (jax.lax) and remat (jax.checkpoint).
 
 A sub-graph's inputs are its arguments, then the captured tensors (which keep
 their kind: data, param, buffer or rng); a lowered body is called positionally.
@@ -59,9 +59,16 @@ def _while_loop(ctx, *operands, num_carry):
     )
 
 
+def _remat(ctx, *operands, policy):
+    body = _body(ctx, ctx.node.subgraphs[0])
+    saved = getattr(jax.checkpoint_policies, policy)
+    return tuple(jax.checkpoint(body, policy=saved)(*operands))
+
+
 RULES = {
     "cond": _cond,
     "scan": _scan,
     "fori_loop": _fori_loop,
     "while_loop": _while_loop,
+    "remat": _remat,
 }

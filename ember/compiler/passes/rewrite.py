@@ -6,9 +6,10 @@ this one only rewires uses and is the cheap path for removing nodes.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from ember.graphdef import Graph, Node, Value
+from ember.graphdef.ir import GraphInput
 
 
 def substitute(graph: Graph, nodes: list[Node], mapping: dict[Value, Value]) -> Graph:
@@ -40,3 +41,30 @@ def map_subgraphs(node: Node, graph_pass: Callable[[Graph], Graph]) -> Node:
     if all(new is old for new, old in zip(bodies, node.subgraphs, strict=True)):
         return node
     return node.replace(subgraphs=bodies)
+
+
+def body_input(graph: Graph, value: Value, name: str) -> GraphInput:
+    """A body's input for outer `value`: a graph input keeps its kind and name."""
+    for gi in graph.inputs:
+        if gi.value is value:
+            return GraphInput(gi.kind, gi.name, Value(value.type))
+    return GraphInput("data", name, Value(value.type))
+
+
+def region_body(
+    nodes: Sequence[Node],
+    inputs: Sequence[tuple[Value, GraphInput]],
+    results: Sequence[Value],
+    name: str,
+) -> Graph:
+    """`nodes` as a self-contained sub-graph computing `results`: each (outer value,
+    input) pair is a value the nodes read from outside; every other value is fresh."""
+    env = {outer: gi.value for outer, gi in inputs}
+    body = []
+    for node in nodes:
+        outs = tuple(Value(v.type) for v in node.outputs)
+        env.update(zip(node.outputs, outs, strict=True))
+        body.append(node.replace(inputs=tuple(env[v] for v in node.inputs), outputs=outs))
+    return Graph(
+        tuple(gi for _, gi in inputs), tuple(body), tuple(env[v] for v in results), name=name
+    )

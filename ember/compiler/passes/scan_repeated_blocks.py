@@ -32,6 +32,8 @@ from ember.graphdef import Graph, Value
 from ember.graphdef.ir import GraphInput, Source
 from ember.graphdef.rewriter import Rewriter
 
+from .rewrite import body_input, region_body
+
 MIN_LAYERS = 2
 
 
@@ -282,39 +284,24 @@ class _ScanBlocks(Rewriter):
 
 def _body(graph: Graph, run: _Run, ys: list[tuple[int, int]]) -> Graph:
     """The first block as a scan body: (*carry, *layer slices, *consts) -> (*carry, *ys)."""
-    graph_inputs = {gi.value: gi for gi in graph.inputs}
     first_ext = run.externals[0]
     marker = f"{run.prefix}.{run.first_layer}."
-    inputs = [
-        GraphInput("data", f"carry{j}", Value(first_ext[s].type))
-        for j, (s, _) in enumerate(run.carry)
-    ]
+    inputs = []
+    for j, (s, _) in enumerate(run.carry):
+        inputs.append((first_ext[s], GraphInput("data", f"carry{j}", Value(first_ext[s].type))))
     for j, s in enumerate(run.stacked):
-        gi = graph_inputs.get(first_ext[s])
-        if gi is not None and gi.name.startswith(marker):  # its torch name, for every layer
-            name = gi.name.replace(marker, f"{run.prefix}.{run.layers}.", 1)
+        gi = body_input(graph, first_ext[s], f"layer_input{j}")
+        if gi.name.startswith(marker):  # its torch name, for every layer of the run
+            gi = gi.replace(name=gi.name.replace(marker, f"{run.prefix}.{run.layers}.", 1))
         else:
-            name = f"{gi.name if gi else 'layer_input'}.{j}.{run.layers}"
-        inputs.append(GraphInput(gi.kind if gi else "data", name, Value(first_ext[s].type)))
+            gi = gi.replace(name=f"{gi.name}.{run.layers}")
+        inputs.append((first_ext[s], gi))
     for j, s in enumerate(run.consts):
-        gi = graph_inputs.get(first_ext[s])
-        kind, name = (gi.kind, gi.name) if gi else ("data", f"shared{j}")
-        inputs.append(GraphInput(kind, name, Value(first_ext[s].type)))
-    env: dict[Value, Value] = {}
-    slots = [s for s, _ in run.carry] + run.stacked + run.consts
-    for s, gi in zip(slots, inputs, strict=True):
-        env[first_ext[s]] = gi.value
-    body_nodes = []
+        inputs.append((first_ext[s], body_input(graph, first_ext[s], f"shared{j}")))
     seg = [graph.nodes[i] for i in run.segments[0]]
-    for node in seg:
-        outs = tuple(Value(v.type) for v in node.outputs)
-        env.update(zip(node.outputs, outs, strict=True))
-        body_nodes.append(node.replace(inputs=tuple(env[v] for v in node.inputs), outputs=outs))
-    results = [env[seg[p].outputs[o]] for _, (p, o) in run.carry]
-    results += [env[seg[p].outputs[o]] for p, o in ys]
-    return Graph(
-        tuple(inputs), tuple(body_nodes), tuple(results), name=f"{run.prefix}.{run.layers}"
-    )
+    results = [seg[p].outputs[o] for _, (p, o) in run.carry]
+    results += [seg[p].outputs[o] for p, o in ys]
+    return region_body(seg, inputs, results, f"{run.prefix}.{run.layers}")
 
 
 def scan_repeated_blocks(graph: Graph) -> Graph:

@@ -1,4 +1,4 @@
-"""Structured control flow: cond, scan, fori_loop, while_loop.
+"""Structured control flow: cond, scan, fori_loop, while_loop, and remat regions.
 
 Each op carries its bodies as self-contained sub-graphs (`Node.subgraphs`):
 every value a body reads is one of its inputs, and the node passes the
@@ -147,6 +147,26 @@ def _while_loop(types, *, num_carry, subgraphs=()):
     return list(carry)
 
 
+# JAX checkpoint policies by name (jax.checkpoint_policies): what the backward pass may
+# keep from the forward; everything else in a remat region is recomputed.
+REMAT_POLICIES = (
+    "nothing_saveable",
+    "everything_saveable",
+    "dots_saveable",
+    "dots_with_no_batch_dims_saveable",
+    "checkpoint_dots",
+    "checkpoint_dots_with_no_batch_dims",
+)
+
+
+def _remat(types, *, policy, subgraphs=()):
+    (body,) = _bodies("remat", subgraphs, ("body",))
+    if policy not in REMAT_POLICIES:
+        raise ShapeError(f"remat: unknown policy {policy!r}; choose one of {REMAT_POLICIES}")
+    _check_inputs("remat", "body", body, types)
+    return _output_types(body)
+
+
 register_op(
     "cond",
     _cond,
@@ -174,4 +194,11 @@ register_op(
     attrs={"num_carry": "int"},
     differentiable=False,  # JAX has no reverse-mode rule for while loops
     doc="(*carry, *consts): while cond_fun(carry): carry = body_fun(carry)",
+)
+register_op(
+    "remat",
+    _remat,
+    num_inputs=(0, None),
+    attrs={"policy": "str"},
+    doc="(*operands): body(*operands), its activations recomputed in the backward pass",
 )
