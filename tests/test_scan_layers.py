@@ -200,18 +200,43 @@ def test_blocks_that_differ_stay_unrolled():
     assert str(scan_repeated_blocks(graph)).count(" = scan(") == 1
 
 
-def test_dropout_blocks_draw_distinct_masks_and_stay_unrolled_in_training():
-    class Drop(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.layers = nn.ModuleList(
-                [nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5)) for _ in range(3)]
-            )
+class DropoutResidual(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc, self.drop = nn.Linear(6, 6), nn.Dropout(0.5)
 
-        def forward(self, x):
-            for layer in self.layers:
-                x = layer(x)
-            return x
+    def forward(self, x):
+        return x + self.drop(self.fc(x)).tanh()
 
-    graph = _graph(Drop(), (2, 4))
-    assert find_runs(graph) == []  # each dropout has its own RNG salt
+
+class DropoutBlocks(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.layers = nn.Sequential(*[DropoutResidual() for _ in range(4)])
+        self.head = nn.Linear(6, 3)
+
+    def forward(self, x):
+        return self.head(self.layers(x))
+
+
+def test_dropout_blocks_draw_the_unrolled_masks_inside_the_scan():
+    """Each layer's dropout keeps its own RNG salt: the scan folds the step key per layer
+    outside the loop, so every layer draws exactly the mask the unrolled program draws."""
+    rng = np.random.default_rng(5)
+    xs, ys = rng.normal(size=(5, 8, 6)).astype(np.float32), rng.integers(0, 3, (5, 8))
+    results = {}
+    for scan in (False, True):
+        em.manual_seed(2)
+        net = DropoutBlocks()
+        opt = optim.SGD(net.parameters(), lr=0.1)
+        model = em.compile(
+            net, loss=nn.CrossEntropyLoss(), optimizer=opt, seed=11, scan_layers=scan
+        )
+        losses = [float(model.train_step(x, y)["loss"]) for x, y in zip(xs, ys, strict=True)]
+        results[scan] = (losses, net.state_dict(), _train_graph(model))
+    (l0, s0, _), (l1, s1, graph) = results[False], results[True]
+    assert graph.count(" = scan(") == 1 and graph.count(" = random_fold_in(") == 4, graph
+    assert graph.count(" = dropout(") == 1 and "salt=null" in graph
+    np.testing.assert_allclose(l1, l0, rtol=1e-6)
+    for name in s0:
+        np.testing.assert_allclose(np.asarray(s1[name]), np.asarray(s0[name]), rtol=1e-5)

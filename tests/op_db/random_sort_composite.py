@@ -8,11 +8,11 @@ appear in lazy recordings; their samples emit them with a traced body.
 
 import numpy as np
 import torch
-from opinfo import ErrorSample, OpInfo, Sample
+from opinfo import ErrorSample, OpInfo, Sample, raw_op
 from opinfo_inputs import distinct, randn, reseed, t
 
 import ember as em
-from ember.errors import ShapeError
+from ember.errors import DTypeError, ShapeError
 from ember.frontend.trace import trace_function
 
 reseed(21)
@@ -90,6 +90,38 @@ RANDOM_PERMUTATION = OpInfo(
             lambda a: np.arange(37, dtype=np.int32),
             "is-a-permutation",
             grad=False,
+        ),
+    ],
+    differentiable=False,
+)
+
+
+def _fold_then_draw(key):
+    """Drawing with salt 7 equals drawing with salt=None from the key folded with 7."""
+    direct = raw_op(key, "random_normal", [key], shape=(5,), dtype="float32", salt=7)
+    folded = raw_op(key, "random_fold_in", [key], salt=7)
+    again = raw_op(key, "random_normal", [folded], shape=(5,), dtype="float32", salt=None)
+    other = raw_op(key, "random_normal", [key], shape=(5,), dtype="float32", salt=8)
+    return direct - again, (direct == other).any()
+
+
+RANDOM_FOLD_IN = OpInfo(
+    "random_fold_in",
+    [
+        Sample(
+            _fold_then_draw,
+            (np.array([0, 42], np.uint32),),
+            lambda key: (np.zeros(5, np.float32), np.bool_(False)),
+            "equals-salted-draw",
+            grad=False,
+        ),
+    ],
+    errors=[
+        ErrorSample(
+            lambda k: raw_op(k, "random_fold_in", [k], salt=1),
+            (np.zeros(3, np.float32),),
+            DTypeError,
+            r"random_fold_in: the key operand must be u32\[2\]",
         ),
     ],
     differentiable=False,
@@ -229,6 +261,7 @@ OP_DB = [
     RANDOM_NORMAL,
     RANDOM_INTEGERS,
     RANDOM_PERMUTATION,
+    RANDOM_FOLD_IN,
     MULTINOMIAL,
     SORT,
     TOPK,

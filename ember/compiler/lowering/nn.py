@@ -6,6 +6,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .random import fold_key
+
 
 def _nll_loss(ctx, logp, target, weight=None, *, reduction, ignore_index):
     class_dim = 1 if logp.ndim >= 2 else 0
@@ -26,7 +28,7 @@ def _nll_loss(ctx, logp, target, weight=None, *, reduction, ignore_index):
 def _dropout(ctx, x, key, p, salt, mode):
     if p == 1.0:
         return jnp.zeros_like(x)
-    key = jax.random.fold_in(jax.random.wrap_key_data(key, impl="threefry2x32"), salt)
+    key = fold_key(key, salt)
     if mode == "alpha":
         alpha = -1.7580993408473766  # -scale * alpha of SELU
         keep = jax.random.bernoulli(key, 1.0 - p, x.shape)

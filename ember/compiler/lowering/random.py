@@ -6,8 +6,17 @@ import jax
 import jax.numpy as jnp
 
 
-def _key(key, salt):
-    return jax.random.fold_in(jax.random.wrap_key_data(key, impl="threefry2x32"), salt)
+def fold_key(key, salt: int | None):
+    """The typed key a sampling node draws from; `salt=None`: `key` is already folded."""
+    key = jax.random.wrap_key_data(key, impl="threefry2x32")
+    return key if salt is None else jax.random.fold_in(key, salt)
+
+
+_key = fold_key
+
+
+def _fold_in(ctx, key, salt):
+    return jax.random.key_data(fold_key(key, salt))
 
 
 def _uniform(ctx, key, shape, dtype, salt, low, high):
@@ -59,6 +68,7 @@ RULES = {
     "random_normal": _normal,
     "random_integers": _integers,
     "random_permutation": _permutation,
+    "random_fold_in": _fold_in,
     "multinomial": _multinomial,
     "sort": _sort,
     "topk": _topk,

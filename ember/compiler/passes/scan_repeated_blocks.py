@@ -16,8 +16,10 @@ replaces each run by one `scan` whose body is the first block:
 
 Parameters stay per-layer graph inputs with their torch names (state_dict and
 checkpoints do not change); the stacking is part of the program, so gradients
-reach each layer's own parameters. Runs of blocks that differ (a first block
-with a downsample, dropout with a per-node random salt) stay unrolled.
+reach each layer's own parameters. Random ops (dropout) may differ in their salt:
+the step key is folded with each layer's salt outside the loop and the body's node
+draws from its layer's key (`salt=None`), the masks of the unrolled program. Runs
+of blocks that differ otherwise (a first block with a downsample) stay unrolled.
 
 >>> graph = scan_repeated_blocks(graph)   # printed: stack(...), then one scan whose body
 ...                                       # is transformer.h.0 with inputs transformer.h.0-47.*
@@ -28,7 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ember.graphdef import Graph, Value
+from ember.graphdef import Graph, Node, Value, get_op
 from ember.graphdef.ir import GraphInput, Source
 from ember.graphdef.rewriter import Rewriter
 
@@ -60,20 +62,26 @@ def _refs(values, local: dict, external: dict, order: list) -> tuple:
     return tuple(refs)
 
 
-def structure(nodes, inputs=()) -> tuple[Any, list[Value], dict[Value, tuple[int, int]]]:
+def structure(
+    nodes, inputs=(), ignore_salts: bool = False
+) -> tuple[Any, list[Value], dict[Value, tuple[int, int]]]:
     """A hashable key of `nodes` up to value identity, the values they read from outside
     (in first-use order) and where each local value is defined ((node, result) positions).
-    `inputs`: values numbered as ("input", k) (a body's inputs)."""
+    `inputs`: values numbered as ("input", k) (a body's inputs). `ignore_salts`: random
+    ops may differ in their RNG salt (each layer's dropout has its own)."""
     local: dict[Value, Any] = {v: ("input", k) for k, v in enumerate(inputs)}
     positions: dict[Value, tuple[int, int]] = {}
     external: dict[Value, int] = {}
     order: list[Value] = []
     key = []
     for p, node in enumerate(nodes):
+        attrs = node.attrs
+        if ignore_salts and get_op(node.op).stochastic:
+            attrs = tuple(sorted((k, v) for k, v in attrs.items() if k != "salt"))
         key.append(
             (
                 node.op,
-                node.attrs,
+                attrs,
                 node.meta,
                 _refs(node.inputs, local, external, order),
                 tuple(v.type for v in node.outputs),
@@ -160,14 +168,28 @@ def _classify(run: _Run, graph: Graph, defined_at: dict[Value, int]) -> bool:
     return True
 
 
+def _random(nodes) -> list[Node]:
+    return [n for n in nodes if get_op(n.op).stochastic]
+
+
+def _key_operand(node: Node, rng: Value | None) -> int | None:
+    """Which operand of a random node is the step's RNG key."""
+    hits = [j for j, v in enumerate(node.inputs) if v is rng]
+    return hits[0] if len(hits) == 1 else None
+
+
 def find_runs(graph: Graph, min_layers: int = MIN_LAYERS) -> list[_Run]:
     """Maximal runs of consecutive, identical, scannable blocks."""
+    rng = next((gi.value for gi in graph.inputs if gi.kind == "rng"), None)
     defined_at = {v: i for i, n in enumerate(graph.nodes) for v in n.outputs}
     runs: list[_Run] = []
     current: _Run | None = None
     current_key = None
     for prefix, index, seg in _segments(graph):
-        key, externals, _ = structure([graph.nodes[i] for i in seg]) if index >= 0 else (0, 0, 0)
+        nodes = [graph.nodes[i] for i in seg]
+        key, externals, _ = structure(nodes, ignore_salts=True) if index >= 0 else (0, 0, 0)
+        if index >= 0 and not all(_key_operand(n, rng) is not None for n in _random(nodes)):
+            index = -1  # a random op whose key is not the step's key: leave it alone
         if (
             current is not None
             and index >= 0
@@ -215,6 +237,7 @@ class _ScanBlocks(Rewriter):
         self.inside = {i for run in runs for seg in run.segments for i in seg}
         self.position = {node: i for i, node in enumerate(graph.nodes)}
         self.late = _late_values(graph, runs)
+        self._rng = next((gi.value for gi in graph.inputs if gi.kind == "rng"), None)
 
     def visit(self, node, inputs):
         i = self.position[node]
@@ -242,6 +265,17 @@ class _ScanBlocks(Rewriter):
             self.emit("stack", [self.lookup(ext[s]) for ext in run.externals], {"dim": 0})[0]
             for s in run.stacked
         ]
+        # each random node p of layer k draws from the step key folded with its own salt:
+        # fold per layer outside, stack, and let the body's node use its slice as is
+        for p, i in _random_positions(nodes, run.segments[0]):
+            rng = nodes[i].inputs[_key_operand(nodes[i], self._rng)]
+            folds = [
+                self.emit(
+                    "random_fold_in", [self.lookup(rng)], {"salt": nodes[seg[p]].attrs["salt"]}
+                )[0]
+                for seg in run.segments
+            ]
+            stacked.append(self.emit("stack", folds, {"dim": 0})[0])
         first_ext = run.externals[0]
         operands = [
             *(self.lookup(first_ext[s]) for s, _ in run.carry),
@@ -282,6 +316,10 @@ class _ScanBlocks(Rewriter):
         return self.emit("reshape", [piece], {"shape": shape[1:]})[0]
 
 
+def _random_positions(nodes, segment: list[int]) -> list[tuple[int, int]]:
+    return [(p, i) for p, i in enumerate(segment) if get_op(nodes[i].op).stochastic]
+
+
 def _body(graph: Graph, run: _Run, ys: list[tuple[int, int]]) -> Graph:
     """The first block as a scan body: (*carry, *layer slices, *consts) -> (*carry, *ys)."""
     first_ext = run.externals[0]
@@ -296,9 +334,16 @@ def _body(graph: Graph, run: _Run, ys: list[tuple[int, int]]) -> Graph:
         else:
             gi = gi.replace(name=f"{gi.name}.{run.layers}")
         inputs.append((first_ext[s], gi))
+    seg = [graph.nodes[i] for i in run.segments[0]]
+    rng = next((gi.value for gi in graph.inputs if gi.kind == "rng"), None)
+    for p, _ in _random_positions(graph.nodes, run.segments[0]):
+        key = Value(seg[p].inputs[_key_operand(seg[p], rng)].type)  # this layer's folded key
+        keys = list(seg[p].inputs)
+        keys[_key_operand(seg[p], rng)] = key
+        seg[p] = seg[p].replace(inputs=tuple(keys), attrs={**seg[p].attrs, "salt": None})
+        inputs.append((key, GraphInput("data", f"{run.prefix}.{run.layers}.key{p}", key)))
     for j, s in enumerate(run.consts):
         inputs.append((first_ext[s], body_input(graph, first_ext[s], f"shared{j}")))
-    seg = [graph.nodes[i] for i in run.segments[0]]
     results = [seg[p].outputs[o] for _, (p, o) in run.carry]
     results += [seg[p].outputs[o] for p, o in ys]
     return region_body(seg, inputs, results, f"{run.prefix}.{run.layers}")

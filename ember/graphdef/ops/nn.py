@@ -55,7 +55,7 @@ register_op(
 register_op(
     "dropout",
     _dropout,
-    attrs={"p": "float", "salt": "int", "mode": "str"},
+    attrs={"p": "float", "salt": "int?", "mode": "str"},
     num_inputs=2,
     stochastic=True,
     doc="zero elements with prob p (mode 'element' | 'channel' | 'alpha'), scale 1/(1-p)",

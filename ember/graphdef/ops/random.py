@@ -3,6 +3,8 @@
 Inside a traced step the key is the step's key and the salt is derived from the
 node's module path (so layers and steps draw differently and reproducibly);
 outside a trace every lazy random op gets a fresh key from `em.manual_seed`.
+`salt=None` means the key operand is already folded (`random_fold_in`): scan over
+layers gives each layer's body the key its unrolled node would have used.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ def _sample(op: str, kinds: tuple[str, ...]):
 register_op(
     "random_uniform",
     _sample("random_uniform", (2,)),
-    attrs={"shape": "ints", "dtype": "dtype", "salt": "int", "low": "float", "high": "float"},
+    attrs={"shape": "ints", "dtype": "dtype", "salt": "int?", "low": "float", "high": "float"},
     num_inputs=1,
     stochastic=True,
     differentiable=False,
@@ -46,7 +48,7 @@ register_op(
 register_op(
     "random_normal",
     _sample("random_normal", (2,)),
-    attrs={"shape": "ints", "dtype": "dtype", "salt": "int"},
+    attrs={"shape": "ints", "dtype": "dtype", "salt": "int?"},
     num_inputs=1,
     stochastic=True,
     differentiable=False,
@@ -55,7 +57,7 @@ register_op(
 register_op(
     "random_integers",
     _sample("random_integers", (1,)),
-    attrs={"shape": "ints", "dtype": "dtype", "salt": "int", "low": "int", "high": "int"},
+    attrs={"shape": "ints", "dtype": "dtype", "salt": "int?", "low": "int", "high": "int"},
     num_inputs=1,
     stochastic=True,
     differentiable=False,
@@ -73,7 +75,7 @@ def _permutation(types, *, n: int, dtype: str, salt: int):
 register_op(
     "random_permutation",
     _permutation,
-    attrs={"n": "int", "dtype": "dtype", "salt": "int"},
+    attrs={"n": "int", "dtype": "dtype", "salt": "int?"},
     num_inputs=1,
     stochastic=True,
     differentiable=False,
@@ -99,9 +101,24 @@ def _multinomial(types, *, num_samples: int, replacement: bool, salt: int):
 register_op(
     "multinomial",
     _multinomial,
-    attrs={"num_samples": "int", "replacement": "bool", "salt": "int"},
+    attrs={"num_samples": "int", "replacement": "bool", "salt": "int?"},
     num_inputs=2,
     stochastic=True,
     differentiable=False,
     doc="category indices sampled from (unnormalized) probabilities along the last dim",
+)
+
+
+def _fold_in(types, *, salt: int):
+    _key("random_fold_in", types[0])
+    return [_KEY]
+
+
+register_op(
+    "random_fold_in",
+    _fold_in,
+    attrs={"salt": "int"},
+    num_inputs=1,
+    differentiable=False,
+    doc="the key with `salt` folded in (what a sampling op with that salt draws from)",
 )
