@@ -123,10 +123,6 @@ class _Run:
         return self.segments[0][0]
 
     @property
-    def end(self) -> int:
-        return self.segments[-1][-1]
-
-    @property
     def layers(self) -> str:
         return f"{self.first_layer}-{self.first_layer + len(self.segments) - 1}"
 
@@ -172,6 +168,11 @@ def _random(nodes) -> list[Node]:
     return [n for n in nodes if get_op(n.op).stochastic]
 
 
+def step_key(graph: Graph) -> Value | None:
+    """The graph's RNG key input, if it has one."""
+    return next((gi.value for gi in graph.inputs if gi.kind == "rng"), None)
+
+
 def _key_operand(node: Node, rng: Value | None) -> int | None:
     """Which operand of a random node is the step's RNG key."""
     hits = [j for j, v in enumerate(node.inputs) if v is rng]
@@ -180,7 +181,7 @@ def _key_operand(node: Node, rng: Value | None) -> int | None:
 
 def find_runs(graph: Graph, min_layers: int = MIN_LAYERS) -> list[_Run]:
     """Maximal runs of consecutive, identical, scannable blocks."""
-    rng = next((gi.value for gi in graph.inputs if gi.kind == "rng"), None)
+    rng = step_key(graph)
     defined_at = {v: i for i, n in enumerate(graph.nodes) for v in n.outputs}
     runs: list[_Run] = []
     current: _Run | None = None
@@ -237,7 +238,7 @@ class _ScanBlocks(Rewriter):
         self.inside = {i for run in runs for seg in run.segments for i in seg}
         self.position = {node: i for i, node in enumerate(graph.nodes)}
         self.late = _late_values(graph, runs)
-        self._rng = next((gi.value for gi in graph.inputs if gi.kind == "rng"), None)
+        self.key = step_key(graph)
 
     def visit(self, node, inputs):
         i = self.position[node]
@@ -267,12 +268,9 @@ class _ScanBlocks(Rewriter):
         ]
         # each random node p of layer k draws from the step key folded with its own salt:
         # fold per layer outside, stack, and let the body's node use its slice as is
-        for p, i in _random_positions(nodes, run.segments[0]):
-            rng = nodes[i].inputs[_key_operand(nodes[i], self._rng)]
+        for p, _ in _random_positions(nodes, run.segments[0]):
             folds = [
-                self.emit(
-                    "random_fold_in", [self.lookup(rng)], {"salt": nodes[seg[p]].attrs["salt"]}
-                )[0]
+                self.emit("random_fold_in", [self.key], {"salt": nodes[seg[p]].attrs["salt"]})[0]
                 for seg in run.segments
             ]
             stacked.append(self.emit("stack", folds, {"dim": 0})[0])
@@ -335,7 +333,7 @@ def _body(graph: Graph, run: _Run, ys: list[tuple[int, int]]) -> Graph:
             gi = gi.replace(name=f"{gi.name}.{run.layers}")
         inputs.append((first_ext[s], gi))
     seg = [graph.nodes[i] for i in run.segments[0]]
-    rng = next((gi.value for gi in graph.inputs if gi.kind == "rng"), None)
+    rng = step_key(graph)
     for p, _ in _random_positions(graph.nodes, run.segments[0]):
         key = Value(seg[p].inputs[_key_operand(seg[p], rng)].type)  # this layer's folded key
         keys = list(seg[p].inputs)
