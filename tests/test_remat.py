@@ -151,3 +151,16 @@ def test_checkpoint_function_matches_torch_utils_checkpoint():
             before[name] - np.asarray(after[name]), p.grad.numpy(), rtol=1e-4, atol=1e-6
         )
     assert _graph(model).count(" = remat(") == 3
+
+
+def test_checkpoint_on_lazy_tensors_outside_a_trace_matches_torch_autograd():
+    x = em.randn(4, 3, requires_grad=True)
+    y = checkpoint(lambda a, k: (a.tanh() * k).sum(), x, 2.0)
+    y.backward()
+    ref = torch.tensor(np.asarray(x.detach().numpy()), requires_grad=True)
+    want = torch.utils.checkpoint.checkpoint(
+        lambda a: (a.tanh() * 2.0).sum(), ref, use_reentrant=False
+    )
+    want.backward()
+    np.testing.assert_allclose(float(y), want.item(), rtol=1e-6)
+    np.testing.assert_allclose(x.grad.numpy(), ref.grad.numpy(), rtol=1e-6)
