@@ -15,6 +15,10 @@ slower; the whole ResNet-18 step becomes ~3x slower. Padding explicitly behind a
 `optimization_barrier` and convolving VALID keeps the operands in place; a custom
 VJP does the same for the input-gradient conv (the weight-gradient conv has the large
 padded input as its lhs and is never swapped). See docs/concepts/xla-cpu-gradients.md.
+
+GPU, `fused_attention`: `dot_product_attention` nodes (made by the `fuse_attention`
+pass, which runs on GPU only) lower to `jax.nn.dot_product_attention`, cuDNN's fused
+kernel where JAX supports the shapes and dtype.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from jax import lax
 
 from ember.graphdef import Node
 
+from .attention import fused_attention
 from .conv import _add_bias
 
 
@@ -103,8 +108,17 @@ def _conv_unswapped_rule(ctx, x, w, b=None, *, stride, padding, dilation, groups
     return _add_bias(_conv_unswapped(x, w, tuple(stride), pads, ctx.precision), b)
 
 
+def _heads_layout(node: Node) -> bool:
+    """(B, N, T, H) operands: what jax.nn.dot_product_attention takes (transposed)."""
+    return node.inputs[0].type.ndim == 4
+
+
 # backend -> op -> [(rule name, applies to this node?)], first match wins
 BACKEND_RULES: dict[str, dict[str, list[tuple[str, Callable[[Node], bool]]]]] = {
     "cpu": {"conv": [("conv_unswapped", swap_prone_conv)]},
+    "gpu": {"dot_product_attention": [("fused_attention", _heads_layout)]},
 }
-ALTERNATIVE_LOWERING: dict[str, Callable] = {"conv_unswapped": _conv_unswapped_rule}
+ALTERNATIVE_LOWERING: dict[str, Callable] = {
+    "conv_unswapped": _conv_unswapped_rule,
+    "fused_attention": fused_attention,
+}

@@ -10,6 +10,7 @@ from ember.compiler.passes.choose_lowering_rules import choose_lowering_rules
 from ember.compiler.passes.eliminate_common_subexpressions import eliminate_common_subexpressions
 from ember.compiler.passes.eliminate_dead_code import eliminate_dead_code
 from ember.compiler.passes.functionalize_buffers import functionalize_buffers
+from ember.compiler.passes.fuse_attention import fuse_attention_for
 from ember.compiler.passes.specialize_for_eval import specialize_for_eval
 from ember.graphdef import Graph, verify
 
@@ -18,6 +19,7 @@ Pass = Callable[[Graph], Graph]
 DEFAULT_PASSES: tuple[Pass, ...] = (
     functionalize_buffers,
     eliminate_common_subexpressions,
+    fuse_attention_for(),
     eliminate_dead_code,
     choose_lowering_rules,
 )

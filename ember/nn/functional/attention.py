@@ -176,7 +176,8 @@ def scaled_dot_product_attention(
     elif attn_mask is not None:
         mask = _as_mask(attn_mask, builder, dt, "scaled_dot_product_attention: attn_mask")
     scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else float(scale)
-    out, _ = attention(q, k, v, mask, float(dropout_p), scale, safe=True)
+    # a causal mask leaves every row its first key, so no row needs the fully-masked guard
+    out, _ = attention(q, k, v, mask, float(dropout_p), scale, safe=not is_causal)
     return out
 
 
