@@ -109,8 +109,8 @@ class CompiledModel(LoopMixin, CheckpointMixin, ShardingMixin, GuardMixin, Memor
         self.steps_per_execution = int(steps_per_execution)
         self.extra_passes = _precision_passes(precision)
         self.structural_passes = (
-            *((rematerialize(remat),) if remat else ()),
             *((scan_repeated_blocks,) if scan_layers else ()),
+            *((rematerialize(remat),) if remat else ()),
         )
         self.precision = precision
         if guard not in ("raise", "skip", "off"):

@@ -7,7 +7,8 @@ contiguous run of nodes of one matching module instance (`transformer.h.0`,
 `transformer.h.1`, ...) becomes one `remat` node whose body is that run; it
 lowers to `jax.checkpoint(body, policy=...)`, so the backward pass keeps only
 what the policy saves (for `dots_saveable`: matmul results) and recomputes the
-rest. Runs before scan over layers, which then scans the remat regions.
+rest. Runs after scan over layers and enters control-flow bodies, so a scanned run's
+body (its first block) becomes the region: the layout large-model trainers use.
 
 >>> graph = rematerialize({"blocks.*": "nothing_saveable"})(graph)
 """
@@ -64,9 +65,18 @@ def _regions(graph: Graph, policies: dict[str, str]) -> list[tuple[str, str, lis
     return out
 
 
+def _mentions(graph: Graph, policies: dict[str, str]) -> bool:
+    return any(
+        _region(n.source.module_path, policies) or any(_mentions(g, policies) for g in n.subgraphs)
+        for n in graph.nodes
+    )
+
+
 class _Remat(Rewriter):
-    def __init__(self, graph: Graph, regions: list[tuple[str, str, list[int]]]):
+    def __init__(self, graph: Graph, policies: dict[str, str]):
         super().__init__(graph)
+        self.policies = policies
+        regions = _regions(graph, policies)
         self.region_at = {
             members[0]: (prefix, policy, members) for prefix, policy, members in regions
         }
@@ -85,6 +95,11 @@ class _Remat(Rewriter):
             self._replace(*self.region_at[i])
         if i in self.inside:  # replaced: later uses were rewired by _replace
             return node.outputs
+        if node.subgraphs:  # regions inside bodies (a scan over layers' body is one block)
+            bodies = tuple(_Remat(g, self.policies).run() for g in node.subgraphs)
+            return self.emit(
+                node.op, inputs, node.attrs, subgraphs=bodies, source=node.source, meta=node.meta
+            )
         return super().visit(node, inputs)
 
     def _replace(self, prefix: str, policy: str, members: list[int]) -> None:
@@ -112,7 +127,8 @@ def rematerialize(policies: Mapping[str, str]) -> Callable[[Graph], Graph]:
     policies = check_policies(policies)
 
     def rematerialize(graph: Graph) -> Graph:
-        regions = _regions(graph, policies)
-        return _Remat(graph, regions).run() if regions else graph
+        if not _mentions(graph, policies):
+            return graph
+        return _Remat(graph, policies).run()
 
     return rematerialize
