@@ -130,6 +130,17 @@ def case_gpt_trajectories():
             assert 'meta{sharding=["data", null, "model"]}' in text  # column-parallel output
 
 
+def case_gpt_scan_layers():
+    """Scan over layers under every strategy: the stacked per-layer weights keep their
+    layouts and the run matches the unrolled one-device run."""
+    reference = gpt_run(mesh=False)
+    for name, options in strategies(GPT_RULES).items():
+        run = gpt_run(scan_layers=True, **options)
+        assert_same_run(reference, run, f"GPT scan_layers {name}")
+        text = str(run[0].graph("train", (np.zeros((8, 16), "int32"),) * 2))
+        assert text.count(" = scan(") == 1, text
+
+
 def case_fsdp_memory():
     for model, _, _ in (mlp_run(mesh=em.mesh(fsdp=8), sharding="fsdp"), gpt_run(sharding="fsdp")):
         state = model.state

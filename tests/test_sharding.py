@@ -33,8 +33,9 @@ def _run(args: list[str], timeout: int = 600) -> subprocess.CompletedProcess:
         ["case_gpt_trajectories"],
         ["case_fsdp_memory", "case_fit_eval_predict"],
         ["case_checkpoint_across_meshes"],
+        ["case_gpt_scan_layers"],
     ],
-    ids=["mlp", "gpt", "fsdp-memory-fit", "checkpoint"],
+    ids=["mlp", "gpt", "fsdp-memory-fit", "checkpoint", "gpt-scan-layers"],
 )
 def test_sharded_runs_match_one_device(cases):
     result = _run([os.path.join(HERE, "sharding_cases.py"), *cases])
