@@ -410,19 +410,9 @@ class CompiledModel(LoopMixin, CheckpointMixin, ShardingMixin, GuardMixin, Memor
         stacked = [np.stack([np.asarray(c[1][i]) for c in calls]) for i in range(len(calls[0][1]))]
         stacked = self._place_inputs(stacked, axis=1)
         sync()
-        params, buffers = self.view.read()
-        opts = list(self.optimizers.values())
-        params, buffers, opt_states, self.run, logs = step(
-            params,
-            buffers,
-            tuple(o.opt_state for o in opts),
-            self._donated_run(),
-            tuple(o.hyper_vector() for o in opts),
-            self.rng,
-            stacked,
-        )
+        params, buffers, opt_states, self.run, logs = step(*self._step_args(stacked))
         self.view.write(params, buffers)
-        for o, s in zip(opts, opt_states, strict=True):
+        for o, s in zip(self.optimizers.values(), opt_states, strict=True):
             o.opt_state = s
         status = logs.pop("status", None)  # cumulative: covers the K steps
         if self.guard == "raise":
