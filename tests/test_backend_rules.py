@@ -4,12 +4,68 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from opinfo import load_op_db, trace_sample
 
 import ember as em
 from ember import nn, optim
+from ember.compiler import lower
 from ember.compiler.lowering.backend_rules import ALTERNATIVE_LOWERING, BACKEND_RULES
 from ember.compiler.lowering.conv import RULES as CONV_RULES
-from ember.compiler.passes.choose_lowering_rules import lowering_rules_for
+from ember.compiler.passes.choose_lowering_rules import choose_rules, lowering_rules_for
+
+# float64 tolerance per rule: jax.nn.dot_product_attention takes its softmax in float32
+TOLERANCE = {"fused_attention": 2e-6}
+
+
+def _opinfo_cases() -> list:
+    """(rule name, op, applies, sample) for every OpInfo sample an alternative applies to."""
+    cases = []
+    for info in load_op_db():
+        for ops in BACKEND_RULES.values():
+            for name, applies in ops.get(info.op, ()):
+                for sample in info.samples:
+                    graph = trace_sample(sample.fn, sample.args)
+                    chosen = choose_rules(graph, {info.op: [(name, applies)]})
+                    if any(n.meta.get("rule") == name for n in chosen.nodes):
+                        label = f"{name}-{getattr(sample, 'name', '') or 'sample'}"
+                        cases.append(pytest.param(name, info.op, applies, sample, id=label))
+    return cases
+
+
+def _values_and_grads(graph, args: tuple) -> list:
+    """The graph's outputs and the gradient of a weighted sum of them w.r.t. its float args."""
+    lowered = lower(graph)
+    key = jax.random.key_data(jax.random.PRNGKey(0)) if lowered.uses_rng else None
+    which = [i for i, a in enumerate(args) if jnp.issubdtype(jnp.asarray(a).dtype, jnp.floating)]
+
+    def f(*diff):
+        full = list(args)
+        for i, d in zip(which, diff, strict=True):
+            full[i] = d
+        return lowered.fn([], [], full, key)[0]
+
+    outs, vjp = jax.vjp(jax.jit(f), *(args[i] for i in which))
+    cotangents = [jnp.cos(jnp.arange(o.size).reshape(o.shape)).astype(o.dtype) for o in outs]
+    return [*outs, *vjp(cotangents)]
+
+
+@pytest.mark.parametrize(("name", "op", "applies", "sample"), _opinfo_cases())
+def test_each_alternative_rule_equals_the_default_on_the_opinfo_samples(name, op, applies, sample):
+    """Every OpInfo sample of an op with alternatives, lowered by each alternative that
+    applies to it: values and gradients equal the default rule's in float64."""
+    with jax.enable_x64(True):
+        args = tuple(
+            a.astype(np.float64) if np.issubdtype(np.asarray(a).dtype, np.floating) else a
+            for a in sample.args
+        )
+        graph = trace_sample(sample.fn, args)
+        chosen = choose_rules(graph, {op: [(name, applies)]})
+        assert f'rule="{name}"' in str(chosen)
+        tol = TOLERANCE.get(name, 1e-10)
+        for want, got in zip(
+            _values_and_grads(graph, args), _values_and_grads(chosen, args), strict=True
+        ):
+            np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=tol, atol=tol)
 
 
 class _Ctx:
@@ -25,23 +81,36 @@ CASES = [
     ((1, 1), (3, 3), (1, 1), ((1, 1), (1, 1))),
     ((5,), (7,), (3,), ((3, 2),)),
     ((2, 2, 2), (3, 3, 3), (1, 2, 1), ((1, 1), (1, 0), (0, 1))),
+    # larger maps (where `conv_matmul_weight_grad` applies), one with dilation (2, 3)
+    ((9, 8), (3, 3), (2, 3), ((1, 0), (2, 1))),
+    ((12,), (3,), (1,), ((0, 0),)),
+    ((9, 10), (3, 2), (1, 2), ((2, 2), (1, 1)), (2, 3)),
 ]
 
 
-def _attrs(stride, pads):
+def _attrs(stride, pads, dilation=None):
     return {
         "stride": list(stride),
         "padding": [p for lo_hi in pads for p in lo_hi],
-        "dilation": [1] * len(stride),
+        "dilation": list(dilation or [1] * len(stride)),
         "groups": 1,
     }
 
 
-@pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c[0]}k{c[1]}s{c[2]}")
+# conv_unswapped applies to undilated convs only
+CONV_RULE_CASES = [
+    pytest.param(name, case, id=f"{name}-{case[0]}k{case[1]}s{case[2]}")
+    for name in ("conv_unswapped", "conv_matmul_weight_grad")
+    for case in CASES
+    if name != "conv_unswapped" or len(case) == 4
+]
+
+
+@pytest.mark.parametrize(("name", "case"), CONV_RULE_CASES)
 @pytest.mark.parametrize("bias", [False, True])
-def test_conv_unswapped_equals_the_default_conv_in_values_and_gradients(case, bias):
-    spatial, kernel, stride, pads = case
-    attrs = _attrs(stride, pads)
+def test_cpu_conv_rules_equal_the_default_conv_in_values_and_gradients(name, case, bias):
+    spatial, kernel, stride, pads, *dilation = case
+    attrs = _attrs(stride, pads, *dilation)
     rng = np.random.default_rng(len(spatial) + sum(kernel))
     with jax.enable_x64(True):  # float64: the two formulations must agree to rounding
         x = jnp.asarray(rng.standard_normal((2, 3) + spatial))
@@ -53,7 +122,7 @@ def test_conv_unswapped_equals_the_default_conv_in_values_and_gradients(case, bi
             return jnp.sum(jnp.sin(y)), y  # a non-trivial cotangent
 
         outs = []
-        for rule in (CONV_RULES["conv"], ALTERNATIVE_LOWERING["conv_unswapped"]):
+        for rule in (CONV_RULES["conv"], ALTERNATIVE_LOWERING[name]):
             f = jax.jit(
                 jax.value_and_grad(lambda x, w, b, r=rule: run(r, x, w, b), (0, 1, 2), True)
             )
@@ -86,16 +155,16 @@ def _rules(size: int, groups: int = 1) -> list:
     em.manual_seed(0)
     model = em.compile(_convnet(groups), loss=nn.CrossEntropyLoss(), optimizer=optim.SGD(lr=0.1))
     graph = model.graph("train", x, np.zeros(4, "int32"))
-    if any(n.meta.get("rule") for n in graph.nodes):
-        assert 'meta{rule="conv_unswapped"}' in str(graph)  # the choice is visible in the IR
+    for rule in {n.meta.get("rule") for n in graph.nodes} - {None}:
+        assert f'meta{{rule="{rule}"}}' in str(graph)  # the choice is visible in the IR
     return [n.meta.get("rule") for n in graph.nodes if n.op == "conv"]
 
 
 @pytest.mark.skipif(jax.default_backend() != "cpu", reason="a CPU rule")
 def test_the_pass_marks_exactly_the_swap_prone_convs():
-    u = "conv_unswapped"
-    assert _rules(32) == [None, None, None]  # 32x32 and 16x16 maps: the default conv
-    assert _rules(4) == [None, u, u]  # c2: 4x4 -> 2x2 output; c3: 2x2 maps
+    u, m = "conv_unswapped", "conv_matmul_weight_grad"
+    assert _rules(32) == [m, m, m]  # 32x32 and 16x16 maps: XLA's forward, matmul dw
+    assert _rules(4) == [m, u, u]  # c2: 4x4 -> 2x2 output; c3: 2x2 maps
     assert _rules(2) == [u, u, u]
     assert _rules(2, groups=2) == [u, None, u]  # grouped convs keep the default
 
@@ -107,10 +176,12 @@ def test_a_backend_without_alternatives_keeps_the_graph():
     assert lowering_rules_for("tpu")(graph) is graph
 
 
-def test_a_compiled_step_with_the_rule_trains_like_the_default(monkeypatch):
-    """Three jitted SGD steps of a small-map conv net, with and without the CPU rule."""
+@pytest.mark.parametrize("size", [2, 9])
+def test_a_compiled_step_with_the_rules_trains_like_the_default(monkeypatch, size):
+    """Three jitted SGD steps of a conv net, with and without the CPU rules: small maps
+    (`conv_unswapped`) and larger ones (`conv_matmul_weight_grad`, odd size and stride 2)."""
     rng = np.random.default_rng(0)
-    x = rng.standard_normal((4, 4, 2, 2)).astype("float32")
+    x = rng.standard_normal((4, 4, size, size)).astype("float32")
     y = np.array([0, 1, 2, 3], "int32")
 
     def trained() -> dict:

@@ -69,7 +69,9 @@ def test_resume_in_a_fresh_process_is_bit_identical(tmp_path, straight, stop_aft
         np.testing.assert_array_equal(resumed[k], straight[k], err_msg=k)
 
 
-@pytest.mark.parametrize("rounds", [10, pytest.param(50, marks=pytest.mark.slow)])
+@pytest.mark.parametrize(
+    "rounds", [3, pytest.param(10, marks=pytest.mark.slow), pytest.param(50, marks=pytest.mark.slow)]
+)
 def test_sigkill_during_checkpoint_writes_leaves_a_loadable_checkpoint(tmp_path, rounds):
     """Kill a training process at random moments (inside steps and checkpoint writes);
     after every kill the latest complete checkpoint restores and trains on."""

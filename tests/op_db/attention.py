@@ -12,6 +12,7 @@ reseed(31)
 q, k, v = randn(2, 3, 4, 5), randn(2, 3, 6, 5), randn(2, 3, 6, 2)
 allowed = np.tril(np.ones((4, 6), bool))
 bias = randn(1, 3, 4, 6)
+v5 = randn(2, 3, 6, 5)  # v's head size equal to q's: the form JAX's fused kernel takes
 
 
 def _sdpa(q, k, v, mask=None, scale=None):
@@ -61,6 +62,13 @@ DOT_PRODUCT_ATTENTION = OpInfo(
             (q, k, v, bias),
             lambda q, k, v, m: _sdpa(q, k, v, m, scale=0.5),
             "additive",
+        ),
+        Sample(_fused("none", 0.4), (q, k, v5), lambda q, k, v: _sdpa(q, k, v, scale=0.4), "v-E"),
+        Sample(
+            _fused("allowed", 1.0),
+            (q, k, v5, allowed),
+            lambda q, k, v, m: _sdpa(q, k, v, m, scale=1.0),
+            "allowed-v-E",
         ),
     ],
     errors=[

@@ -42,14 +42,19 @@ def _mentions(graph: Graph, ops) -> bool:
     return any(n.op in ops or any(_mentions(g, ops) for g in n.subgraphs) for n in graph.nodes)
 
 
+def choose_rules(graph: Graph, table: dict) -> Graph:
+    """`graph` with `meta{rule=...}` on each node that an entry of `table` (op -> [(rule
+    name, applies)], first match wins) applies to; the graph itself when none does."""
+    if not table or not _mentions(graph, table):
+        return graph
+    return _Choose(graph, table).run()
+
+
 def lowering_rules_for(backend: str | None = None) -> Callable[[Graph], Graph]:
     """The pass for `backend` ("cpu", "gpu", "tpu"; None: JAX's default backend)."""
 
     def choose_lowering_rules(graph: Graph) -> Graph:
-        table = BACKEND_RULES.get(backend or jax.default_backend(), {})
-        if not table or not _mentions(graph, table):
-            return graph
-        return _Choose(graph, table).run()
+        return choose_rules(graph, BACKEND_RULES.get(backend or jax.default_backend(), {}))
 
     return choose_lowering_rules
 
