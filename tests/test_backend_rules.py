@@ -9,8 +9,10 @@ from opinfo import load_op_db, trace_sample
 import ember as em
 from ember import nn, optim
 from ember.compiler import lower
+from ember.compiler.lowering import conv_cpu
 from ember.compiler.lowering.backend_rules import ALTERNATIVE_LOWERING, BACKEND_RULES
 from ember.compiler.lowering.conv import RULES as CONV_RULES
+from ember.compiler.lowering.pooling import RULES as POOL_RULES
 from ember.compiler.passes.choose_lowering_rules import choose_rules, lowering_rules_for
 
 # float64 tolerance per rule: jax.nn.dot_product_attention takes its softmax in float32
@@ -81,7 +83,7 @@ CASES = [
     ((1, 1), (3, 3), (1, 1), ((1, 1), (1, 1))),
     ((5,), (7,), (3,), ((3, 2),)),
     ((2, 2, 2), (3, 3, 3), (1, 2, 1), ((1, 1), (1, 0), (0, 1))),
-    # larger maps (where `conv_matmul_weight_grad` applies), one with dilation (2, 3)
+    # larger maps, one with dilation (2, 3)
     ((9, 8), (3, 3), (2, 3), ((1, 0), (2, 1))),
     ((12,), (3,), (1,), ((0, 0),)),
     ((9, 10), (3, 2), (1, 2), ((2, 2), (1, 1)), (2, 3)),
@@ -97,18 +99,13 @@ def _attrs(stride, pads, dilation=None):
     }
 
 
-# conv_unswapped applies to undilated convs only
-CONV_RULE_CASES = [
-    pytest.param(name, case, id=f"{name}-{case[0]}k{case[1]}s{case[2]}")
-    for name in ("conv_unswapped", "conv_matmul_weight_grad")
-    for case in CASES
-    if name != "conv_unswapped" or len(case) == 4
-]
-
-
-@pytest.mark.parametrize(("name", "case"), CONV_RULE_CASES)
+@pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c[0]}k{c[1]}s{c[2]}")
 @pytest.mark.parametrize("bias", [False, True])
-def test_cpu_conv_rules_equal_the_default_conv_in_values_and_gradients(name, case, bias):
+@pytest.mark.parametrize("chunk_bytes", [1, 2 << 20])  # one sample per chunk; whole batch
+def test_conv_im2col_equals_the_default_conv_in_values_and_gradients(
+    monkeypatch, case, bias, chunk_bytes
+):
+    monkeypatch.setattr(conv_cpu, "PATCH_CHUNK_BYTES", chunk_bytes)
     spatial, kernel, stride, pads, *dilation = case
     attrs = _attrs(stride, pads, *dilation)
     rng = np.random.default_rng(len(spatial) + sum(kernel))
@@ -122,7 +119,7 @@ def test_cpu_conv_rules_equal_the_default_conv_in_values_and_gradients(name, cas
             return jnp.sum(jnp.sin(y)), y  # a non-trivial cotangent
 
         outs = []
-        for rule in (CONV_RULES["conv"], ALTERNATIVE_LOWERING[name]):
+        for rule in (CONV_RULES["conv"], ALTERNATIVE_LOWERING["conv_im2col"]):
             f = jax.jit(
                 jax.value_and_grad(lambda x, w, b, r=rule: run(r, x, w, b), (0, 1, 2), True)
             )
@@ -162,11 +159,10 @@ def _rules(size: int, groups: int = 1) -> list:
 
 @pytest.mark.skipif(jax.default_backend() != "cpu", reason="a CPU rule")
 def test_the_pass_marks_exactly_the_swap_prone_convs():
-    u, m = "conv_unswapped", "conv_matmul_weight_grad"
-    assert _rules(32) == [m, m, m]  # 32x32 and 16x16 maps: XLA's forward, matmul dw
-    assert _rules(4) == [m, u, u]  # c2: 4x4 -> 2x2 output; c3: 2x2 maps
-    assert _rules(2) == [u, u, u]
-    assert _rules(2, groups=2) == [u, None, u]  # grouped convs keep the default
+    m = "conv_im2col"
+    assert _rules(32) == [m, m, m]
+    assert _rules(2) == [m, m, m]  # small maps too (where XLA would swap the operands)
+    assert _rules(2, groups=2) == [m, None, m]  # grouped convs keep the default
 
 
 def test_a_backend_without_alternatives_keeps_the_graph():
@@ -178,8 +174,8 @@ def test_a_backend_without_alternatives_keeps_the_graph():
 
 @pytest.mark.parametrize("size", [2, 9])
 def test_a_compiled_step_with_the_rules_trains_like_the_default(monkeypatch, size):
-    """Three jitted SGD steps of a conv net, with and without the CPU rules: small maps
-    (`conv_unswapped`) and larger ones (`conv_matmul_weight_grad`, odd size and stride 2)."""
+    """Three jitted SGD steps of a conv net, with and without the CPU rule: 2x2 maps (where
+    XLA would swap the conv's operands) and 9x9 ones (odd size into a stride-2 conv)."""
     rng = np.random.default_rng(0)
     x = rng.standard_normal((4, 4, size, size)).astype("float32")
     y = np.array([0, 1, 2, 3], "int32")
@@ -204,3 +200,26 @@ def test_backends_are_known_and_each_alternative_has_a_rule():
     assert set(BACKEND_RULES) <= {"cpu", "gpu", "tpu"}
     names = [name for ops in BACKEND_RULES.values() for alts in ops.values() for name, _ in alts]
     assert names and all(name in ALTERNATIVE_LOWERING for name in names)
+
+
+@pytest.mark.parametrize(
+    ("shape", "kernel"), [((2, 3, 7, 9), (2, 3)), ((2, 3, 10), (3,)), ((1, 2, 5, 4, 6), (2, 2, 3))]
+)
+def test_max_pool_slices_sends_gradients_where_the_default_does_ties_included(shape, kernel):
+    """Half the inputs are 0 (ReLU'd), so most windows have ties: the gradient must go to
+    the first maximum, as XLA's select_and_scatter and PyTorch send it."""
+    attrs = {
+        "kernel_size": list(kernel),
+        "stride": list(kernel),
+        "padding": [0] * len(kernel),
+        "dilation": [1] * len(kernel),
+        "ceil_mode": False,
+        "return_indices": False,
+    }
+    x = jnp.asarray(np.maximum(np.random.default_rng(0).standard_normal(shape), 0), jnp.float32)
+    outs = []
+    for rule in (POOL_RULES["max_pool"], ALTERNATIVE_LOWERING["max_pool_slices"]):
+        y, vjp = jax.vjp(lambda x, r=rule: r(None, x, **attrs), x)
+        outs.append((y, *vjp(jnp.cos(jnp.arange(y.size, dtype=y.dtype).reshape(y.shape)))))
+    for want, got in zip(*outs, strict=True):
+        np.testing.assert_array_equal(np.asarray(got), np.asarray(want))

@@ -70,7 +70,7 @@ def test_resume_in_a_fresh_process_is_bit_identical(tmp_path, straight, stop_aft
 
 
 @pytest.mark.parametrize(
-    "rounds", [3, pytest.param(10, marks=pytest.mark.slow), pytest.param(50, marks=pytest.mark.slow)]
+    "rounds", [3, *(pytest.param(n, marks=pytest.mark.slow) for n in (10, 50))]
 )
 def test_sigkill_during_checkpoint_writes_leaves_a_loadable_checkpoint(tmp_path, rounds):
     """Kill a training process at random moments (inside steps and checkpoint writes);

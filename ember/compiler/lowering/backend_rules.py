@@ -8,9 +8,10 @@ the IR (`meta{rule=...}`), so the printed graph shows which lowering a node gets
 and `lower` dispatches on it. Every alternative must equal the default rule in
 values and gradients (tests/test_backend_rules.py).
 
-CPU, `conv`: `conv_unswapped` for convs whose kernel window exceeds their maps, else
-`conv_matmul_weight_grad` for plain convs (see `conv_cpu.py`): formulations XLA:CPU
-runs several times faster than its default conv lowering.
+CPU, `conv_im2col` (see `conv_cpu.py`): plain convs as im2col and a matmul per batch
+chunk, forward and backward; XLA:CPU runs them several times faster than its own
+convolutions. `max_pool_slices` (see `pooling_cpu.py`): max pooling whose windows
+tile the input, with a gradient that avoids XLA:CPU's slow `select_and_scatter`.
 
 GPU, `fused_attention`: `dot_product_attention` nodes (made by the `fuse_attention`
 pass, which runs on GPU only) lower to `jax.nn.dot_product_attention`, cuDNN's fused
@@ -24,7 +25,8 @@ from collections.abc import Callable
 from ember.graphdef import Node
 
 from .attention import fused_attention
-from .conv_cpu import conv_matmul_weight_grad, conv_unswapped, plain_conv, swap_prone_conv
+from .conv_cpu import conv_im2col, plain_conv
+from .pooling_cpu import max_pool_slices, tiling_windows
 
 
 def _heads_layout(node: Node) -> bool:
@@ -37,15 +39,13 @@ def _heads_layout(node: Node) -> bool:
 # backend -> op -> [(rule name, applies to this node?)], first match wins
 BACKEND_RULES: dict[str, dict[str, list[tuple[str, Callable[[Node], bool]]]]] = {
     "cpu": {
-        "conv": [
-            ("conv_unswapped", swap_prone_conv),
-            ("conv_matmul_weight_grad", plain_conv),
-        ]
+        "conv": [("conv_im2col", plain_conv)],
+        "max_pool": [("max_pool_slices", tiling_windows)],
     },
     "gpu": {"dot_product_attention": [("fused_attention", _heads_layout)]},
 }
 ALTERNATIVE_LOWERING: dict[str, Callable] = {
-    "conv_unswapped": conv_unswapped,
-    "conv_matmul_weight_grad": conv_matmul_weight_grad,
+    "conv_im2col": conv_im2col,
+    "max_pool_slices": max_pool_slices,
     "fused_attention": fused_attention,
 }

@@ -1,21 +1,21 @@
-"""CPU lowerings of `conv`: formulations XLA:CPU runs much faster than its default.
+"""CPU lowering of `conv`: im2col and a matmul per batch chunk (`conv_im2col`).
 
-Two rules, chosen per node by `choose_lowering_rules` (see `backend_rules.py`); both
-equal the default `lax.conv_general_dilated` rule in values and gradients.
+XLA:CPU's own convolutions are slow on the convs small models use: a 32->64 3x3 conv
+on 26x26 maps at batch 64 takes ~80 ms forward and ~600 ms forward+backward (its
+weight gradient is a conv whose "kernel" is the whole output map), where the same
+FLOPs as one matmul take ~17 ms. When a conv's window exceeds its maps (3x3 on 2x2, as
+in ResNet-18's last stage at 64x64 input), XLA's algebraic simplifier also swaps the
+conv's operands into a form XLA:CPU runs ~10x slower still (docs/concepts/xla-cpu-gradients.md).
 
-`conv_matmul_weight_grad` (any plain conv): XLA:CPU lowers a conv's weight gradient as
-a convolution whose "kernel" is the whole output map, a form its conv kernels run
-3-6x slower than the same FLOPs as matmuls (a 32->64 3x3 conv on 26x26 maps at batch
-64: ~1 s against ~0.2 s). The rule keeps XLA's forward and input-gradient convs and
-computes the weight gradient, through a custom VJP, as one contraction per kernel
-position: `dw[:, :, i, j] = einsum("nchw,nohw->oc", x_padded[..., i::s, j::s], dy)`.
-
-`conv_unswapped` (small maps): when a conv's kernel window has more positions than its
-input or output maps (a 3x3 conv on 2x2 maps, as in ResNet-18's last stage at 64x64),
-XLA's algebraic simplifier swaps the conv's operands, a form XLA:CPU runs ~10x slower.
-Padding explicitly behind an `optimization_barrier` and convolving VALID keeps the
-operands in place; its custom VJP does the same for the input-gradient conv. See
-docs/concepts/xla-cpu-gradients.md.
+`conv_im2col` avoids XLA's conv entirely: for each chunk of the batch it gathers the
+input windows into a (C*k, b*out) patch matrix (built channel-major, so the matmul
+needs no transpose) and multiplies it by the (O, C*k) weight. Chunks keep the patch
+matrix in cache: the whole batch's at once is ~3x slower. The custom VJP runs the
+backward per chunk too, recomputing the patches instead of storing them: the weight
+gradient is `dy @ patchesᵀ` summed over chunks, the input gradient the transpose of
+the gather applied to `wᵀ @ dy`. Strides, padding, dilation and 1-3 spatial dims;
+one group only (grouped convs keep XLA's conv). Values and gradients equal the default
+rule to 1e-10 in float64 (tests/test_backend_rules.py).
 """
 
 from __future__ import annotations
@@ -30,129 +30,103 @@ from jax import lax
 
 from ember.graphdef import Node
 
+from .conv import RULES as CONV_RULES
 from .conv import _add_bias
-
-_LETTERS = "hwd"
-
-
-def _spatial(node: Node) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
-    """(input spatial, kernel, output spatial) sizes of a conv node."""
-    x, w = node.inputs[0].type.shape, node.inputs[1].type.shape
-    return x[2:], w[2:], node.outputs[0].type.shape[2:]
 
 
 def plain_conv(node: Node) -> bool:
-    """One group (the weight gradient's contraction is over all input channels)."""
+    """One group: the patch matrix contracts over all input channels at once."""
     return node.attrs["groups"] == 1
 
 
-def swap_prone_conv(node: Node) -> bool:
-    """XLA:CPU would swap this conv's (or its input gradient's) operands: the kernel window
-    has more positions than the input or output maps. Plain convs only (groups 1, no
-    dilation), which is where ResNet-style nets hit it."""
-    attrs = node.attrs
-    if attrs["groups"] != 1 or any(d != 1 for d in attrs["dilation"]):
-        return False
-    x, k, y = _spatial(node)
-    window = math.prod(k)
-    return window > 1 and (window > math.prod(x) or window > math.prod(y))
+def _pad(x, pads):
+    config = [(0, 0, 0), (0, 0, 0)] + [(lo, hi, 0) for lo, hi in pads]
+    return lax.pad(x, jnp.zeros((), x.dtype), config)
 
 
-def weight_grad(xp, dy, kernel, stride, dilation, precision):
-    """The gradient of a VALID conv of the padded input `xp` (N, C, *s) with respect to its
-    (O, C, *kernel) weight, given the output cotangent `dy` (N, O, *out): one
-    channel-by-channel contraction over batch and output positions per kernel position."""
-    letters = _LETTERS[: len(kernel)]
-    spec = f"nc{letters},no{letters}->oc"
-    parts = []
+# Bytes of one chunk's patch matrix: small enough to stay in cache (the same conv with
+# the whole batch's patches at once runs ~3x slower on a 2-core EPYC).
+PATCH_CHUNK_BYTES = 2 << 20
+
+
+def _windows(kernel, stride, dilation, out):
+    """The input slice that each kernel position multiplies, per spatial dim."""
     for offset in itertools.product(*(range(k) for k in kernel)):
-        window = tuple(
+        yield tuple(
             slice(o * d, o * d + s * (n - 1) + 1, s)
-            for o, d, s, n in zip(offset, dilation, stride, dy.shape[2:], strict=True)
+            for o, d, s, n in zip(offset, dilation, stride, out, strict=True)
         )
-        parts.append(
-            jnp.einsum(spec, xp[(slice(None), slice(None), *window)], dy, precision=precision)
-        )
-    return jnp.stack(parts, -1).reshape(dy.shape[1], xp.shape[1], *kernel)
 
 
-def _pad(x, pads, interior=None, fenced=False):
-    """`x` padded in its spatial dims; `fenced`: behind a barrier, so XLA cannot fold the
-    padding back into a conv (which is what lets it swap the operands)."""
-    interior = interior or (0,) * (x.ndim - 2)
-    config = [(0, 0, 0), (0, 0, 0)] + [
-        (lo, hi, i) for (lo, hi), i in zip(pads, interior, strict=True)
-    ]
-    padded = lax.pad(x, jnp.zeros((), x.dtype), config)
-    return lax.optimization_barrier(padded) if fenced else padded
+def _patches(xc, kernel, stride, pads, dilation, out):
+    """(b, C, *s) -> (C * prod(kernel), b * prod(out)): the chunk's im2col matrix, built in
+    (C, b, ...) order so that the matmul needs no transpose."""
+    xt = jnp.moveaxis(_pad(xc, pads), 1, 0)
+    cols = [xt[(slice(None), slice(None), *w)] for w in _windows(kernel, stride, dilation, out)]
+    return jnp.stack(cols, 1).reshape(xt.shape[0] * len(cols), -1)
 
 
-def _conv(x, w, stride, pads, dilation, precision):
-    return lax.conv_general_dilated(x, w, stride, pads, rhs_dilation=dilation, precision=precision)
+def _chunk(n: int, row_bytes: int) -> int:
+    """The largest divisor of the batch `n` whose patch matrix fits PATCH_CHUNK_BYTES."""
+    fits = max(1, PATCH_CHUNK_BYTES // max(row_bytes, 1))
+    return max(b for b in range(1, n + 1) if n % b == 0 and b <= fits)
 
 
 @partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4, 5))
-def _conv_matmul_weight_grad(x, w, stride, pads, dilation, precision):
-    return _conv(x, w, stride, pads, dilation, precision)
+def _conv_im2col(x, w, stride, pads, dilation, precision):
+    return _im2col_forward(x, w, stride, pads, dilation, precision)[0]
 
 
-def _matmul_forward(x, w, stride, pads, dilation, precision):
-    return _conv(x, w, stride, pads, dilation, precision), (x, w)
-
-
-def _matmul_backward(stride, pads, dilation, precision, residuals, dy):
-    x, w = residuals
-    _, input_vjp = jax.vjp(lambda x: _conv(x, w, stride, pads, dilation, precision), x)
-    (dx,) = input_vjp(dy)
-    dw = weight_grad(_pad(x, pads), dy, w.shape[2:], stride, dilation, precision)
-    return dx, dw
-
-
-_conv_matmul_weight_grad.defvjp(_matmul_forward, _matmul_backward)
-
-
-def conv_matmul_weight_grad(ctx, x, w, b=None, *, stride, padding, dilation, groups):
-    pads = tuple((padding[2 * i], padding[2 * i + 1]) for i in range(len(stride)))
-    y = _conv_matmul_weight_grad(x, w, tuple(stride), pads, tuple(dilation), ctx.precision)
-    return _add_bias(y, b)
-
-
-def _valid(x, w, stride, precision):
-    return lax.conv_general_dilated(x, w, stride, "VALID", precision=precision)
-
-
-@partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4))
-def _conv_unswapped(x, w, stride, pads, precision):
-    return _valid(_pad(x, pads, fenced=True), w, stride, precision)
-
-
-def _unswapped_forward(x, w, stride, pads, precision):
-    xp = _pad(x, pads, fenced=True)
-    return _valid(xp, w, stride, precision), (xp, w)
-
-
-def _unswapped_backward(stride, pads, precision, residuals, dy):
-    xp, w = residuals
-    d = len(stride)
+def _geometry(x, w, stride, pads, dilation):
     kernel = w.shape[2:]
-    dw = weight_grad(xp, dy, kernel, stride, (1,) * d, precision)
-    # input gradient: full correlation of the stride-dilated dy with the flipped kernel,
-    # (O, I) swapped; dilation and padding explicit and fenced like the forward's
-    flipped = jnp.swapaxes(jnp.flip(w, tuple(range(2, 2 + d))), 0, 1)
-    dy_full = _pad(dy, [(k - 1, k - 1) for k in kernel], [s - 1 for s in stride], fenced=True)
-    dxp = _valid(dy_full, flipped, (1,) * d, precision)
-    # positions the stride skipped at the end get no gradient; then drop the padding
-    tail = [(0, 0), (0, 0)] + [(0, p - n) for p, n in zip(xp.shape[2:], dxp.shape[2:], strict=True)]
-    dxp = jnp.pad(dxp, tail)
-    crop = (slice(None), slice(None)) + tuple(
-        slice(lo, p - hi) for (lo, hi), p in zip(pads, xp.shape[2:], strict=True)
+    out = tuple(
+        (s + lo + hi - d * (k - 1) - 1) // st + 1
+        for s, (lo, hi), d, k, st in zip(x.shape[2:], pads, dilation, kernel, stride, strict=True)
     )
-    return dxp[crop], dw
+    row_bytes = w.shape[1] * math.prod(kernel) * math.prod(out) * x.dtype.itemsize
+    b = _chunk(x.shape[0], row_bytes)
+    chunks = x.reshape(x.shape[0] // b, b, *x.shape[1:])
+    return kernel, out, b, chunks
 
 
-_conv_unswapped.defvjp(_unswapped_forward, _unswapped_backward)
+def _im2col_forward(x, w, stride, pads, dilation, precision):
+    kernel, out, b, chunks = _geometry(x, w, stride, pads, dilation)
+    wm = w.reshape(w.shape[0], -1)
+
+    def one(xc):
+        y = jnp.matmul(wm, _patches(xc, kernel, stride, pads, dilation, out), precision=precision)
+        return jnp.moveaxis(y.reshape(w.shape[0], b, *out), 0, 1)
+
+    y = lax.map(one, chunks) if len(chunks) > 1 else one(chunks[0])[None]
+    return y.reshape(x.shape[0], w.shape[0], *out), (x, w)
 
 
-def conv_unswapped(ctx, x, w, b=None, *, stride, padding, dilation, groups):
+def _im2col_backward(stride, pads, dilation, precision, residuals, dy):
+    x, w = residuals
+    kernel, out, b, chunks = _geometry(x, w, stride, pads, dilation)
+    wm = w.reshape(w.shape[0], -1)
+    dy_chunks = dy.reshape(len(chunks), b, *dy.shape[1:])
+
+    def one(dwm, chunk):
+        xc, dyc = chunk
+        p, patches_vjp = jax.vjp(lambda xc: _patches(xc, kernel, stride, pads, dilation, out), xc)
+        g = jnp.moveaxis(dyc, 1, 0).reshape(w.shape[0], -1)
+        dwm = dwm + jnp.matmul(g, p.T, precision=precision)
+        (dxc,) = patches_vjp(jnp.matmul(wm.T, g, precision=precision))
+        return dwm, dxc
+
+    dwm, dx = lax.scan(one, jnp.zeros_like(wm), (chunks, dy_chunks))
+    return dx.reshape(x.shape), dwm.reshape(w.shape)
+
+
+_conv_im2col.defvjp(_im2col_forward, _im2col_backward)
+
+
+def conv_im2col(ctx, x, w, b=None, *, stride, padding, dilation, groups):
+    if x.shape[0] == 0:  # nothing to chunk
+        return CONV_RULES["conv"](
+            ctx, x, w, b, stride=stride, padding=padding, dilation=dilation, groups=groups
+        )
     pads = tuple((padding[2 * i], padding[2 * i + 1]) for i in range(len(stride)))
-    return _add_bias(_conv_unswapped(x, w, tuple(stride), pads, ctx.precision), b)
+    y = _conv_im2col(x, w, tuple(stride), pads, tuple(dilation), ctx.precision)
+    return _add_bias(y, b)
