@@ -1,9 +1,10 @@
 """Backend-specific lowering rules: a torchvision ResNet-18 train step with and without them.
 
-On CPU, `conv_unswapped` (ember/compiler/lowering/backend_rules.py) keeps XLA's
-algebraic simplifier from swapping the operands of convs whose kernel window is larger
-than their maps (layer4 of a ResNet-18 at 64x64 input runs on 2x2 maps), a form XLA:CPU
-runs far slower. Same model, weights and batch; the two compiled steps alternate.
+On CPU, `conv_im2col` lowers convs as im2col and matmuls (no XLA conv, so nothing for
+XLA's algebraic simplifier to swap into its slow form on layer4's 2x2 maps) and
+`max_pool_slices` avoids `select_and_scatter` (ember/compiler/lowering/backend_rules.py).
+Same model, weights and batch; the two compiled steps (with and without the CPU rules)
+alternate.
 
     python bench/bench_backend_rules.py --rounds 5 --steps 3
 """

@@ -6,7 +6,7 @@ that applies is written as `meta{rule=<name>}`; `lower` then uses that rule
 instead of the op's default. Control-flow bodies are visited too. The backend
 is JAX's default backend unless given.
 
->>> graph = choose_lowering_rules(graph)            # on CPU: meta{rule=conv_unswapped} ...
+>>> graph = choose_lowering_rules(graph)            # on CPU: meta{rule=conv_im2col} ...
 """
 
 from __future__ import annotations
