@@ -223,3 +223,15 @@ def test_max_pool_slices_sends_gradients_where_the_default_does_ties_included(sh
         outs.append((y, *vjp(jnp.cos(jnp.arange(y.size, dtype=y.dtype).reshape(y.shape)))))
     for want, got in zip(*outs, strict=True):
         np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
+
+
+@pytest.mark.parametrize(
+    ("x_shape", "w_shape"), [((0, 3, 5, 5), (4, 3, 3, 3)), ((2, 0, 5, 5), (4, 0, 3, 3))]
+)
+def test_conv_im2col_handles_empty_batches_and_channels(x_shape, w_shape):
+    """Found by the model fuzzer: zero input channels left no patch matrix to build."""
+    x, w, b = jnp.zeros(x_shape), jnp.zeros(w_shape), jnp.arange(4.0)
+    attrs = _attrs((1, 1), ((1, 1), (1, 1)))
+    want = CONV_RULES["conv"](_Ctx(), x, w, b, **attrs)
+    got = ALTERNATIVE_LOWERING["conv_im2col"](_Ctx(), x, w, b, **attrs)
+    np.testing.assert_array_equal(np.asarray(got), np.asarray(want))

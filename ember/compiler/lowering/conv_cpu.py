@@ -123,7 +123,7 @@ _conv_im2col.defvjp(_im2col_forward, _im2col_backward)
 
 
 def conv_im2col(ctx, x, w, b=None, *, stride, padding, dilation, groups):
-    if x.shape[0] == 0:  # nothing to chunk
+    if x.size == 0 or w.size == 0:  # no patches to build (an empty batch or channel dim)
         return CONV_RULES["conv"](
             ctx, x, w, b, stride=stride, padding=padding, dilation=dilation, groups=groups
         )
