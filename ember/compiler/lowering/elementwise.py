@@ -5,6 +5,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax import lax
 from jax.scipy import special
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
@@ -28,6 +29,13 @@ def _gelu_tanh(x):
     # x * (1 + tanh(z)) / 2 == x * sigmoid(2z): no cancellation in the negative tail
     z = np.sqrt(2 / np.pi).astype(x.dtype) * (x + 0.044715 * x**3)
     return x * jax.nn.sigmoid(2 * z)
+
+
+def _gelu(x):
+    """PyTorch's formula, in float32 for 16-bit floats as PyTorch computes it (jax.nn.gelu's
+    erfc form makes a small GPT's CPU step ~15 % slower)."""
+    wide = x.astype(jnp.float32) if x.dtype.itemsize < 4 else x
+    return (wide * 0.5 * (1 + lax.erf(wide * 0.7071067811865476))).astype(x.dtype)
 
 
 def _floor_divide(a, b):
@@ -72,7 +80,7 @@ UNARY = {
     "lgamma": special.gammaln,
     "digamma": special.digamma,
     "relu6": jax.nn.relu6,
-    "gelu": lambda x: jax.nn.gelu(x, approximate=False),
+    "gelu": _gelu,
     "gelu_tanh": _gelu_tanh,
     "silu": jax.nn.silu,
     "mish": lambda x: x * jnp.tanh(jax.nn.softplus(x)),
