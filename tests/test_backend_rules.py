@@ -235,3 +235,23 @@ def test_conv_im2col_handles_empty_batches_and_channels(x_shape, w_shape):
     want = CONV_RULES["conv"](_Ctx(), x, w, b, **attrs)
     got = ALTERNATIVE_LOWERING["conv_im2col"](_Ctx(), x, w, b, **attrs)
     np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
+
+
+def test_conv_im2col_supports_forward_mode_and_keeps_16_bit_dtypes():
+    """Plain JAX autodiff (no custom VJP): jax.jvp works, as with XLA's conv; bfloat16 in,
+    bfloat16 out (computed in float32 inside)."""
+    attrs = _attrs((2, 1), ((1, 0), (1, 1)))
+    rng = np.random.default_rng(0)
+    with jax.enable_x64(True):
+        x, dx = (jnp.asarray(rng.standard_normal((3, 2, 7, 6))) for _ in range(2))
+        w, dw = (jnp.asarray(rng.standard_normal((4, 2, 3, 3))) for _ in range(2))
+        outs = [
+            jax.jvp(lambda x, w, r=rule: r(_Ctx(), x, w, **attrs), (x, w), (dx, dw))
+            for rule in (CONV_RULES["conv"], ALTERNATIVE_LOWERING["conv_im2col"])
+        ]
+        for want, got in zip(*outs, strict=True):
+            np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-10, atol=1e-10)
+    y = ALTERNATIVE_LOWERING["conv_im2col"](
+        _Ctx(), x.astype(jnp.bfloat16), w.astype(jnp.bfloat16), **attrs
+    )
+    assert y.dtype == jnp.bfloat16

@@ -7,22 +7,22 @@ FLOPs as one matmul take ~17 ms. When a conv's window exceeds its maps (3x3 on 2
 in ResNet-18's last stage at 64x64 input), XLA's algebraic simplifier also swaps the
 conv's operands into a form XLA:CPU runs ~10x slower still (docs/concepts/xla-cpu-gradients.md).
 
-`conv_im2col` avoids XLA's conv entirely: for each chunk of the batch it gathers the
-input windows into a (C*k, b*out) patch matrix (built channel-major, so the matmul
-needs no transpose) and multiplies it by the (O, C*k) weight. Chunks keep the patch
-matrix in cache: the whole batch's at once is ~3x slower. The custom VJP runs the
-backward per chunk too, recomputing the patches instead of storing them: the weight
-gradient is `dy @ patchesᵀ` summed over chunks, the input gradient the transpose of
-the gather applied to `wᵀ @ dy`. Strides, padding, dilation and 1-3 spatial dims;
-one group only (grouped convs keep XLA's conv). Values and gradients equal the default
-rule to 1e-10 in float64 (tests/test_backend_rules.py).
+`conv_im2col` avoids XLA's conv entirely: for each chunk of the batch (`lax.map`) it
+gathers the input windows into a (C*k, b*out) patch matrix (built channel-major, so the
+matmul needs no transpose) and multiplies it by the (O, C*k) weight. Chunks keep the
+patch matrix in cache: the whole batch's at once is ~2x slower. The per-chunk function
+is checkpointed, so the backward (JAX's own autodiff: the weight gradient `dy @
+patchesᵀ` summed over chunks, the input gradient the transposed gather of `wᵀ @ dy`)
+recomputes each chunk's patches instead of keeping them all; being plain JAX, it also
+supports forward mode (`jax.jvp`, `jax.hessian`). Strides, padding, dilation and 1-3
+spatial dims; one group only (grouped convs keep XLA's conv). Values and gradients
+equal the default rule to 1e-10 in float64 (tests/test_backend_rules.py).
 """
 
 from __future__ import annotations
 
 import itertools
 import math
-from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -72,11 +72,6 @@ def _chunk(n: int, row_bytes: int) -> int:
     return max(b for b in range(1, n + 1) if n % b == 0 and b <= fits)
 
 
-@partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4, 5))
-def _conv_im2col(x, w, stride, pads, dilation, precision):
-    return _im2col_forward(x, w, stride, pads, dilation, precision)[0]
-
-
 def _geometry(x, w, stride, pads, dilation):
     kernel = w.shape[2:]
     out = tuple(
@@ -85,41 +80,21 @@ def _geometry(x, w, stride, pads, dilation):
     )
     row_bytes = w.shape[1] * math.prod(kernel) * math.prod(out) * x.dtype.itemsize
     b = _chunk(x.shape[0], row_bytes)
-    chunks = x.reshape(x.shape[0] // b, b, *x.shape[1:])
-    return kernel, out, b, chunks
+    return kernel, out, b, x.reshape(x.shape[0] // b, b, *x.shape[1:])
 
 
-def _im2col_forward(x, w, stride, pads, dilation, precision):
+def _im2col(x, w, stride, pads, dilation, precision):
     kernel, out, b, chunks = _geometry(x, w, stride, pads, dilation)
     wm = w.reshape(w.shape[0], -1)
 
-    def one(xc):
+    # checkpointed: backward recomputes each chunk's patches instead of keeping them all
+    @jax.checkpoint
+    def one(xc, wm):
         y = jnp.matmul(wm, _patches(xc, kernel, stride, pads, dilation, out), precision=precision)
         return jnp.moveaxis(y.reshape(w.shape[0], b, *out), 0, 1)
 
-    y = lax.map(one, chunks) if len(chunks) > 1 else one(chunks[0])[None]
-    return y.reshape(x.shape[0], w.shape[0], *out), (x, w)
-
-
-def _im2col_backward(stride, pads, dilation, precision, residuals, dy):
-    x, w = residuals
-    kernel, out, b, chunks = _geometry(x, w, stride, pads, dilation)
-    wm = w.reshape(w.shape[0], -1)
-    dy_chunks = dy.reshape(len(chunks), b, *dy.shape[1:])
-
-    def one(dwm, chunk):
-        xc, dyc = chunk
-        p, patches_vjp = jax.vjp(lambda xc: _patches(xc, kernel, stride, pads, dilation, out), xc)
-        g = jnp.moveaxis(dyc, 1, 0).reshape(w.shape[0], -1)
-        dwm = dwm + jnp.matmul(g, p.T, precision=precision)
-        (dxc,) = patches_vjp(jnp.matmul(wm.T, g, precision=precision))
-        return dwm, dxc
-
-    dwm, dx = lax.scan(one, jnp.zeros_like(wm), (chunks, dy_chunks))
-    return dx.reshape(x.shape), dwm.reshape(w.shape)
-
-
-_conv_im2col.defvjp(_im2col_forward, _im2col_backward)
+    y = lax.map(lambda xc: one(xc, wm), chunks) if len(chunks) > 1 else one(chunks[0], wm)[None]
+    return y.reshape(x.shape[0], w.shape[0], *out)
 
 
 def conv_im2col(ctx, x, w, b=None, *, stride, padding, dilation, groups):
@@ -128,5 +103,8 @@ def conv_im2col(ctx, x, w, b=None, *, stride, padding, dilation, groups):
             ctx, x, w, b, stride=stride, padding=padding, dilation=dilation, groups=groups
         )
     pads = tuple((padding[2 * i], padding[2 * i + 1]) for i in range(len(stride)))
-    y = _conv_im2col(x, w, tuple(stride), pads, tuple(dilation), ctx.precision)
-    return _add_bias(y, b)
+    # 16-bit floats compute in float32, as PyTorch's CPU convs do: the weight gradient
+    # sums over chunks, which would otherwise round at every chunk
+    wide = jnp.promote_types(x.dtype, jnp.float32)
+    y = _im2col(x.astype(wide), w.astype(wide), tuple(stride), pads, tuple(dilation), ctx.precision)
+    return _add_bias(y.astype(x.dtype), b)
