@@ -4,7 +4,7 @@ ember's compiled steps differentiate the lowered, jitted program, and XLA:CPU re
 it: algsimp folds the conv's layout transposes into the BatchNorm reductions (another
 float32 summation order than op by op) and swaps the operands of plain convs whose
 window exceeds their maps (ember's CPU `conv_im2col` rule lowers convs without XLA's
-conv, with its own custom VJP). These tests check that the gradient users get is accurate: the
+conv). These tests check that the gradient users get is accurate: the
 jitted float32 gradient of ember's program against PyTorch in float64, at the same
 parameters and inputs, per parameter tensor. See docs/concepts/xla-cpu-gradients.md.
 
@@ -91,7 +91,7 @@ CASES = {
     "tanh-32x32": (dict(act="Tanh", cin=3, stem=6, blocks=[(12, 2)]), (4, 3, 32, 32), 1),
     # the conv-operand-swap case: a stride-2 stem to 4x4, then a downsampling block whose
     # 3x3/pad-1 conv2 runs on 2x2 maps (window 9 > map 4). On CPU these lower through the
-    # `conv_im2col` rule (im2col + matmul, custom VJP); lowered as plain convs, XLA's
+    # `conv_im2col` rule (im2col + matmul per batch chunk); lowered as plain convs, XLA's
     # algsimp swaps the operands of 3 (conv2 forward, the input gradients of conv2 and
     # of the stride-2 conv1). Both lowerings pass; this checks the one that runs.
     "silu-2x2maps": (
