@@ -24,32 +24,11 @@ import ember as em
 from ember import nn, optim
 from ember.compiler.lowering import backend_rules
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
-from cifar_resnet import BasicBlock  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_vs_pytorch import define_resnet18  # noqa: E402
 
-
-class ResNet18(nn.Module):
-    """torchvision's ResNet-18: 7x7 stride-2 stem and max-pool, four stages of two blocks."""
-
-    def __init__(self, num_classes: int = 1000):
-        super().__init__()
-        self.conv1 = nn.Conv2d(3, 64, 7, stride=2, padding=3, bias=False)
-        self.bn1 = nn.BatchNorm2d(64)
-        self.relu = nn.ReLU()
-        self.maxpool = nn.MaxPool2d(3, stride=2, padding=1)
-        inplanes = 64
-        for i, planes in enumerate((64, 128, 256, 512)):
-            stride = 1 if i == 0 else 2
-            blocks = [BasicBlock(inplanes, planes, stride), BasicBlock(planes, planes)]
-            setattr(self, f"layer{i + 1}", nn.Sequential(*blocks))
-            inplanes = planes
-        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
-        self.fc = nn.Linear(512, num_classes)
-
-    def forward(self, x):
-        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
-        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
-        return self.fc(em.flatten(self.avgpool(x), 1))
+# torchvision's ResNet-18 (7x7 stride-2 stem and max-pool, four stages), ember's imports
+ResNet18 = define_resnet18(em, em.nn, em.nn.functional)
 
 
 def compiled(with_rules: bool, x, y):
