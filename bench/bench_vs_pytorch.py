@@ -3,7 +3,10 @@
 The methodology of issue 12's table: same initial weights (PyTorch's initialisation,
 copied by state_dict) and the same batches for every framework, SGD (lr 0.01, momentum
 0.9), cross-entropy, the median of `--steps` (>= 30) blocked steps after warm-up, and a
-fresh process per cell, so no framework warms another's caches or threads.
+fresh process per cell, so no framework warms another's caches or threads. With
+`--rounds R` the whole table is measured R times, interleaved, and each ratio is the
+median of the per-round ratios (range in brackets): this VM's speed drifts by 10-30 %
+over minutes.
 
 - MLP: 784-128-ReLU-10 at batch 64 and 1024;
 - CNN: PyTorch's examples/mnist net (2 convs, max-pool, 2 linears), batch 64, 28x28;
@@ -14,7 +17,7 @@ fresh process per cell, so no framework warms another's caches or threads.
 The hand-written JAX steps are written in plain JAX (`lax.conv_general_dilated`,
 `jnp.dot`), not through ember, so they are an independent baseline.
 
-    python bench/bench_vs_pytorch.py --steps 30
+    python bench/bench_vs_pytorch.py --steps 30 --rounds 3
     python bench/bench_vs_pytorch.py --cells cnn64 --frameworks ember torch
 """
 
@@ -301,28 +304,40 @@ def main() -> None:
     parser.add_argument("--frameworks", nargs="+", default=["jax", "torch", "ember"])
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=1, help="interleaved repeats")
     parser.add_argument("--one", nargs=2, metavar=("CELL", "FRAMEWORK"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
         print(json.dumps(measure(*args.one, args.steps, args.warmup)))
         return
+    rounds: dict[str, list[dict]] = {cell: [] for cell in args.cells}
+    for _ in range(args.rounds):  # interleaved: a slow minute on the VM hits every framework
+        for cell in args.cells:
+            row = {}
+            for fw in args.frameworks:
+                if fw == "jax" and CELLS[cell]["model"] not in HANDWRITTEN:
+                    continue
+                steps = max(args.steps, CELLS[cell].get("steps", 0))
+                cmd = [sys.executable, __file__, "--one", cell, fw, "--steps", str(steps)]
+                cmd += ["--warmup", str(max(args.warmup, steps // 10))]
+                out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+                row[fw] = json.loads(out.strip().splitlines()[-1])["ms"]
+            rounds[cell].append(row)
     print("| cell | " + " | ".join(args.frameworks) + " | ember / jax | ember / torch |")
     print("|---" * (len(args.frameworks) + 3) + "|")
-    for cell in args.cells:
-        row = {}
-        for fw in args.frameworks:
-            if fw == "jax" and CELLS[cell]["model"] not in HANDWRITTEN:
-                continue
-            steps = max(args.steps, CELLS[cell].get("steps", 0))
-            cmd = [sys.executable, __file__, "--one", cell, fw, "--steps", str(steps)]
-            cmd += ["--warmup", str(max(args.warmup, steps // 10))]
-            out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-            row[fw] = json.loads(out.strip().splitlines()[-1])
-        cols = [f"{row[f]['ms']:.2f} ms" if f in row else "-" for f in args.frameworks]
-        ratios = [
-            f"{row['ember']['ms'] / row[f]['ms']:.2f}x" if f in row and "ember" in row else "-"
-            for f in ("jax", "torch")
+    for cell, rows in rounds.items():
+        cols = [
+            f"{statistics.median(r[f] for r in rows):.2f} ms" if f in rows[0] else "-"
+            for f in args.frameworks
         ]
+        ratios = []
+        for f in ("jax", "torch"):
+            if f not in rows[0] or "ember" not in rows[0]:
+                ratios.append("-")
+                continue
+            per_round = sorted(r["ember"] / r[f] for r in rows)
+            spread = f" ({per_round[0]:.2f}–{per_round[-1]:.2f})" if len(rows) > 1 else ""
+            ratios.append(f"{statistics.median(per_round):.2f}x{spread}")
         print(f"| {cell} | " + " | ".join(cols + ratios) + " |", flush=True)
 
 
