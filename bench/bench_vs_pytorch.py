@@ -298,6 +298,15 @@ def measure(cell: str, framework: str, steps: int, warmup: int) -> dict:
     return {"ms": statistics.median(times) * 1e3, "first_s": first, "loss": float(loss)}
 
 
+def fresh_process_ms(cell: str, framework: str, args: argparse.Namespace) -> float:
+    """The median step time of one cell, measured in a new Python process."""
+    steps = max(args.steps, CELLS[cell].get("steps", 0))
+    cmd = [sys.executable, __file__, "--one", cell, framework, "--steps", str(steps)]
+    cmd += ["--warmup", str(max(args.warmup, steps // 10))]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    return json.loads(out.strip().splitlines()[-1])["ms"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--cells", nargs="+", default=list(CELLS))
@@ -313,16 +322,10 @@ def main() -> None:
     rounds: dict[str, list[dict]] = {cell: [] for cell in args.cells}
     for _ in range(args.rounds):  # interleaved: a slow minute on the VM hits every framework
         for cell in args.cells:
-            row = {}
-            for fw in args.frameworks:
-                if fw == "jax" and CELLS[cell]["model"] not in HANDWRITTEN:
-                    continue
-                steps = max(args.steps, CELLS[cell].get("steps", 0))
-                cmd = [sys.executable, __file__, "--one", cell, fw, "--steps", str(steps)]
-                cmd += ["--warmup", str(max(args.warmup, steps // 10))]
-                out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-                row[fw] = json.loads(out.strip().splitlines()[-1])["ms"]
-            rounds[cell].append(row)
+            frameworks = [
+                fw for fw in args.frameworks if fw != "jax" or CELLS[cell]["model"] in HANDWRITTEN
+            ]
+            rounds[cell].append({fw: fresh_process_ms(cell, fw, args) for fw in frameworks})
     print("| cell | " + " | ".join(args.frameworks) + " | ember / jax | ember / torch |")
     print("|---" * (len(args.frameworks) + 3) + "|")
     for cell, rows in rounds.items():
