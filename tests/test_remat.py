@@ -153,6 +153,7 @@ def test_checkpoint_function_matches_torch_utils_checkpoint():
 
 
 def test_checkpoint_on_lazy_tensors_outside_a_trace_matches_torch_autograd():
+    em.manual_seed(0)
     x = em.randn(4, 3, requires_grad=True)
     y = checkpoint(lambda a, k: (a.tanh() * k).sum(), x, 2.0)
     y.backward()
@@ -162,4 +163,5 @@ def test_checkpoint_on_lazy_tensors_outside_a_trace_matches_torch_autograd():
     )
     want.backward()
     np.testing.assert_allclose(float(y), want.item(), rtol=1e-6)
-    np.testing.assert_allclose(x.grad.numpy(), ref.grad.numpy(), rtol=1e-6)
+    # 1 - tanh(x)^2 cancels where tanh is near 1: relative error up to ~1e-6 there
+    np.testing.assert_allclose(x.grad.numpy(), ref.grad.numpy(), rtol=1e-6, atol=1e-6)

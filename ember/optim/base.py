@@ -319,18 +319,40 @@ class Optimizer:
                 self._hyper_vec = jnp.asarray([float(v) for v in leaves], jnp.float32)
         return self._hyper_vec
 
-    def apply_gradients(self, grads: list, opt_state: Any, params: list, hyper_vec) -> tuple:
-        """Traceable update: `(new_params, new_opt_state)` for flat lists over `self.params`."""
-        state = opt_state
-        if self._hyper_treedef is not None:
-            hyper = [hyper_vec[i] for i in range(self._hyper_size)]
-            state = state._replace(
-                hyperparams=jax.tree_util.tree_unflatten(self._hyper_treedef, hyper)
-            )
-        updates, state = self.transform().update(grads, state, params)
-        if self._hyper_treedef is not None:
-            state = state._replace(hyperparams=None)
-        return optax.apply_updates(params, updates), state
+    def apply_gradients(
+        self, grads: list, opt_state: Any, params: list, hyper_vec, ok: Any = None
+    ) -> tuple:
+        """Traceable update: `(new_params, new_opt_state)` for flat lists over `self.params`.
+
+        `ok` (a traced bool, the guard's verdict): when False, parameters and state come
+        back unchanged, bit for bit.
+        """
+        return self._apply(list(grads), opt_state, list(params), hyper_vec, ok)
+
+    def unpack_hyperparams(self, hyper_vec) -> tuple | None:
+        """`OptimizerState.hyperparams` (per group: name -> scalar) from the packed vector."""
+        if self._hyper_treedef is None:
+            return None
+        hyper = [hyper_vec[i] for i in range(self._hyper_size)]
+        return jax.tree_util.tree_unflatten(self._hyper_treedef, hyper)
+
+    def _apply(self, grads: list, opt_state: Any, params: list, hyper_vec, ok: Any) -> tuple:
+        """One optax update, skipped as a whole under `lax.cond` when `ok` is False."""
+
+        def update(grads, opt_state, params, hyper_vec):
+            state = opt_state
+            if self._hyper_treedef is not None:
+                state = state._replace(hyperparams=self.unpack_hyperparams(hyper_vec))
+            updates, state = self.transform().update(grads, state, params)
+            if self._hyper_treedef is not None:
+                state = state._replace(hyperparams=None)
+            return optax.apply_updates(params, updates), state
+
+        if ok is None:
+            return update(grads, opt_state, params, hyper_vec)
+        return jax.lax.cond(
+            ok, update, lambda g, s, p, h: (p, s), grads, opt_state, params, hyper_vec
+        )
 
     def __repr__(self) -> str:
         lines = [f"{type(self).__name__} ("]

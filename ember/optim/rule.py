@@ -77,34 +77,68 @@ class RuleOptimizer(Optimizer):
             inner = RuleState(jnp.zeros([], jnp.int32), slots)
             return OptimizerState(self.hyperparams_state(), inner)
 
+        def step(grads, state, params, ok=None, hyper_vec=None):
+            """(new params, new state); with `ok` (a traced bool) each parameter's update
+            runs under its own `lax.cond`, so a bad step keeps every array bit for bit.
+            `hyper_vec`: the packed hyperparameters (`state.hyperparams` is then None)."""
+            grads, params = _as_list(grads, len(labels)), _as_list(params, len(labels))
+            hyper = state.hyperparams if hyper_vec is None else hyper_vec
+            new_params, new_slots = [], []
+            for g, p, s, lb in zip(grads, params, state.inner.slots, labels, strict=True):
+                if lb < 0:
+                    new_params.append(p)
+                    new_slots.append(s)
+                    continue
+
+                def rule(g, p, s, hyper, count, lb=lb):
+                    # Everything scalar is derived here, inside the branch: XLA:CPU then
+                    # fuses it into the update's kernel instead of running one tiny kernel
+                    # per hyperparameter, and a guarded and an unguarded step compile to
+                    # the same arithmetic.
+                    groups_hp = hyper if hyper_vec is None else self.unpack_hyperparams(hyper)
+                    dt = _compute_dtype(p.dtype)
+                    group = {**groups[lb], "param_dtype": p.dtype}
+                    hp = {k: v.astype(dt) for k, v in groups_hp[lb].items()}
+                    step = optax.safe_int32_increment(count).astype(dt)
+                    hp.update(self._scalars(hp, group, step))
+                    cast = jax.tree.map(lambda x: x.astype(_compute_dtype(x.dtype)), s)
+                    new_p, s2 = self._update(g.astype(dt), p.astype(dt), cast, hp, group, step)
+                    return new_p.astype(p.dtype), jax.tree.map(
+                        lambda n, o: n.astype(o.dtype), s2, s
+                    )
+
+                operands = (g, p, s, hyper, state.inner.count)
+                if ok is None:
+                    new_p, s2 = rule(*operands)
+                else:
+                    # One small conditional per parameter, not one around the whole update:
+                    # XLA:CPU runs a branch of at most 8 kernels inline, while a big branch
+                    # is farmed out to its thread pool and waited on (see guard.py).
+                    new_p, s2 = jax.lax.cond(ok, rule, lambda g, p, s, *_: (p, s), *operands)
+                new_params.append(new_p)
+                new_slots.append(s2)
+            count = optax.safe_int32_increment(state.inner.count)
+            if ok is not None:
+                count = jnp.where(ok, count, state.inner.count)
+            inner = RuleState(count, tuple(new_slots))
+            return new_params, OptimizerState(state.hyperparams, inner)
+
         def update(grads, state, params=None):
             if params is None:
                 raise ValueError(f"{type(self).__name__} needs the current params")
-            grads_in = grads
-            grads, params = _as_list(grads, len(labels)), _as_list(params, len(labels))
-            count = optax.safe_int32_increment(state.inner.count)
-            per_group: dict[tuple, tuple[dict, dict, jax.Array]] = {}
-            updates, new_slots = [], []
-            for g, p, s, lb in zip(grads, params, state.inner.slots, labels, strict=True):
-                if lb < 0:
-                    updates.append(jnp.zeros_like(p))
-                    new_slots.append(s)
-                    continue
-                dt = _compute_dtype(p.dtype)
-                if (lb, p.dtype) not in per_group:
-                    group = {**groups[lb], "param_dtype": p.dtype}
-                    hp = {k: v.astype(dt) for k, v in state.hyperparams[lb].items()}
-                    step = count.astype(dt)
-                    hp.update(self._scalars(hp, group, step))
-                    per_group[lb, p.dtype] = (hp, group, step)
-                hp, group, step = per_group[lb, p.dtype]
-                cast = jax.tree.map(lambda x: x.astype(_compute_dtype(x.dtype)), s)
-                new_p, s2 = self._update(g.astype(dt), p.astype(dt), cast, hp, group, step)
-                # Returning new_p - p (exact by Sterbenz's lemma while p changes by less
-                # than 2x) makes optax.apply_updates land on new_p bit for bit.
-                updates.append(new_p.astype(p.dtype) - p)
-                new_slots.append(jax.tree.map(lambda n, o: n.astype(o.dtype), s2, s))
-            inner = RuleState(count, tuple(new_slots))
-            return _like(grads_in, updates), OptimizerState(state.hyperparams, inner)
+            new_params, state = step(grads, state, params)
+            # Returning new_p - p (exact by Sterbenz's lemma while p changes by less
+            # than 2x) makes optax.apply_updates land on new_p bit for bit.
+            updates = [
+                n - p for n, p in zip(new_params, _as_list(params, len(labels)), strict=True)
+            ]
+            return _like(grads, updates), state
 
+        self._rule_step = step
         return optax.GradientTransformation(init, update)
+
+    def _apply(self, grads: list, opt_state: Any, params: list, hyper_vec, ok: Any) -> tuple:
+        self.transform()  # builds `_rule_step`
+        if self._hyper_treedef is None:  # a state made elsewhere, hyperparameters inside
+            return self._rule_step(grads, opt_state, params, ok)
+        return self._rule_step(grads, opt_state, params, ok, hyper_vec)

@@ -187,22 +187,23 @@ def train_step_function(program: Any, plan: StepPlan) -> Callable:
         )
         return aux, grads
 
-    def update(op: OptimizerPlan, grads, params, opt_state, hyper):
+    def update(op: OptimizerPlan, grads, params, opt_state, hyper, ok=None):
         if plan.grad_transform is not None:
             grads = plan.grad_transform(grads)
         if any(op.frozen):
             grads = [jnp.zeros_like(g) if f else g for g, f in zip(grads, op.frozen, strict=True)]
         current = [params[i] for i in op.opt_index]
-        new, opt_state = op.optimizer.apply_gradients(grads, opt_state, current, hyper)
+        new, opt_state = op.optimizer.apply_gradients(grads, opt_state, current, hyper, ok)
         params = list(params)
         for i, old, value, f in zip(op.opt_index, current, new, op.frozen, strict=True):
             params[i] = old if f else value
         return params, opt_state
 
-    # One optimizer: a bad step skips its update under `lax.cond`, which lets a clean step
-    # update the donated buffers in place (selecting old vs new afterwards made XLA copy
-    # them). Several optimizers run in sequence, so a later failure must also undo an
-    # earlier update: their state is selected at the end.
+    # One optimizer: a bad step skips its update under `lax.cond` (the optimizer's own:
+    # one per parameter for the rule-based ones), which lets a clean step update the
+    # donated buffers in place (selecting old vs new afterwards made XLA copy them).
+    # Several optimizers run in sequence, so a later failure must also undo an earlier
+    # update: their state is selected at the end.
     skip_in_cond = plan.guard != "off" and len(plan.optimizers) == 1
 
     def train_step(params, buffers, opt_states, run, hypers, rng, inputs):
@@ -221,14 +222,8 @@ def train_step_function(program: Any, plan: StepPlan) -> Callable:
             if plan.guard != "off":
                 status = guard_status(status, result, op.loss, grads)
             if n_acc == 1 and skip_in_cond:
-                params, opt_states[k] = jax.lax.cond(
-                    status == OK,
-                    lambda g, p, s, h, op=op: update(op, g, p, s, h),
-                    lambda g, p, s, h: (list(p), s),
-                    grads,
-                    params,
-                    opt_states[k],
-                    hypers[k],
+                params, opt_states[k] = update(
+                    op, grads, params, opt_states[k], hypers[k], ok=status == OK
                 )
             elif n_acc == 1:
                 params, opt_states[k] = update(op, grads, params, opt_states[k], hypers[k])
