@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -290,12 +291,19 @@ def measure(cell: str, framework: str, steps: int, warmup: int) -> dict:
     for i in range(warmup):
         jax.block_until_ready(step(data[i % len(data)]))
     times = []
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     for i in range(steps):
         t0 = time.perf_counter()
         loss = step(data[i % len(data)])
         jax.block_until_ready(loss)
         times.append(time.perf_counter() - t0)
-    return {"ms": statistics.median(times) * 1e3, "first_s": first, "loss": float(loss)}
+    faults = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults) / steps
+    return {
+        "ms": statistics.median(times) * 1e3,
+        "first_s": first,
+        "loss": float(loss),
+        "faults_per_step": faults,
+    }
 
 
 def fresh_process_ms(cell: str, framework: str, args: argparse.Namespace) -> float:
@@ -303,7 +311,8 @@ def fresh_process_ms(cell: str, framework: str, args: argparse.Namespace) -> flo
     steps = max(args.steps, CELLS[cell].get("steps", 0))
     cmd = [sys.executable, __file__, "--one", cell, framework, "--steps", str(steps)]
     cmd += ["--warmup", str(max(args.warmup, steps // 10))]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    env = {**os.environ, **dict(kv.split("=", 1) for kv in args.env)}
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env).stdout
     return json.loads(out.strip().splitlines()[-1])["ms"]
 
 
@@ -314,6 +323,13 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=1, help="interleaved repeats")
+    parser.add_argument(
+        "--env",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
+        help="environment of every cell's process, e.g. GLIBC_TUNABLES=glibc.malloc.hugetlb=1",
+    )
     parser.add_argument("--one", nargs=2, metavar=("CELL", "FRAMEWORK"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:

@@ -1,5 +1,6 @@
 """Nothing lost on bad data: guarded steps and the NaN locator."""
 
+import jax
 import numpy as np
 import pytest
 from models import EmberMLP, mnist_like
@@ -204,3 +205,39 @@ def test_injected_nan_or_inf_is_located_exactly(name, make, batch):
         located += 1
     LOCATED[name] = located
     assert located >= trials / 2  # the rest were absorbed and would not fail a step
+
+
+@pytest.mark.parametrize("depth", [2, 40])  # 4 parameters: one cond each; 80: one cond
+@pytest.mark.parametrize(
+    "make_opt",
+    [lambda ps: optim.AdamW(ps, lr=0.01), lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9)],
+)
+def test_a_skipped_step_keeps_parameters_and_optimizer_state_bit_for_bit(depth, make_opt):
+    from ember.optim.rule import PER_PARAMETER_GUARD_MAX
+
+    assert (2 * depth > PER_PARAMETER_GUARD_MAX) == (depth == 40)  # both update paths
+
+    def build(guard):
+        em.manual_seed(0)
+        layers = [nn.Linear(6, 6) for _ in range(depth - 1)] + [nn.Linear(6, 3)]
+        net = nn.Sequential(*layers)
+        opt = make_opt(net.parameters())
+        return net, opt, em.compile(net, loss=nn.CrossEntropyLoss(), optimizer=opt, guard=guard)
+
+    x, y = _data()
+    x_bad = x.copy()
+    x_bad[3, 1] = np.inf
+    net, opt, model = build("skip")
+    model.train_step(x, y)
+    before = _snapshot(net)
+    slots = [np.asarray(a).copy() for a in jax.tree_util.tree_leaves(opt.opt_state)]
+    model.train_step(x_bad, y)
+    assert _same(before, _snapshot(net))
+    after = [np.asarray(a) for a in jax.tree_util.tree_leaves(opt.opt_state)]
+    assert all(np.array_equal(a, b) for a, b in zip(slots, after, strict=True))
+    # a clean guarded step computes exactly what the unguarded one does
+    net_off, _, off = build("off")
+    off.train_step(x, y)
+    model.train_step(x, y)
+    off.train_step(x, y)
+    assert _same(_snapshot(net_off), _snapshot(net))

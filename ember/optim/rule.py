@@ -12,6 +12,11 @@ from ember.optim.base import Optimizer, OptimizerState, _as_list, _like
 
 # -- per-parameter rules -------------------------------------------------------
 
+# A guarded step of an optimizer with at most this many parameters puts each parameter's
+# update under its own `lax.cond` (XLA:CPU runs such a small branch inline); above it, one
+# `lax.cond` around the whole update (see `RuleOptimizer._apply`).
+PER_PARAMETER_GUARD_MAX = 64
+
 
 class RuleState(NamedTuple):
     count: jax.Array  # int32 steps taken; the rule sees step = count + 1, like torch
@@ -140,5 +145,18 @@ class RuleOptimizer(Optimizer):
     def _apply(self, grads: list, opt_state: Any, params: list, hyper_vec, ok: Any) -> tuple:
         self.transform()  # builds `_rule_step`
         if self._hyper_treedef is None:  # a state made elsewhere, hyperparameters inside
-            return self._rule_step(grads, opt_state, params, ok)
+            hyper_vec = None
+        if ok is not None and len(params) > PER_PARAMETER_GUARD_MAX:
+            # Past this many parameters one conditional around the whole update: each
+            # per-parameter one costs compile time (48-layer GPT: 29 -> 37 s), while the
+            # nested executor's wait is then a negligible part of the step.
+            return jax.lax.cond(
+                ok,
+                lambda g, s, p, h: self._rule_step(g, s, p, None, h),
+                lambda g, s, p, h: (p, s),
+                grads,
+                opt_state,
+                params,
+                hyper_vec,
+            )
         return self._rule_step(grads, opt_state, params, ok, hyper_vec)

@@ -5,8 +5,10 @@ gradients' global norm are finite, and class targets are within range for the
 losses that take them (`checks` from the objective). When the status is bad, the
 step keeps the previous parameters, buffers, optimizer state and metric sums
 (inside the program, no host sync: the optimizer update of a one-optimizer step runs
-under `lax.cond`, so a clean step writes the donated buffers in place; with several
-optimizers every state array is selected between old and new) and records the step in
+under `lax.cond`, so a clean step writes the donated buffers in place; ember's rule-based
+optimizers use one small conditional per parameter, because XLA:CPU runs a branch of a
+few kernels inline but hands a large one to its thread pool and blocks on it; with
+several optimizers every state array is selected between old and new) and records the step in
 `run["guard"] = [bad steps, first unreported bad step (-1: none), its status]`;
 the runtime clears the unreported entry once it has reported it. The runtime reads that
 record with the logs it already fetches and raises `NonFiniteError` /
