@@ -82,28 +82,24 @@ class RuleOptimizer(Optimizer):
             inner = RuleState(jnp.zeros([], jnp.int32), slots)
             return OptimizerState(self.hyperparams_state(), inner)
 
-        def step(grads, state, params, ok=None, hyper_vec=None):
-            """(new params, new state); with `ok` (a traced bool) each parameter's update
-            runs under its own `lax.cond`, so a bad step keeps every array bit for bit.
-            `hyper_vec`: the packed hyperparameters (`state.hyperparams` is then None)."""
-            grads, params = _as_list(grads, len(labels)), _as_list(params, len(labels))
-            hyper = state.hyperparams if hyper_vec is None else hyper_vec
-            new_params, new_slots = [], []
-            for g, p, s, lb in zip(grads, params, state.inner.slots, labels, strict=True):
-                if lb < 0:
-                    new_params.append(p)
-                    new_slots.append(s)
-                    continue
+        rules: dict[int, Any] = {}
 
-                def rule(g, p, s, hyper, count, lb=lb):
+        def rule_of(lb: int):
+            """The update of one parameter of group `lb`, jitted so that JAX traces it once
+            per shape and dtype (a 48-layer model repeats the same few hundred times)."""
+            if lb not in rules:
+
+                def rule(g, p, s, hyper, count):
                     # Everything scalar is derived here, inside the branch: XLA:CPU then
                     # fuses it into the update's kernel instead of running one tiny kernel
                     # per hyperparameter, and a guarded and an unguarded step compile to
-                    # the same arithmetic.
-                    groups_hp = hyper if hyper_vec is None else self.unpack_hyperparams(hyper)
+                    # the same arithmetic. `hyper`: the packed vector, or the groups' dicts.
+                    per_group = (
+                        hyper if isinstance(hyper, tuple) else self.unpack_hyperparams(hyper)
+                    )
                     dt = _compute_dtype(p.dtype)
                     group = {**groups[lb], "param_dtype": p.dtype}
-                    hp = {k: v.astype(dt) for k, v in groups_hp[lb].items()}
+                    hp = {k: v.astype(dt) for k, v in per_group[lb].items()}
                     step = optax.safe_int32_increment(count).astype(dt)
                     hp.update(self._scalars(hp, group, step))
                     cast = jax.tree.map(lambda x: x.astype(_compute_dtype(x.dtype)), s)
@@ -112,6 +108,22 @@ class RuleOptimizer(Optimizer):
                         lambda n, o: n.astype(o.dtype), s2, s
                     )
 
+                rules[lb] = jax.jit(rule)
+            return rules[lb]
+
+        def step(grads, state, params, ok=None, hyper_vec=None):
+            """(new params, new state); with `ok` (a traced bool) each parameter's update
+            runs under its own `lax.cond`, so a bad step keeps every array bit for bit.
+            `hyper_vec`: the packed hyperparameters (`state.hyperparams` is then None)."""
+            grads, params = _as_list(grads, len(labels)), _as_list(params, len(labels))
+            hyper = tuple(state.hyperparams) if hyper_vec is None else hyper_vec
+            new_params, new_slots = [], []
+            for g, p, s, lb in zip(grads, params, state.inner.slots, labels, strict=True):
+                if lb < 0:
+                    new_params.append(p)
+                    new_slots.append(s)
+                    continue
+                rule = rule_of(lb)
                 operands = (g, p, s, hyper, state.inner.count)
                 if ok is None:
                     new_p, s2 = rule(*operands)
