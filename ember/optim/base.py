@@ -310,6 +310,8 @@ class Optimizer:
 
     def hyper_vector(self) -> jax.Array:
         """The numeric hyperparameters as one float32 vector, repacked when one changed."""
+        if not self.dirty and self._hyper_vec is not None:  # every step: nothing changed
+            return self._hyper_vec
         self.opt_state  # noqa: B018  (creates the state and the packing on first use)
         if self._hyper_vec is None or self.dirty:
             if self._hyper_treedef is None:

@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import jax
+import numpy as np
+
 from .program import is_array
 
 
@@ -28,6 +31,8 @@ def fast_key(kind: str, tree: tuple) -> tuple | None:
 
 
 def _plain(x: Any) -> bool:
+    if type(x) is np.ndarray or isinstance(x, jax.Array):  # the per-step common case
+        return True
     return is_array(x) and hasattr(x, "shape") and not hasattr(x, "value")
 
 

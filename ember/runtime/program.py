@@ -41,8 +41,13 @@ def is_array(x: Any) -> bool:
     return (hasattr(x, "shape") and hasattr(x, "dtype")) or isinstance(x, TensorType)
 
 
+_WIDE = (np.dtype(np.float64), np.dtype(np.int64))
+
+
 def canonical_array(x: Any) -> Any:
     """Host arrays in JAX's default precision (float64 -> float32, int64 -> int32)."""
+    if type(x) is np.ndarray and x.dtype not in _WIDE:  # the per-step common case
+        return x
     if isinstance(x, (jax.Array, TensorType)):
         return x
     if isinstance(x, Tensor):
