@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from ember.errors import NonFiniteError, TargetRangeError
 from ember.training.guard import MESSAGES, TARGET_RANGE
 
@@ -28,17 +26,3 @@ def guard_error(where: str, what: str, report: object = None) -> Exception:
         "clip gradients (clip_grad_norm=1.0); or compile with guard='skip' to skip such "
         "batches and count them"
     )
-
-
-class StepLogs(dict):
-    """A train step's logs. Reading them checks the verdicts of steps that have finished,
-    without waiting (see `GuardMixin.poll_guard`); a bad step surfaces within a few steps,
-    at once through `model.check_guard()`, or where `fit` reads logs."""
-
-    def __init__(self, logs: dict, model: Any):
-        super().__init__(logs)
-        self._model = model
-
-    def __getitem__(self, key):
-        self._model.poll_guard()
-        return dict.__getitem__(self, key)

@@ -46,7 +46,6 @@ from .call_keys import fast_key as _fast_key
 from .call_keys import fast_leaves as _fast_leaves
 from .call_keys import shapes as _shapes
 from .checkpoint_state import CheckpointMixin
-from .guard_errors import StepLogs
 from .guarded import GuardMixin
 from .loop import LoopMixin
 from .memory import MemoryMixin
@@ -362,10 +361,9 @@ class CompiledModel(LoopMixin, CheckpointMixin, ShardingMixin, GuardMixin, Memor
         status = logs.pop("status", None)  # the guard's verdict; not a user-facing log
         if self.check_numerics and status is not None and int(status) != 0:  # debug: a read
             self._raise_located(x, y, sample_weight)
-        if self.guard != "raise":
-            return logs
-        self._unchecked.append(status)
-        return StepLogs(logs, self)
+        if self.guard == "raise":  # read every few steps by `poll_guard`
+            self._unchecked.append(status)
+        return logs
 
     def _step_args(self, inputs) -> tuple:
         """A train step's arguments: state (read from the one state model), optimizer
@@ -417,7 +415,6 @@ class CompiledModel(LoopMixin, CheckpointMixin, ShardingMixin, GuardMixin, Memor
         status = logs.pop("status", None)  # cumulative: covers the K steps
         if self.guard == "raise":
             self._unchecked.append(status)
-            return StepLogs(logs, self)
         return logs
 
     def eval_step(self, x, y=None, sample_weight=None) -> dict:
