@@ -44,6 +44,37 @@ def timed(step, x, y, steps: int) -> float:
     return (time.perf_counter() - t0) / steps
 
 
+def blocked(step, x, y, steps: int) -> float:
+    """Median seconds of one step waited for (no pipelining)."""
+    times = []
+    for _ in range(steps):
+        t0 = time.perf_counter()
+        jax.block_until_ready(step(x, y))
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def guard_cost(args, x, y) -> None:
+    print("| Linear layers | raise / off, blocked (range) | raise / off, pipelined (range) |")
+    print("|---|---|---|")
+    for depth in args.depths:
+        steps = {}
+        for guard in ("raise", "off"):
+            em.manual_seed(0)
+            net = Deep(depth)
+            model = em.compile(
+                net, loss=nn.MSELoss(), optimizer=optim.Adam(net.parameters()), guard=guard
+            )
+            steps[guard] = lambda x, y, model=model: model.train_step(x, y)["loss"]
+        ratios = {"blocked": [], "pipelined": []}
+        for _ in range(args.rounds):
+            for kind, measure in (("blocked", blocked), ("pipelined", timed)):
+                on, off = (measure(steps[g], x, y, args.steps) for g in ("raise", "off"))
+                ratios[kind].append(on / off)
+        cells = [f"{statistics.median(r):.3f} ({min(r):.2f}–{max(r):.2f})" for r in ratios.values()]
+        print(f"| {depth} | {cells[0]} | {cells[1]} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--depths", type=int, nargs="+", default=[2, 16, 64])
@@ -51,10 +82,14 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--optimizer", choices=["adam", "sgd"], default="adam")
     parser.add_argument("--guard", choices=["raise", "skip", "off"], default="raise")
+    parser.add_argument("--guard-cost", action="store_true", help="raise vs off only")
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     x = rng.standard_normal((16, 64)).astype(np.float32)
     y = rng.standard_normal((16, 64)).astype(np.float32)
+    if args.guard_cost:
+        guard_cost(args, x, y)
+        return
     print("| Linear layers | parameters (arrays) | ember step | hand-written JAX | ratio |")
     print("|---|---|---|---|---|")
     for depth in args.depths:
