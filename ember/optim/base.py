@@ -313,12 +313,11 @@ class Optimizer:
         if not self.dirty and self._hyper_vec is not None:  # every step: nothing changed
             return self._hyper_vec
         self.opt_state  # noqa: B018  (creates the state and the packing on first use)
-        if self._hyper_vec is None or self.dirty:
-            if self._hyper_treedef is None:
-                self._hyper_vec = jnp.zeros((0,), jnp.float32)
-            else:
-                leaves = jax.tree_util.tree_leaves(self.hyperparams_state())
-                self._hyper_vec = jnp.asarray([float(v) for v in leaves], jnp.float32)
+        if self._hyper_treedef is None:
+            self._hyper_vec = jnp.zeros((0,), jnp.float32)
+        else:
+            leaves = jax.tree_util.tree_leaves(self.hyperparams_state())
+            self._hyper_vec = jnp.asarray([float(v) for v in leaves], jnp.float32)
         return self._hyper_vec
 
     def apply_gradients(
@@ -339,22 +338,22 @@ class Optimizer:
         return jax.tree_util.tree_unflatten(self._hyper_treedef, hyper)
 
     def _apply(self, grads: list, opt_state: Any, params: list, hyper_vec, ok: Any) -> tuple:
-        """One optax update, skipped as a whole under `lax.cond` when `ok` is False."""
-
-        def update(grads, opt_state, params, hyper_vec):
-            state = opt_state
-            if self._hyper_treedef is not None:
-                state = state._replace(hyperparams=self.unpack_hyperparams(hyper_vec))
-            updates, state = self.transform().update(grads, state, params)
-            if self._hyper_treedef is not None:
-                state = state._replace(hyperparams=None)
-            return optax.apply_updates(params, updates), state
-
+        """The whole update, skipped as a whole under `lax.cond` when `ok` is False."""
         if ok is None:
-            return update(grads, opt_state, params, hyper_vec)
+            return self._update_all(grads, opt_state, params, hyper_vec)
         return jax.lax.cond(
-            ok, update, lambda g, s, p, h: (p, s), grads, opt_state, params, hyper_vec
+            ok, self._update_all, lambda g, s, p, h: (p, s), grads, opt_state, params, hyper_vec
         )
+
+    def _update_all(self, grads: list, opt_state: Any, params: list, hyper_vec) -> tuple:
+        """One optax update of every parameter: `(new_params, new_opt_state)`."""
+        state = opt_state
+        if self._hyper_treedef is not None:
+            state = state._replace(hyperparams=self.unpack_hyperparams(hyper_vec))
+        updates, state = self.transform().update(grads, state, params)
+        if self._hyper_treedef is not None:
+            state = state._replace(hyperparams=None)
+        return optax.apply_updates(params, updates), state
 
     def __repr__(self) -> str:
         lines = [f"{type(self).__name__} ("]
