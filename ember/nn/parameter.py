@@ -34,6 +34,7 @@ from ember.frontend.tensor import Tensor
 from ember.frontend.tracer import current_builder
 from ember.graphdef import dtypes
 from ember.graphdef.types import TensorType
+from ember.nn.parameter_stack import StackMember
 
 Initializer = Callable[[np.random.Generator, tuple, str], np.ndarray]
 
@@ -197,6 +198,8 @@ class Parameter(Tensor):
         self._set(stored(tensor))
 
     def _set(self, value: Any) -> None:
+        if type(self._data) is StackMember:  # its layers become separate arrays first
+            self._data.stack.dissolve()
         self._data = value
         self._init = None
         bump_state_version()
@@ -207,6 +210,8 @@ class Parameter(Tensor):
         if data is None:
             self.materialize()
             data = self._data
+        elif type(data) is StackMember:
+            return data.value()
         elif isinstance(data, LazyValue):
             if data.data is None:
                 from ember.frontend.lazy import materialize
@@ -267,6 +272,8 @@ class Parameter(Tensor):
         """Replace the initializer; an already materialized value is re-drawn now."""
         self._init = init
         if self._data is not None:
+            if type(self._data) is StackMember:
+                self._data.stack.dissolve()
             self._data = self._draw(init)
             bump_state_version()
 

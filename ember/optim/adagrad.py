@@ -22,6 +22,8 @@ class Adagrad(RuleOptimizer):
         >>> opt = Adagrad(model.parameters(), lr=1e-2, lr_decay=1e-4)
     """
 
+    stackable = True  # elementwise update
+
     def __init__(
         self,
         params: Iterable | None = None,
@@ -71,6 +73,8 @@ class Adadelta(RuleOptimizer):
     """
 
     complements = ("rho",)
+
+    stackable = True  # elementwise update
 
     def __init__(
         self,

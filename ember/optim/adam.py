@@ -52,6 +52,7 @@ def _rho_t(step, x, terms: int = 24):
 
 class _AdamFamily(RuleOptimizer):
     complements = ("betas0", "betas1")
+    stackable = True  # elementwise updates (NAdam keeps a scalar per parameter: not)
 
 
 class Adam(_AdamFamily):
@@ -188,6 +189,8 @@ class NAdam(_AdamFamily):
     Example:
         >>> opt = NAdam(model.parameters(), lr=2e-3, momentum_decay=4e-3)
     """
+
+    stackable = False  # mu_product: one scalar per parameter
 
     def __init__(
         self,

@@ -109,12 +109,17 @@ class Optimizer:
     # double precision as torch does: float32(1 - 0.999) is accurate, while
     # 1 - float32(0.999) is off by 1.3e-5 relative.
     complements: tuple[str, ...] = ()
+    # True where the update is elementwise given per-group scalars, so several parameters
+    # stacked into one array update exactly like each alone (stacked storage, see
+    # `state_for`)
+    stackable = False
 
     def __init__(self, params: Iterable | None, defaults: dict[str, Any]):
         self.defaults = dict(defaults)
         self.dirty = True
         self._tx: optax.GradientTransformation | None = None
         self._opt_state: Any = None
+        self._state_entries: tuple | None = None  # the stored form of `_opt_state`
         self._hyper_treedef: Any = None
         self._hyper_size = 0
         self._hyper_vec: jax.Array | None = None
@@ -294,6 +299,9 @@ class Optimizer:
         travel as one packed vector (`hyper_vector`), so changing a learning rate
         never retraces and nothing needs donating back.
         """
+        if self._state_entries is not None:  # kept stacked by a compiled step: per parameter
+            self._opt_state = self._unstack_state(self._opt_state, self._state_entries)
+            self._state_entries = None
         if self._opt_state is None:
             values = [jnp.asarray(p._materialized()) for p in self.params]
             state = _distinct_leaves(self.transform().init(values))
@@ -307,6 +315,29 @@ class Optimizer:
     @opt_state.setter
     def opt_state(self, state: Any) -> None:
         self._opt_state = state
+        self._state_entries = None
+
+    def state_for(self, entries: tuple | None) -> Any:
+        """The state in stored form: `entries` are tuples of positions in `self.params`, one
+        per update unit, a unit of several parameters updated as one stacked array (their
+        slots stacked in that order); None: one unit per parameter (`opt_state`)."""
+        if entries is None:
+            return self.opt_state
+        if self._state_entries is entries or self._state_entries == entries:
+            return self._opt_state
+        state = self.opt_state
+        self._opt_state, self._state_entries = self._stack_state(state, entries), entries
+        return self._opt_state
+
+    def set_state(self, state: Any, entries: tuple | None) -> None:
+        """Store a step's new state, given in `state_for(entries)`'s form."""
+        self._opt_state, self._state_entries = state, entries
+
+    def _stack_state(self, state: Any, entries: tuple) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} keeps its state per parameter")
+
+    def _unstack_state(self, state: Any, entries: tuple) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} keeps its state per parameter")
 
     def hyper_vector(self) -> jax.Array:
         """The numeric hyperparameters as one float32 vector, repacked when one changed."""
@@ -321,14 +352,26 @@ class Optimizer:
         return self._hyper_vec
 
     def apply_gradients(
-        self, grads: list, opt_state: Any, params: list, hyper_vec, ok: Any = None
+        self,
+        grads: list,
+        opt_state: Any,
+        params: list,
+        hyper_vec,
+        ok: Any = None,
+        entries: tuple | None = None,
     ) -> tuple:
-        """Traceable update: `(new_params, new_opt_state)` for flat lists over `self.params`.
+        """Traceable update: `(new_params, new_opt_state)` for flat lists over `self.params`
+        (or over its stored units, `entries`: see `state_for`).
 
         `ok` (a traced bool, the guard's verdict): when False, parameters and state come
         back unchanged, bit for bit.
         """
+        if entries is not None:
+            return self._apply_stacked(list(grads), opt_state, list(params), hyper_vec, ok, entries)
         return self._apply(list(grads), opt_state, list(params), hyper_vec, ok)
+
+    def _apply_stacked(self, grads, opt_state, params, hyper_vec, ok, entries) -> tuple:
+        raise NotImplementedError(f"{type(self).__name__} updates per parameter")
 
     def unpack_hyperparams(self, hyper_vec) -> tuple | None:
         """`OptimizerState.hyperparams` (per group: name -> scalar) from the packed vector."""

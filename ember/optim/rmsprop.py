@@ -24,6 +24,8 @@ class RMSprop(RuleOptimizer):
 
     complements = ("alpha",)
 
+    stackable = True  # elementwise update
+
     def __init__(
         self,
         params: Iterable | None = None,

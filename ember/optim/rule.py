@@ -71,7 +71,8 @@ class RuleOptimizer(Optimizer):
 
     def build(self, named_params: list[tuple[str, Any]]) -> optax.GradientTransformation:
         labels = self.group_labels(named_params)
-        groups = self._mark_built()
+        groups = self._groups = self._mark_built()
+        self._labels, self._rules, self._stacked_steps = tuple(labels), {}, {}
 
         def init(params):
             params = _as_list(params, len(labels))
@@ -82,37 +83,50 @@ class RuleOptimizer(Optimizer):
             inner = RuleState(jnp.zeros([], jnp.int32), slots)
             return OptimizerState(self.hyperparams_state(), inner)
 
-        rules: dict[int, Any] = {}
+        step = self._rule_step = self._make_step(tuple(labels))
 
-        def rule_of(lb: int):
-            """The update of one parameter of group `lb`, jitted so that JAX traces it once
-            per shape and dtype (a 48-layer model repeats the same few hundred times)."""
-            if lb not in rules:
+        def update(grads, state, params=None):
+            if params is None:
+                raise ValueError(f"{type(self).__name__} needs the current params")
+            new_params, state = step(grads, state, params)
+            # Returning new_p - p (exact by Sterbenz's lemma while p changes by less
+            # than 2x) makes optax.apply_updates land on new_p bit for bit.
+            updates = [
+                n - p for n, p in zip(new_params, _as_list(params, len(labels)), strict=True)
+            ]
+            return _like(grads, updates), state
 
-                def rule(g, p, s, hyper, count):
-                    # Everything scalar is derived here, inside the branch: XLA:CPU then
-                    # fuses it into the update's kernel instead of running one tiny kernel
-                    # per hyperparameter, and a guarded and an unguarded step compile to
-                    # the same arithmetic. `hyper`: the packed vector, or the groups' dicts.
-                    per_group = (
-                        hyper if isinstance(hyper, tuple) else self.unpack_hyperparams(hyper)
-                    )
-                    dt = _compute_dtype(p.dtype)
-                    group = {**groups[lb], "param_dtype": p.dtype}
-                    hp = {k: v.astype(dt) for k, v in per_group[lb].items()}
-                    step = optax.safe_int32_increment(count).astype(dt)
-                    hp.update(self._scalars(hp, group, step))
-                    cast = jax.tree.map(lambda x: x.astype(_compute_dtype(x.dtype)), s)
-                    new_p, s2 = self._update(g.astype(dt), p.astype(dt), cast, hp, group, step)
-                    return new_p.astype(p.dtype), jax.tree.map(
-                        lambda n, o: n.astype(o.dtype), s2, s
-                    )
+        return optax.GradientTransformation(init, update)
 
-                rules[lb] = jax.jit(rule)
-            return rules[lb]
+    def _rule_of(self, lb: int):
+        """The update of one parameter of group `lb`, jitted so that JAX traces it once
+        per shape and dtype (a 48-layer model repeats the same few hundred times)."""
+        if lb not in self._rules:
+            groups = self._groups
+
+            def rule(g, p, s, hyper, count):
+                # Everything scalar is derived here, inside the branch: XLA:CPU then
+                # fuses it into the update's kernel instead of running one tiny kernel
+                # per hyperparameter, and a guarded and an unguarded step compile to
+                # the same arithmetic. `hyper`: the packed vector, or the groups' dicts.
+                per_group = hyper if isinstance(hyper, tuple) else self.unpack_hyperparams(hyper)
+                dt = _compute_dtype(p.dtype)
+                group = {**groups[lb], "param_dtype": p.dtype}
+                hp = {k: v.astype(dt) for k, v in per_group[lb].items()}
+                step = optax.safe_int32_increment(count).astype(dt)
+                hp.update(self._scalars(hp, group, step))
+                cast = jax.tree.map(lambda x: x.astype(_compute_dtype(x.dtype)), s)
+                new_p, s2 = self._update(g.astype(dt), p.astype(dt), cast, hp, group, step)
+                return new_p.astype(p.dtype), jax.tree.map(lambda n, o: n.astype(o.dtype), s2, s)
+
+            self._rules[lb] = jax.jit(rule)
+        return self._rules[lb]
+
+    def _make_step(self, labels: tuple[int, ...]):
+        """The update over units with these group labels (parameters, or stacks of them)."""
 
         def step(grads, state, params, ok=None, hyper_vec=None):
-            """(new params, new state); with `ok` (a traced bool) each parameter's update
+            """(new params, new state); with `ok` (a traced bool) each unit's update
             runs under its own `lax.cond`, so a bad step keeps every array bit for bit.
             `hyper_vec`: the packed hyperparameters (`state.hyperparams` is then None)."""
             grads, params = _as_list(grads, len(labels)), _as_list(params, len(labels))
@@ -125,7 +139,7 @@ class RuleOptimizer(Optimizer):
                     new_params.append(p)
                     new_slots.append(s)
                     continue
-                rule = rule_of(lb)
+                rule = self._rule_of(lb)
                 operands = (g, p, s, hyper, state.inner.count)
                 if ok is None:
                     new_p, s2 = rule(*operands)
@@ -142,19 +156,45 @@ class RuleOptimizer(Optimizer):
             inner = RuleState(count, tuple(new_slots))
             return new_params, OptimizerState(state.hyperparams, inner)
 
-        def update(grads, state, params=None):
-            if params is None:
-                raise ValueError(f"{type(self).__name__} needs the current params")
-            new_params, state = step(grads, state, params)
-            # Returning new_p - p (exact by Sterbenz's lemma while p changes by less
-            # than 2x) makes optax.apply_updates land on new_p bit for bit.
-            updates = [
-                n - p for n, p in zip(new_params, _as_list(params, len(labels)), strict=True)
-            ]
-            return _like(grads, updates), state
+        return step
 
-        self._rule_step = step
-        return optax.GradientTransformation(init, update)
+    def _apply_stacked(self, grads, opt_state, params, hyper_vec, ok, entries) -> tuple:
+        self.transform()  # builds the per-group rules
+        labels = tuple(self._labels[e[0]] for e in entries)
+        step = self._stacked_steps.get(labels)
+        if step is None:
+            step = self._stacked_steps[labels] = self._make_step(labels)
+        if ok is not None and len(entries) > PER_PARAMETER_GUARD_MAX:
+            return jax.lax.cond(
+                ok,
+                lambda g, s, p, h: step(g, s, p, None, h),
+                lambda g, s, p, h: (p, s),
+                grads,
+                opt_state,
+                params,
+                hyper_vec,
+            )
+        return step(grads, opt_state, params, ok, hyper_vec)
+
+    def _stack_state(self, state: Any, entries: tuple) -> Any:
+        slots = state.inner.slots
+        stacked = tuple(
+            slots[e[0]]
+            if len(e) == 1
+            else jax.tree.map(lambda *xs: jnp.stack(xs), *(slots[i] for i in e))
+            for e in entries
+        )
+        return state._replace(inner=RuleState(state.inner.count, stacked))
+
+    def _unstack_state(self, state: Any, entries: tuple) -> Any:
+        slots: list = [None] * sum(len(e) for e in entries)
+        for e, s in zip(entries, state.inner.slots, strict=True):
+            if len(e) == 1:
+                slots[e[0]] = s
+            else:
+                for k, i in enumerate(e):
+                    slots[i] = jax.tree.map(lambda x, k=k: x[k], s)
+        return state._replace(inner=RuleState(state.inner.count, tuple(slots)))
 
     def _apply(self, grads: list, opt_state: Any, params: list, hyper_vec, ok: Any) -> tuple:
         # Past PER_PARAMETER_GUARD_MAX parameters the base class's one conditional around

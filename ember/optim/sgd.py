@@ -23,6 +23,8 @@ class SGD(RuleOptimizer):
         >>> opt = SGD(model.parameters(), lr=0.1, momentum=0.9, nesterov=True)
     """
 
+    stackable = True  # elementwise update
+
     def __init__(
         self,
         params: Iterable | None = None,

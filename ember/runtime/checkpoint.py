@@ -56,7 +56,7 @@ def _arrays(model) -> dict[str, Any]:
         out["run/sums"] = model.run["sums"]
     for i, leaf in enumerate(jax.tree_util.tree_leaves(model.run.get("carry"))):
         out[f"run/carry/{i}"] = leaf
-    for k, group in enumerate(model.run.get("grad_acc") or []):
+    for k, group in enumerate(model.grad_acc_per_param() or []):
         for i, leaf in enumerate(group):
             out[f"run/grad_acc/{k}/{i}"] = leaf
     return {k: jnp.asarray(v) for k, v in out.items()}
@@ -124,9 +124,9 @@ def _prepare(model, meta: dict) -> None:
         leaves = [jnp.zeros(structure[k][0], structure[k][1]) for k in keys]
         model.run["carry"] = _zeros_like_json(meta["carry"], leaves)
     if "run/grad_acc/0/0" in structure and not model.run.get("grad_acc"):
-        model.run["grad_acc"] = [
-            [jnp.zeros(p.shape, p.dtype) for p in opt.params] for opt in model.optimizers.values()
-        ]
+        model.run["grad_acc"] = model.grad_acc_stored(
+            [[jnp.zeros(p.shape, p.dtype) for p in opt.params] for opt in model.optimizers.values()]
+        )
 
 
 def _jsonable(v: Any) -> Any:
@@ -323,7 +323,9 @@ def _write(model, restored: dict, meta: dict) -> None:
             treedef, [restored[f"run/carry/{i}"] for i in range(treedef.num_leaves)]
         )
     if model.run.get("grad_acc"):
-        model.run["grad_acc"] = [
-            [restored[f"run/grad_acc/{k}/{i}"] for i in range(len(g))]
-            for k, g in enumerate(model.run["grad_acc"])
-        ]
+        model.run["grad_acc"] = model.grad_acc_stored(
+            [
+                [restored[f"run/grad_acc/{k}/{i}"] for i in range(len(g))]
+                for k, g in enumerate(model.grad_acc_per_param())
+            ]
+        )

@@ -26,6 +26,7 @@ from ember.graphdef.ir import FrozenDict
 from ember.graphdef.pytree import tree_unflatten
 from ember.nn import module as module_lib
 from ember.nn.module import Module
+from ember.nn.parameter_stack import unstack_parameters
 
 from .eager import call_names
 from .program import CallSignature, ProgramCache, build_program, describe_context, describe_inputs
@@ -78,6 +79,7 @@ class Executor:
                 f"{len(params)} parameters has a .grad; fix: call loss.backward() before "
                 "optimizer.step() (and optimizer.zero_grad() before the next backward)"
             )
+        unstack_parameters(params)  # this update writes each parameter's own array
         for p in params:
             p._materialized()  # pending initial values are computed first
         grad_values = [g.value for g in grads if g is not None]

@@ -30,6 +30,7 @@ from ember.training import gradients
 from ember.training.guard import empty_record
 from ember.training.metrics import resolve_metrics
 from ember.training.objective import Objective
+from ember.training.stacked_storage import StorageLayout
 from ember.training.steps import (
     OptimizerPlan,
     StepPlan,
@@ -59,10 +60,13 @@ from .program import (
     is_array,
 )
 from .sharded import ShardingMixin, make_plan
+from .stacked import StackedStorageMixin
 from .state import StateView
 
 
-class CompiledModel(LoopMixin, CheckpointMixin, ShardingMixin, GuardMixin, MemoryMixin):
+class CompiledModel(
+    LoopMixin, CheckpointMixin, ShardingMixin, GuardMixin, MemoryMixin, StackedStorageMixin
+):
     """A Module with a loss, optimizer(s) and metrics, compiled to fused XLA steps.
 
     >>> model = em.compile(net, loss=nn.CrossEntropyLoss(), optimizer=optim.SGD(lr=0.01))
@@ -107,6 +111,9 @@ class CompiledModel(LoopMixin, CheckpointMixin, ShardingMixin, GuardMixin, Memor
             raise ValueError(f"steps_per_execution must be >= 1, got {steps_per_execution}")
         self.steps_per_execution = int(steps_per_execution)
         self.extra_passes = _precision_passes(precision)
+        self.scan_layers = bool(scan_layers)
+        self.storage: StorageLayout | None = None  # stacked storage of scanned layers
+        self._opt_entries: tuple = ()  # per optimizer: its units (`Optimizer.state_for`)
         self.structural_passes = (
             *((scan_repeated_blocks,) if scan_layers else ()),
             *((rematerialize(remat),) if remat else ()),
@@ -214,7 +221,7 @@ class CompiledModel(LoopMixin, CheckpointMixin, ShardingMixin, GuardMixin, Memor
     def _program(self, kind: str, signature: CallSignature):
         """The step of a kind for a call signature, traced and assembled once."""
         self.view.refresh()
-        key = (kind, signature, self.view.signature)
+        key = (kind, signature, self.view.signature, self.storage)
         entry = self.programs.get(key)
         if entry is not None:
             return entry
@@ -230,6 +237,9 @@ class CompiledModel(LoopMixin, CheckpointMixin, ShardingMixin, GuardMixin, Memor
             structural_passes=self.structural_passes,
             mesh=self.mesh,
         )
+        if kind == "train":
+            self._choose_storage(program)
+            key = (kind, signature, self.view.signature, self.storage)
         step = self._assemble(kind, program)
         if kind == "train":
             self._place_optimizers()
@@ -256,8 +266,11 @@ class CompiledModel(LoopMixin, CheckpointMixin, ShardingMixin, GuardMixin, Memor
                 f"{list(self.layout.names)}; fix: return the same dict keys from every step"
             )
         position = {id(p): i for i, p in enumerate(self.view.params)}
+        stored = self.storage.stored_position() if self.storage is not None else None
         plans = []
-        for loss_name, opt in zip(loss_names, self.optimizers.values(), strict=False):
+        for k, (loss_name, opt) in enumerate(
+            zip(loss_names, self.optimizers.values(), strict=False)
+        ):
             missing = [k for k, p in enumerate(opt.params) if id(p) not in position]
             if missing:
                 shapes = [tuple(opt.params[k].shape) for k in missing]
@@ -267,14 +280,16 @@ class CompiledModel(LoopMixin, CheckpointMixin, ShardingMixin, GuardMixin, Memor
                     "parameters of this module (net.parameters()), or compile a module that "
                     "contains them all"
                 )
-            plans.append(
-                OptimizerPlan(
-                    opt,
-                    loss_name,
-                    tuple(position[id(p)] for p in opt.params),
-                    tuple(not p.requires_grad for p in opt.params),
-                )
-            )
+            entries = self._opt_entries[k] if stored is not None else None
+            if entries is not None:  # one entry per unit: a stack or one parameter
+                firsts = [opt.params[e[0]] for e in entries]
+                index = tuple(stored[position[id(p)]] for p in firsts)
+                frozen = tuple(not p.requires_grad for p in firsts)
+            else:
+                index = tuple(position[id(p)] for p in opt.params)
+                index = index if stored is None else tuple(stored[i] for i in index)
+                frozen = tuple(not p.requires_grad for p in opt.params)
+            plans.append(OptimizerPlan(opt, loss_name, index, frozen, entries))
         return StepPlan(
             tuple(plans),
             self.layout,
@@ -282,11 +297,12 @@ class CompiledModel(LoopMixin, CheckpointMixin, ShardingMixin, GuardMixin, Memor
             self.accumulate_steps,
             self.guard,
             self._state_layout(),
+            self.storage,
         )
 
     def _assemble(self, kind: str, program) -> Callable:
         if kind == "predict":
-            return build_predict_step(program)
+            return build_predict_step(program, self.storage)
         plan = self._plan(program)
         if kind == "eval":
             return build_eval_step(program, plan)
@@ -296,8 +312,9 @@ class CompiledModel(LoopMixin, CheckpointMixin, ShardingMixin, GuardMixin, Memor
                 "em.compile(net, loss=..., optimizer=optim.SGD(net.parameters(), lr=0.01))"
             )
         if self.accumulate_steps > 1 and "grad_acc" not in self.run:
+            stored = self.view.read_stored()[0]
             self.run["grad_acc"] = [
-                [jnp.zeros(p.shape, p.dtype) for p in op.optimizer.params] for op in plan.optimizers
+                [jnp.zeros_like(stored[i]) for i in op.opt_index] for op in plan.optimizers
             ]
         return build_train_step(program, plan)
 
@@ -355,9 +372,7 @@ class CompiledModel(LoopMixin, CheckpointMixin, ShardingMixin, GuardMixin, Memor
         self.poll_guard()
         sync()  # pending lazy tensors may read the arrays this step donates
         params, buffers, opt_states, self.run, logs = step(*self._step_args(inputs))
-        self.view.write(params, buffers)
-        for o, s in zip(self.optimizers.values(), opt_states, strict=True):
-            o.opt_state = s
+        self._store(params, buffers, opt_states)
         status = logs.pop("status", None)  # the guard's verdict; not a user-facing log
         if self.check_numerics and status is not None and int(status) != 0:  # debug: a read
             self._raise_located(x, y, sample_weight)
@@ -368,12 +383,16 @@ class CompiledModel(LoopMixin, CheckpointMixin, ShardingMixin, GuardMixin, Memor
     def _step_args(self, inputs) -> tuple:
         """A train step's arguments: state (read from the one state model), optimizer
         states and hyperparameters, run state, RNG key, then the batch."""
-        params, buffers = self.view.read()
+        params, buffers = self.view.read_stored()
         opts = self.optimizers.values()
+        if self.storage is None:
+            opt_states = tuple(o.opt_state for o in opts)
+        else:
+            opt_states = tuple(o.state_for(e) for o, e in zip(opts, self._opt_entries, strict=True))
         return (
             params,
             buffers,
-            tuple(o.opt_state for o in opts),
+            opt_states,
             self._donated_run(),
             tuple(o.hyper_vector() for o in opts),
             self.rng,
@@ -399,7 +418,7 @@ class CompiledModel(LoopMixin, CheckpointMixin, ShardingMixin, GuardMixin, Memor
             return logs
         k = len(batches)
         self.view.refresh()
-        key = ("train", k, signature, self.view.signature)
+        key = ("train", k, signature, self.view.signature, self.storage)
         step = self.programs.get(key)
         if step is None:
             program = self._program("train", signature)[1]
@@ -409,9 +428,7 @@ class CompiledModel(LoopMixin, CheckpointMixin, ShardingMixin, GuardMixin, Memor
         stacked = self._place_inputs(stacked, axis=1)
         sync()
         params, buffers, opt_states, self.run, logs = step(*self._step_args(stacked))
-        self.view.write(params, buffers)
-        for o, s in zip(self.optimizers.values(), opt_states, strict=True):
-            o.opt_state = s
+        self._store(params, buffers, opt_states)
         status = logs.pop("status", None)  # cumulative: covers the K steps
         if self.guard == "raise":
             self._unchecked.append(status)
@@ -421,7 +438,7 @@ class CompiledModel(LoopMixin, CheckpointMixin, ShardingMixin, GuardMixin, Memor
         tree = self._tree("eval", x, y, sample_weight)
         step, inputs = self._lookup("eval", tree, _fast_key("eval", tree))
         inputs = self._place_inputs(inputs, strict=False)
-        params, buffers = self.view.read()
+        params, buffers = self.view.read_stored()
         if self.run["sums"] is None:
             self.reset_metrics()
         self.run["sums"], logs, self.eval_carry = step(
@@ -440,7 +457,7 @@ class CompiledModel(LoopMixin, CheckpointMixin, ShardingMixin, GuardMixin, Memor
             fast_key = None
         step, inputs = self._lookup("predict", tree, fast_key)
         inputs = self._place_inputs(inputs, strict=False)
-        params, buffers = self.view.read()
+        params, buffers = self.view.read_stored()
         outputs, _ = step(params, buffers, inputs, self.eval_rng, self._next_eval())
         signature = CallSignature.of(tree)[0]
         return outputs, self._program("predict", signature)[1].out_tree

@@ -24,7 +24,8 @@ import numpy as np
 from ember.frontend.lazy import LazyValue, materialize
 from ember.graphdef import TensorType
 from ember.nn.module import Module
-from ember.nn.parameter import STATE_VERSION, Parameter
+from ember.nn.parameter import STATE_VERSION, Parameter, bump_state_version
+from ember.nn.parameter_stack import ParameterStack, StackMember, unstack_parameters
 
 
 class StateView:
@@ -43,8 +44,18 @@ class StateView:
         self.roots = list(roots)
         self.materialize = materialize  # False: names and signature only (lazy calls)
         self.placement = placement  # a ShardingPlan: state lives in its layout on a mesh
+        self.units: tuple[tuple[Parameter, ...], ...] = ()  # stacked storage: `set_units`
+        self.stacks: list[ParameterStack] = []
         self.version = -1
         self.refresh()
+
+    def set_units(self, units: tuple[tuple[Parameter, ...], ...]) -> None:
+        """Keep each unit's parameters (stacked in that order) as one stacked array (see
+        `ember.nn.parameter_stack`); `read_stored` then yields the stacks first, then the
+        other parameters in order. `unit_index`/`rest`: the positions in `params`."""
+        if units != self.units:
+            self.units = units
+            self.version = -1
 
     def refresh(self) -> bool:
         """Re-resolve if anything changed since the last call; True when it did."""
@@ -69,6 +80,12 @@ class StateView:
         self.buffer_names = tuple(n for n, _, _ in buffers)
         self.buffer_slots = [(m, b) for _, m, b in buffers]
         self._to_device()
+        self._index_units()
+        if self.units:
+            self._stack_units()
+        self._members = any(type(p._data) is StackMember for p in self.params)
+        if self.units:
+            self._rest_members = any(type(self.params[i]._data) is StackMember for i in self.rest)
         self.signature = (
             tuple((n, p.shape, p.dtype, p.requires_grad) for n, p in params),
             tuple((n, tuple(m._buffers[b].shape), str(m._buffers[b].dtype)) for n, m, b in buffers),
@@ -103,9 +120,36 @@ class StateView:
             m._buffers[b] = arr
             seen.add(id(arr))
 
+    def _index_units(self) -> None:
+        position = {id(p): i for i, p in enumerate(self.params)}
+        if any(id(p) not in position for u in self.units for p in u):
+            self.units = ()  # the module tree changed: the model decides again
+        self.unit_index = tuple(tuple(position[id(p)] for p in u) for u in self.units)
+        stacked = {i for u in self.unit_index for i in u}
+        self.rest = tuple(i for i in range(len(self.params)) if i not in stacked)
+
+    def _stack_units(self) -> None:
+        """One `ParameterStack` per unit: kept when its members still form it, else built."""
+        self.stacks, created = [], False
+        for members in self.units:
+            first = members[0]._data
+            if type(first) is StackMember and first.stack.alive and _forms(first.stack, members):
+                self.stacks.append(first.stack)
+                continue
+            unstack_parameters(members)
+            values = [jnp.asarray(m._materialized()) for m in members]
+            stack = ParameterStack(members, jnp.stack(values))
+            for k, m in enumerate(members):
+                m._data = StackMember(stack, k, m.shape, m._dtype)
+            self.stacks.append(stack)
+            created = True
+        if created:  # other views read these parameters through their stacks from now on
+            bump_state_version()
+
     def _place(self, plan: Any) -> None:
         """Every array in the plan's layout; an undrawn parameter is drawn and sent shard by
         shard, so no device ever holds a whole FSDP/tensor-parallel parameter."""
+        unstack_parameters(self.params)
         seen: set[int] = set()
         for name, p in zip(self.param_names, self.params, strict=True):
             arr = plan.place_param(name, p)
@@ -125,6 +169,12 @@ class StateView:
 
     # -- per call --------------------------------------------------------------------
     def read(self) -> tuple[list, list]:
+        buffers = self._buffers()
+        if self._members:
+            return [p._materialized() for p in self.params], buffers
+        return [p._data for p in self.params], buffers
+
+    def _buffers(self) -> list:
         if self.version != STATE_VERSION[0]:
             self.refresh()
         buffers = [m._buffers[b] for m, b in self.buffer_slots]
@@ -134,15 +184,40 @@ class StateView:
                 if type(x) is LazyValue:
                     m._buffers[b] = x.data
             buffers = [m._buffers[b] for m, b in self.buffer_slots]
-        return [p._data for p in self.params], buffers
+        return buffers
 
     def write(self, params: Sequence | None, buffers: Sequence | None) -> None:
         if params is not None:
+            if self._members:  # per-layer values: stacked parameters get their own again
+                unstack_parameters(self.params)
             for p, value in zip(self.params, params, strict=True):
                 p._data = value
         if buffers is not None:
             for (m, b), value in zip(self.buffer_slots, buffers, strict=True):
                 m._buffers[b] = value
+
+    def read_stored(self) -> tuple[list, list]:
+        """Like `read`, but in stored form: the units' stacked arrays, then the others."""
+        if not self.units:
+            return self.read()
+        buffers = self._buffers()
+        stacks = [s.array for s in self.stacks]
+        if self._rest_members:
+            return stacks + [self.params[i]._materialized() for i in self.rest], buffers
+        return stacks + [self.params[i]._data for i in self.rest], buffers
+
+    def write_stored(self, stored: Sequence, buffers: Sequence | None) -> None:
+        """Store a step's results given in `read_stored`'s form."""
+        if not self.units:
+            return self.write(stored, buffers)
+        n = len(self.stacks)
+        for stack, value in zip(self.stacks, stored[:n], strict=True):
+            stack.store(value)
+        if self._rest_members:
+            unstack_parameters([self.params[i] for i in self.rest])
+        for i, value in zip(self.rest, stored[n:], strict=True):
+            self.params[i]._data = value
+        self.write(None, buffers)
 
     # -- description -----------------------------------------------------------------
     def param_types(self) -> list[TensorType]:
@@ -158,6 +233,12 @@ class StateView:
             "params": dict(zip(self.param_names, params, strict=True)),
             "buffers": dict(zip(self.buffer_names, buffers, strict=True)),
         }
+
+
+def _forms(stack: ParameterStack, members: list) -> bool:
+    return len(stack.members) == len(members) and all(
+        a is b for a, b in zip(stack.members, members, strict=True)
+    )
 
 
 def _default_precision(arr: Any) -> Any:

@@ -31,6 +31,7 @@ import numpy as np
 
 from ember.graphdef.pytree import tree_unflatten
 from ember.training.guard import OK, guard_status, keep_if_bad, pending_status
+from ember.training.stacked_storage import StorageLayout, expander
 
 
 def step_key(base_key, step):
@@ -91,6 +92,8 @@ class OptimizerPlan:
     loss: str
     opt_index: tuple[int, ...]
     frozen: tuple[bool, ...]
+    # stacked storage: per entry of `opt_index`, its positions in `optimizer.params`
+    entries: tuple[tuple[int, ...], ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,13 @@ class StepPlan:
     guard: str = "raise"  # "raise" | "skip" | "off": see `guard.py`
     # on a mesh: (params, buffers, opt_states) -> the same, constrained to their layout
     state_layout: Callable | None = None
+    # stacked storage: `params` arrive in this stored form (see stacked_storage.py)
+    storage: StorageLayout | None = None
+
+
+def per_layer(storage: StorageLayout | None) -> Callable[[list], list]:
+    """The programs' parameter list from the stored one (identity without stacking)."""
+    return list if storage is None else expander(storage)
 
 
 def _accumulate(sums, result: dict, layout: SumsLayout):
@@ -169,9 +179,10 @@ def train_step_function(program: Any, plan: StepPlan) -> Callable:
     fn, out_tree = program.lowered.fn, program.out_tree
     uses_rng = program.lowered.uses_rng
     n_acc = plan.accumulate_steps
+    expand = per_layer(plan.storage)
 
     def evaluate(params, buffers, inputs, key):
-        outs, new_buffers = fn(params, buffers, inputs, key)
+        outs, new_buffers = fn(expand(params), buffers, inputs, key)
         return tree_unflatten(out_tree, outs), new_buffers
 
     def grads_of(op: OptimizerPlan, params, buffers, inputs, key):
@@ -193,7 +204,9 @@ def train_step_function(program: Any, plan: StepPlan) -> Callable:
         if any(op.frozen):
             grads = [jnp.zeros_like(g) if f else g for g, f in zip(grads, op.frozen, strict=True)]
         current = [params[i] for i in op.opt_index]
-        new, opt_state = op.optimizer.apply_gradients(grads, opt_state, current, hyper, ok)
+        new, opt_state = op.optimizer.apply_gradients(
+            grads, opt_state, current, hyper, ok, op.entries
+        )
         params = list(params)
         for i, old, value, f in zip(op.opt_index, current, new, op.frozen, strict=True):
             params[i] = old if f else value
@@ -266,9 +279,10 @@ def build_eval_step(program: Any, plan: StepPlan) -> Callable:
     `fold_in(rng, count)`."""
     fn, out_tree = program.lowered.fn, program.out_tree
     uses_rng = program.lowered.uses_rng
+    expand = per_layer(plan.storage)
 
     def eval_step(params, buffers, sums, inputs, rng, count):
-        outs, _ = fn(params, buffers, inputs, step_key(rng, count) if uses_rng else None)
+        outs, _ = fn(expand(params), buffers, inputs, step_key(rng, count) if uses_rng else None)
         result = tree_unflatten(out_tree, outs)
         sums, logs = _accumulate(sums, result, plan.layout)
         return sums, logs, _carry(result)
@@ -276,11 +290,12 @@ def build_eval_step(program: Any, plan: StepPlan) -> Callable:
     return jax.jit(eval_step, donate_argnums=2)
 
 
-def build_predict_step(program: Any) -> Callable:
+def build_predict_step(program: Any, storage: StorageLayout | None = None) -> Callable:
     """predict_step(params, buffers, inputs, rng, count) -> (outputs, new_buffers)."""
     fn, uses_rng = program.lowered.fn, program.lowered.uses_rng
+    expand = per_layer(storage)
 
     def predict_step(params, buffers, inputs, rng, count):
-        return fn(params, buffers, inputs, step_key(rng, count) if uses_rng else None)
+        return fn(expand(params), buffers, inputs, step_key(rng, count) if uses_rng else None)
 
     return jax.jit(predict_step)
