@@ -160,14 +160,26 @@ def _load_state(net, opt, model, batch):
     model.train_step(*batch)
 
 
+def _freeze_layer(net, opt, model, batch):
+    net.blocks[1].fc.weight.requires_grad_(False)  # its stack is split up; the others stay
+    model.train_step(*batch)
+
+
+def _evaluate(net, opt, model, batch):
+    model.eval_step(*batch)
+    model.train_step(*batch)
+
+
 @pytest.mark.parametrize(
     "actions",
     [
         [_compiled, _literal, _compiled, _literal, _compiled],
         [_compiled, _write_layer, _compiled],
         [_compiled, _load_state, _compiled],
+        [_compiled, _freeze_layer, _compiled],
+        [_evaluate, _compiled, _evaluate],
     ],
-    ids=["literal-loop", "write-a-layer", "load-state-dict"],
+    ids=["literal-loop", "write-a-layer", "load-state-dict", "freeze-a-layer", "eval-first"],
 )
 def test_every_runner_sees_one_state(actions):
     net_a, opt_a = _sequence(optim.AdamW, actions)

@@ -53,7 +53,8 @@ class StateView:
         """Keep each unit's parameters (stacked in that order) as one stacked array (see
         `ember.nn.parameter_stack`); `read_stored` then yields the stacks first, then the
         other parameters in order. `unit_index`/`rest`: the positions in `params`."""
-        if units != self.units:
+        ids = tuple(tuple(map(id, u)) for u in units)  # by identity: `==` is elementwise
+        if ids != tuple(tuple(map(id, u)) for u in self.units):
             self.units = units
             self.version = -1
 
