@@ -268,7 +268,7 @@ class CompiledModel(
         position = {id(p): i for i, p in enumerate(self.view.params)}
         stored = self.storage.stored_position() if self.storage is not None else None
         plans = []
-        for k, (loss_name, opt) in enumerate(
+        for n, (loss_name, opt) in enumerate(
             zip(loss_names, self.optimizers.values(), strict=False)
         ):
             missing = [k for k, p in enumerate(opt.params) if id(p) not in position]
@@ -280,7 +280,7 @@ class CompiledModel(
                     "parameters of this module (net.parameters()), or compile a module that "
                     "contains them all"
                 )
-            entries = self._opt_entries[k] if stored is not None else None
+            entries = self._opt_entries[n] if stored is not None else None
             if entries is not None:  # one entry per unit: a stack or one parameter
                 firsts = [opt.params[e[0]] for e in entries]
                 index = tuple(stored[position[id(p)]] for p in firsts)
