@@ -183,16 +183,6 @@ SLICE = OpInfo(
             lambda a: torch.narrow(t(a), -1, -3, 2),
             "narrow-negative",
         ),
-        Sample(
-            lambda a: a.split([1, 3], dim=1),
-            (randn(2, 4),),
-            lambda a: t(a).split([1, 3], dim=1),
-            "split-sizes",
-        ),
-        Sample(lambda a: a.split(2), (randn(5, 2),), lambda a: t(a).split(2), "split-size"),
-        Sample(lambda a: a.chunk(3, 1), (randn(2, 7),), lambda a: t(a).chunk(3, 1), "chunk"),
-        Sample(lambda a: a.chunk(4), (randn(5),), lambda a: t(a).chunk(4), "chunk-fewer"),
-        Sample(lambda a: a.unbind(1), (randn(2, 3),), lambda a: t(a).unbind(1), "unbind"),
         Sample(lambda a: a.T[1:], (randn(3, 4),), lambda a: t(a).T[1:], "permuted"),
     ],
     errors=[
@@ -209,6 +199,30 @@ SLICE = OpInfo(
         ErrorSample(
             lambda a: a.narrow(0, 2, 2), (randn(3, 2),), ShapeError, r"narrow: start 2 \+ length 2"
         ),
+    ],
+)
+
+SPLIT = OpInfo(
+    "split",
+    [
+        Sample(
+            lambda a: a.split([1, 3], dim=1),
+            (randn(2, 4),),
+            lambda a: t(a).split([1, 3], dim=1),
+            "split-sizes",
+        ),
+        Sample(lambda a: a.split(2), (randn(5, 2),), lambda a: t(a).split(2), "split-size"),
+        Sample(lambda a: a.chunk(3, 1), (randn(2, 7),), lambda a: t(a).chunk(3, 1), "chunk"),
+        Sample(lambda a: a.chunk(4), (randn(5),), lambda a: t(a).chunk(4), "chunk-fewer"),
+        Sample(lambda a: a.unbind(1), (randn(2, 3),), lambda a: t(a).unbind(1), "unbind"),
+        Sample(
+            lambda a: a.split([2, 0, 1], dim=-1),
+            (randn(2, 3),),
+            lambda a: t(a).split([2, 0, 1], dim=-1),
+            "empty-piece",
+        ),
+    ],
+    errors=[
         ErrorSample(
             lambda a: a.split([1, 1]),
             (randn(3, 2),),
@@ -382,6 +396,7 @@ OP_DB = [
     TRANSPOSE,
     BROADCAST_TO,
     SLICE,
+    SPLIT,
     CONCATENATE,
     STACK,
     FLIP,

@@ -29,6 +29,9 @@ RULES = {
     "transpose": lambda ctx, x, perm: jnp.transpose(x, perm),
     "broadcast_to": lambda ctx, x, shape: jnp.broadcast_to(x, shape),
     "slice": lambda ctx, x, starts, stops, steps: jax.lax.slice(x, starts, stops, steps),
+    # lax.split, not one slice per piece: its transpose is one concatenate, while the
+    # pieces' slices transpose to zero-padded copies that XLA then adds up
+    "split": lambda ctx, x, sizes, dim: tuple(jax.lax.split(x, sizes, axis=dim % x.ndim)),
     "concatenate": lambda ctx, *xs, dim: jnp.concatenate(xs, axis=dim),
     "stack": lambda ctx, *xs, dim: jnp.stack(xs, axis=dim),
     "pad": _pad,

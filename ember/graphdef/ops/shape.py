@@ -61,6 +61,14 @@ def _slice(types, starts, stops, steps):
     return [TensorType(tuple(shape), t.dtype)]
 
 
+def _split(types, sizes, dim):
+    t = types[0]
+    d = normalize_dim(dim, t.ndim)
+    if any(n < 0 for n in sizes) or sum(sizes) != t.shape[d]:
+        raise ShapeError(f"split sizes {list(sizes)} do not sum to {t.shape[d]} (dim {dim})")
+    return [TensorType(t.shape[:d] + (n,) + t.shape[d + 1 :], t.dtype) for n in sizes]
+
+
 def _concatenate(types, dim):
     first = types[0]
     for i, t in enumerate(types):
@@ -150,6 +158,12 @@ register_op("reshape", _reshape, attrs={"shape": "ints"})
 register_op("transpose", _transpose, attrs={"perm": "ints"})
 register_op("broadcast_to", _broadcast_to, attrs={"shape": "ints"})
 register_op("slice", _slice, attrs={"starts": "ints", "stops": "ints", "steps": "ints"})
+register_op(
+    "split",
+    _split,
+    attrs={"sizes": "ints", "dim": "int"},
+    doc="consecutive pieces of the given sizes along dim (its VJP is one concatenate)",
+)
 register_op("concatenate", _concatenate, attrs={"dim": "int"}, num_inputs=(1, None))
 register_op("stack", _stack, attrs={"dim": "int"}, num_inputs=(1, None))
 register_op("pad", _pad, attrs={"pads": "ints", "mode": "str", "value": "float"})

@@ -270,6 +270,8 @@ def split(input, split_size_or_sections, dim: int = 0):
         sizes = list(split_size_or_sections)
         if sum(sizes) != n:
             raise x.builder.error(ShapeError(f"split sizes {sizes} do not sum to {n} (dim {dim})"))
+    if len(sizes) > 1:
+        return tuple(emit("split", [x], sizes=tuple(sizes), dim=d))
     out, start = [], 0
     for s in sizes:
         out.append(slice_dims(x, {d: (start, start + s, 1)}))
