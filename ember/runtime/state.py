@@ -52,7 +52,7 @@ class StateView:
     def set_units(self, units: tuple[tuple[Parameter, ...], ...]) -> None:
         """Keep each unit's parameters (stacked in that order) as one stacked array (see
         `ember.nn.parameter_stack`); `read_stored` then yields the stacks first, then the
-        other parameters in order. `unit_index`/`rest`: the positions in `params`."""
+        other parameters in order (`rest`: their positions in `params`)."""
         ids = tuple(tuple(map(id, u)) for u in units)  # by identity: `==` is elementwise
         if ids != tuple(tuple(map(id, u)) for u in self.units):
             self.units = units
@@ -108,6 +108,8 @@ class StateView:
             return
         seen: set[int] = set()
         for p in self.params:
+            if type(p._data) is StackMember:  # stored in its stack (on the device)
+                continue
             arr = p._materialized()
             if not isinstance(arr, jax.Array) or id(arr) in seen:
                 arr = p._data = jnp.array(arr, dtype=p.dtype)
@@ -125,8 +127,7 @@ class StateView:
         position = {id(p): i for i, p in enumerate(self.params)}
         if any(id(p) not in position for u in self.units for p in u):
             self.units = ()  # the module tree changed: the model decides again
-        self.unit_index = tuple(tuple(position[id(p)] for p in u) for u in self.units)
-        stacked = {i for u in self.unit_index for i in u}
+        stacked = {position[id(p)] for u in self.units for p in u}
         self.rest = tuple(i for i in range(len(self.params)) if i not in stacked)
 
     def _stack_units(self) -> None:
