@@ -108,6 +108,8 @@ def test_scanned_layers_are_stored_stacked_and_read_per_layer():
         (optim.Adadelta, {}),
         (optim.Adamax, {}),
         (optim.RAdam, {}),
+        (optim.NAdam, {}),  # a scalar per parameter: the rule is vmapped over the stack
+        (optim.Adafactor, {}),  # factored moments and per-parameter norms: vmapped
     ],
     ids=lambda v: getattr(v, "__name__", "") or ",".join(v) or "defaults",
 )
@@ -123,8 +125,8 @@ def test_stacked_updates_match_per_layer_storage(opt_cls, opt_options):
     _assert_same_state(net_a, opt_a, net_b, opt_b)
 
 
-def test_an_optimizer_with_per_parameter_scalars_keeps_per_layer_storage():
-    _, _, model = _model(optim.NAdam)
+def test_an_optax_transform_keeps_per_layer_storage():
+    _, _, model = _model(optim.LAMB)
     model.train_step(*_batches(1)[0])
     assert model.storage is None
 

@@ -22,7 +22,7 @@ class Adagrad(RuleOptimizer):
         >>> opt = Adagrad(model.parameters(), lr=1e-2, lr_decay=1e-4)
     """
 
-    stackable = True  # elementwise update
+    elementwise = True  # a stacked unit updates like its layers, without vmap
 
     def __init__(
         self,
@@ -74,7 +74,7 @@ class Adadelta(RuleOptimizer):
 
     complements = ("rho",)
 
-    stackable = True  # elementwise update
+    elementwise = True  # a stacked unit updates like its layers, without vmap
 
     def __init__(
         self,

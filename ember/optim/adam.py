@@ -52,7 +52,7 @@ def _rho_t(step, x, terms: int = 24):
 
 class _AdamFamily(RuleOptimizer):
     complements = ("betas0", "betas1")
-    stackable = True  # elementwise updates (NAdam keeps a scalar per parameter: not)
+    elementwise = True  # (NAdam keeps a scalar per parameter: not)
 
 
 class Adam(_AdamFamily):
@@ -190,7 +190,7 @@ class NAdam(_AdamFamily):
         >>> opt = NAdam(model.parameters(), lr=2e-3, momentum_decay=4e-3)
     """
 
-    stackable = False  # mu_product: one scalar per parameter
+    elementwise = False  # mu_product: one scalar per parameter
 
     def __init__(
         self,

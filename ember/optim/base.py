@@ -109,9 +109,8 @@ class Optimizer:
     # double precision as torch does: float32(1 - 0.999) is accurate, while
     # 1 - float32(0.999) is off by 1.3e-5 relative.
     complements: tuple[str, ...] = ()
-    # True where the update is elementwise given per-group scalars, so several parameters
-    # stacked into one array update exactly like each alone (stacked storage, see
-    # `state_for`)
+    # True where several parameters stacked into one array (stacked storage, see
+    # `state_for`) can be updated as one unit, exactly like each alone
     stackable = False
 
     def __init__(self, params: Iterable | None, defaults: dict[str, Any]):

@@ -24,7 +24,7 @@ class RMSprop(RuleOptimizer):
 
     complements = ("alpha",)
 
-    stackable = True  # elementwise update
+    elementwise = True  # a stacked unit updates like its layers, without vmap
 
     def __init__(
         self,

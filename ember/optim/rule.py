@@ -60,6 +60,12 @@ class RuleOptimizer(Optimizer):
         ...         return param - hp["lr"] * grad, slots
     """
 
+    # A stacked unit (stacked storage) is updated by the rule vmapped over its layers; an
+    # elementwise rule (per-group scalars only, no norms or per-parameter scalars) runs on
+    # the stack as it is, which is the same arithmetic in one kernel.
+    stackable = True
+    elementwise = False
+
     def _init_slots(self, param: jax.Array, group: dict) -> Any:
         return ()
 
@@ -122,8 +128,19 @@ class RuleOptimizer(Optimizer):
             self._rules[lb] = jax.jit(rule)
         return self._rules[lb]
 
-    def _make_step(self, labels: tuple[int, ...]):
-        """The update over units with these group labels (parameters, or stacks of them)."""
+    def _stacked_rule_of(self, lb: int):
+        """`_rule_of(lb)` for a stacked unit: each layer's update, vmapped over the stack."""
+        if self.elementwise:
+            return self._rule_of(lb)
+        key = ("stacked", lb)
+        if key not in self._rules:
+            self._rules[key] = jax.jit(jax.vmap(self._rule_of(lb), in_axes=(0, 0, 0, None, None)))
+        return self._rules[key]
+
+    def _make_step(self, labels: tuple[int, ...], stacked: tuple[bool, ...] | None = None):
+        """The update over units with these group labels: parameters, or (where `stacked`
+        says so) stacks of them."""
+        stacked = stacked or (False,) * len(labels)
 
         def step(grads, state, params, ok=None, hyper_vec=None):
             """(new params, new state); with `ok` (a traced bool) each unit's update
@@ -134,12 +151,13 @@ class RuleOptimizer(Optimizer):
                 hyper_vec = None
             hyper = tuple(state.hyperparams) if hyper_vec is None else hyper_vec
             new_params, new_slots = [], []
-            for g, p, s, lb in zip(grads, params, state.inner.slots, labels, strict=True):
+            units = zip(grads, params, state.inner.slots, labels, stacked, strict=True)
+            for g, p, s, lb, is_stack in units:
                 if lb < 0:
                     new_params.append(p)
                     new_slots.append(s)
                     continue
-                rule = self._rule_of(lb)
+                rule = self._stacked_rule_of(lb) if is_stack else self._rule_of(lb)
                 operands = (g, p, s, hyper, state.inner.count)
                 if ok is None:
                     new_p, s2 = rule(*operands)
@@ -161,9 +179,10 @@ class RuleOptimizer(Optimizer):
     def _apply_stacked(self, grads, opt_state, params, hyper_vec, ok, entries) -> tuple:
         self.transform()  # builds the per-group rules
         labels = tuple(self._labels[e[0]] for e in entries)
-        step = self._stacked_steps.get(labels)
+        stacked = tuple(len(e) > 1 for e in entries)
+        step = self._stacked_steps.get((labels, stacked))
         if step is None:
-            step = self._stacked_steps[labels] = self._make_step(labels)
+            step = self._stacked_steps[(labels, stacked)] = self._make_step(labels, stacked)
         if ok is not None and len(entries) > PER_PARAMETER_GUARD_MAX:
             return jax.lax.cond(
                 ok,

@@ -23,7 +23,7 @@ class SGD(RuleOptimizer):
         >>> opt = SGD(model.parameters(), lr=0.1, momentum=0.9, nesterov=True)
     """
 
-    stackable = True  # elementwise update
+    elementwise = True  # a stacked unit updates like its layers, without vmap
 
     def __init__(
         self,
