@@ -34,7 +34,7 @@ from ember.frontend.tensor import Tensor
 from ember.frontend.tracer import current_builder
 from ember.graphdef import dtypes
 from ember.graphdef.types import TensorType
-from ember.nn.parameter_stack import StackMember
+from ember.nn.parameter_stack import StackMember, unstack_parameters
 
 Initializer = Callable[[np.random.Generator, tuple, str], np.ndarray]
 
@@ -198,8 +198,7 @@ class Parameter(Tensor):
         self._set(stored(tensor))
 
     def _set(self, value: Any) -> None:
-        if type(self._data) is StackMember:  # its layers become separate arrays first
-            self._data.stack.dissolve()
+        unstack_parameters([self])  # a stacked layer gets its own array first
         self._data = value
         self._init = None
         bump_state_version()
@@ -272,8 +271,7 @@ class Parameter(Tensor):
         """Replace the initializer; an already materialized value is re-drawn now."""
         self._init = init
         if self._data is not None:
-            if type(self._data) is StackMember:
-                self._data.stack.dissolve()
+            unstack_parameters([self])
             self._data = self._draw(init)
             bump_state_version()
 

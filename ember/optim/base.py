@@ -33,7 +33,7 @@ update rule into the full transform, so each PyTorch family only writes its rule
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
 import jax
@@ -416,6 +416,26 @@ def _as_list(tree, n: int) -> list:
     if len(items) != n:
         raise ValueError(f"expected a flat list of {n} arrays, got {len(items)}")
     return items
+
+
+def stack_entries(items: Sequence, entries: tuple) -> list:
+    """Per-parameter pytrees -> one per entry (tuples of positions): an entry of several
+    positions stacks their leaves on a new axis 0 (stacked storage, see `state_for`)."""
+    return [
+        items[e[0]]
+        if len(e) == 1
+        else jax.tree.map(lambda *xs: jnp.stack(xs), *(items[i] for i in e))
+        for e in entries
+    ]
+
+
+def unstack_entries(values: Sequence, entries: tuple) -> list:
+    """`stack_entries` undone: one pytree per parameter again."""
+    out: list = [None] * sum(len(e) for e in entries)
+    for e, value in zip(entries, values, strict=True):
+        for k, i in enumerate(e):
+            out[i] = value if len(e) == 1 else jax.tree.map(lambda x, k=k: x[k], value)
+    return out
 
 
 def _distinct_leaves(tree: Any) -> Any:

@@ -8,7 +8,14 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from ember.optim.base import Optimizer, OptimizerState, _as_list, _like
+from ember.optim.base import (
+    Optimizer,
+    OptimizerState,
+    _as_list,
+    _like,
+    stack_entries,
+    unstack_entries,
+)
 
 # -- per-parameter rules -------------------------------------------------------
 
@@ -196,24 +203,12 @@ class RuleOptimizer(Optimizer):
         return step(grads, opt_state, params, ok, hyper_vec)
 
     def _stack_state(self, state: Any, entries: tuple) -> Any:
-        slots = state.inner.slots
-        stacked = tuple(
-            slots[e[0]]
-            if len(e) == 1
-            else jax.tree.map(lambda *xs: jnp.stack(xs), *(slots[i] for i in e))
-            for e in entries
-        )
-        return state._replace(inner=RuleState(state.inner.count, stacked))
+        slots = tuple(stack_entries(state.inner.slots, entries))
+        return state._replace(inner=RuleState(state.inner.count, slots))
 
     def _unstack_state(self, state: Any, entries: tuple) -> Any:
-        slots: list = [None] * sum(len(e) for e in entries)
-        for e, s in zip(entries, state.inner.slots, strict=True):
-            if len(e) == 1:
-                slots[e[0]] = s
-            else:
-                for k, i in enumerate(e):
-                    slots[i] = jax.tree.map(lambda x, k=k: x[k], s)
-        return state._replace(inner=RuleState(state.inner.count, tuple(slots)))
+        slots = tuple(unstack_entries(state.inner.slots, entries))
+        return state._replace(inner=RuleState(state.inner.count, slots))
 
     def _apply(self, grads: list, opt_state: Any, params: list, hyper_vec, ok: Any) -> tuple:
         # Past PER_PARAMETER_GUARD_MAX parameters the base class's one conditional around

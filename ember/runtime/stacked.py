@@ -7,8 +7,7 @@ step of the model reads and writes its state in that stored form.
 
 from __future__ import annotations
 
-import jax.numpy as jnp
-
+from ember.optim.base import stack_entries, unstack_entries
 from ember.training.stacked_storage import StorageLayout, choose_units
 
 
@@ -66,31 +65,16 @@ class StackedStorageMixin:
         acc = self.run.get("grad_acc")
         if not acc or not self._opt_entries:
             return acc
-        out = []
-        for group, entries in zip(acc, self._opt_entries, strict=True):
-            if entries is None:
-                out.append(list(group))
-                continue
-            per: list = [None] * sum(len(e) for e in entries)
-            for e, g in zip(entries, group, strict=True):
-                for k, i in enumerate(e):
-                    per[i] = g if len(e) == 1 else g[k]
-            out.append(per)
-        return out
+        return [
+            list(g) if e is None else unstack_entries(g, e)
+            for g, e in zip(acc, self._opt_entries, strict=True)
+        ]
 
     def grad_acc_stored(self, per_param: list) -> list:
         """`grad_acc_per_param`'s form back in the stored form of the current layout."""
         if not self._opt_entries:
             return per_param
-        out = []
-        for group, entries in zip(per_param, self._opt_entries, strict=True):
-            if entries is None:
-                out.append(list(group))
-            else:
-                out.append(
-                    [
-                        group[e[0]] if len(e) == 1 else jnp.stack([group[i] for i in e])
-                        for e in entries
-                    ]
-                )
-        return out
+        return [
+            list(g) if e is None else stack_entries(g, e)
+            for g, e in zip(per_param, self._opt_entries, strict=True)
+        ]

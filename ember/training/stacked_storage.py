@@ -55,13 +55,13 @@ def choose_units(graph: Any, param_names: Sequence[str], params: Sequence, optim
             continue
         unit = tuple(position[n] for n in names)
         members = [params[i] for i in unit]
-        owners = {owner.get(id(p)) for p in members}
+        first = owner.get(id(members[0]))  # (optimizer, param group, stackable)
         if (
             len(set(unit)) != len(unit)
             or used.intersection(unit)
-            or len(owners) != 1
-            or None in owners
-            or not next(iter(owners))[2]
+            or first is None
+            or not first[2]
+            or any(owner.get(id(p)) != first for p in members)
             or not all(p.requires_grad for p in members)
             or len({(tuple(p.shape), str(p.dtype)) for p in members}) != 1
         ):
