@@ -45,6 +45,7 @@ from ember.training.steps import (
 from .batch_names import as_host_if_list, step_input_names
 from .call_keys import fast_key as _fast_key
 from .call_keys import fast_leaves as _fast_leaves
+from .call_keys import pair_key as _pair_key
 from .call_keys import shapes as _shapes
 from .checkpoint_state import CheckpointMixin
 from .guarded import GuardMixin
@@ -358,6 +359,20 @@ class CompiledModel(
             return step, arrays
         return fast, [canonical_array(a) for a in _fast_leaves(tree)]
 
+    def _step_for(self, kind: str, x: Any, y: Any, sample_weight: Any) -> tuple:
+        """(step, inputs) of a train/eval call. An `(x, y)` array pair seen before takes one
+        dict lookup and nothing else: on XLA:CPU a small step runs on the calling thread,
+        so every microsecond of Python here adds to it."""
+        carry = self.run["carry"] if kind == "train" else self.eval_carry
+        if sample_weight is None and carry is None and self.plan is None:
+            key = _pair_key(kind, x, y) if self._version == STATE_VERSION[0] else None
+            step = None if key is None else self._fast.get(key)
+            if step is not None:
+                return step, [x, y]
+        tree = self._tree(kind, x, y, sample_weight)
+        step, inputs = self._lookup(kind, tree, _fast_key(kind, tree))
+        return step, self._place_inputs(inputs, strict=kind == "train")
+
     def train_step(self, x, y=None, sample_weight=None) -> dict:
         """One fused forward+backward+update step; returns device scalars ('loss', metrics).
 
@@ -366,9 +381,7 @@ class CompiledModel(
         `STATE_VERSION` moved), reading the module's and optimizers' state, the jitted
         call, and writing the results back.
         """
-        tree = self._tree("train", x, y, sample_weight)
-        step, inputs = self._lookup("train", tree, _fast_key("train", tree))
-        inputs = self._place_inputs(inputs)
+        step, inputs = self._step_for("train", x, y, sample_weight)
         self.poll_guard()
         sync()  # pending lazy tensors may read the arrays this step donates
         params, buffers, opt_states, self.run, logs = step(*self._step_args(inputs))
@@ -382,26 +395,24 @@ class CompiledModel(
 
     def _step_args(self, inputs) -> tuple:
         """A train step's arguments: state (read from the one state model), optimizer
-        states and hyperparameters, run state, RNG key, then the batch."""
+        states and hyperparameters, run state, RNG key, then the batch. (Comprehensions,
+        not generators: this runs every step, see `_step_for`.)"""
         params, buffers = self.view.read_stored()
         opts = self.optimizers.values()
         if self.storage is None:
-            opt_states = tuple(o.opt_state for o in opts)
+            opt_states = tuple([o.opt_state for o in opts])
         else:
-            opt_states = tuple(o.state_for(e) for o, e in zip(opts, self._opt_entries, strict=True))
-        return (
-            params,
-            buffers,
-            opt_states,
-            self._donated_run(),
-            tuple(o.hyper_vector() for o in opts),
-            self.rng,
-            inputs,
-        )
+            opt_states = tuple(
+                [o.state_for(e) for o, e in zip(opts, self._opt_entries, strict=True)]
+            )
+        hypers = tuple([o.hyper_vector() for o in opts])
+        return params, buffers, opt_states, self._donated_run(), hypers, self.rng, inputs
 
     def _donated_run(self) -> dict:
         """The run state a step donates; the carry is not in it: it goes in as an input."""
-        return {k: v for k, v in self.run.items() if k != "carry"}
+        run = self.run.copy()
+        run.pop("carry", None)
+        return run
 
     def train_steps(self, batches: list[tuple]) -> dict:
         """Several train steps in ONE dispatch: a `lax.scan` over the batches stacked on a
@@ -435,9 +446,7 @@ class CompiledModel(
         return logs
 
     def eval_step(self, x, y=None, sample_weight=None) -> dict:
-        tree = self._tree("eval", x, y, sample_weight)
-        step, inputs = self._lookup("eval", tree, _fast_key("eval", tree))
-        inputs = self._place_inputs(inputs, strict=False)
+        step, inputs = self._step_for("eval", x, y, sample_weight)
         params, buffers = self.view.read_stored()
         if self.run["sums"] is None:
             self.reset_metrics()

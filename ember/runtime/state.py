@@ -179,6 +179,8 @@ class StateView:
     def _buffers(self) -> list:
         if self.version != STATE_VERSION[0]:
             self.refresh()
+        if not self.buffer_slots:
+            return []
         buffers = [m._buffers[b] for m, b in self.buffer_slots]
         if any(type(x) is LazyValue for x in buffers):  # updated by a lazy module call
             materialize([x for x in buffers if type(x) is LazyValue])
