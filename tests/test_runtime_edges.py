@@ -69,6 +69,36 @@ def test_list_inputs_of_new_shapes_compile_their_own_step():
     assert model.compile_count == 2
 
 
+def test_every_form_of_an_xy_batch_runs_the_same_step():
+    """numpy float32 pairs take the one-lookup path; float64, JAX arrays and lists the
+    general one: all feed one compiled step and train identically."""
+    import jax.numpy as jnp
+
+    x, y = _xy()
+    forms = [
+        (x, y),
+        (x.astype(np.float64), y.astype(np.float64)),
+        (jnp.asarray(x), jnp.asarray(y)),
+        (x.tolist(), y.tolist()),
+        (x, jnp.asarray(y)),
+    ]
+    losses = []
+    for batch in forms:
+        em.manual_seed(0)
+        net = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 4))
+        model = em.compile(net, loss=nn.MSELoss(), optimizer=optim.Adam(net.parameters()))
+        losses.append([float(model.train_step(*batch)["loss"]) for _ in range(3)])
+        assert model.compile_count == 1
+    em.manual_seed(0)
+    net = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 4))
+    model = em.compile(net, loss=nn.MSELoss(), optimizer=optim.Adam(net.parameters()))
+    for batch in forms[:3]:  # mixed forms in one model: still one compiled step
+        losses.append([float(model.train_step(*batch)["loss"])])
+    assert model.compile_count == 1
+    np.testing.assert_array_equal(losses[:5], [losses[0]] * 5)
+    np.testing.assert_array_equal([v[0] for v in losses[5:]], losses[0])
+
+
 def test_empty_and_missing_data_raise_clear_errors():
     model = em.compile(nn.Linear(4, 4), loss=nn.MSELoss(), optimizer=optim.SGD(lr=0.1))
     x, y = _xy()
