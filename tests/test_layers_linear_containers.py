@@ -3,6 +3,7 @@
 from collections import OrderedDict
 
 import numpy as np
+import pytest
 import torch
 
 import ember as em
@@ -99,3 +100,78 @@ def test_containers_register_like_torch_and_compute_the_same():
     )
     assert len(enet.blocks) == 2 and "a" in enet.heads and len(enet.scales) == 2
     assert isinstance(enet.seq[0], nn.Linear) and isinstance(enet.seq[-1], nn.Tanh)
+
+
+def _edit(lib, container, action):
+    """One PyTorch container edit, applied to a torch.nn or ember.nn container."""
+    kind, *args = action
+    if kind == "set":
+        container[args[0]] = lib.Linear(3, 3, bias=False)
+    elif kind == "del":
+        del container[args[0]]
+    elif kind == "insert":
+        container.insert(args[0], lib.Tanh())
+    elif kind == "pop":
+        return type(container.pop(args[0])).__name__
+    elif kind == "extend":
+        container.extend([lib.ReLU(), lib.Linear(3, 3)])
+    return None
+
+
+EDITS = [
+    ("set", 1),
+    ("set", -1),
+    ("del", 0),
+    ("del", slice(1, 3)),
+    ("insert", 1),
+    ("pop", 1),
+    ("pop", -1),
+    ("extend",),
+]
+
+
+def test_container_edits_match_torch_and_reach_compiled_steps():
+    for cls in ("ModuleList", "Sequential"):
+        for action in EDITS:
+            torch.manual_seed(0)
+            em.manual_seed(0)
+            layers = [(lambda lib: lib.Linear(3, 3)), (lambda lib: lib.ReLU())] * 2
+            if cls == "Sequential":
+                t = torch.nn.Sequential(*[f(torch.nn) for f in layers])
+                e = nn.Sequential(*[f(nn) for f in layers])
+            else:
+                t = torch.nn.ModuleList([f(torch.nn) for f in layers])
+                e = nn.ModuleList([f(nn) for f in layers])
+            assert _edit(torch.nn, t, action) == _edit(nn, e, action), (cls, action)
+            assert [(n, type(m).__name__) for n, m in e.named_modules()] == [
+                (n, type(m).__name__) for n, m in t.named_modules()
+            ], (cls, action)
+            assert list(e.state_dict()) == list(t.state_dict()), (cls, action)
+    seq = nn.Sequential(nn.Linear(3, 3))
+    for bad in (lambda: seq.__setitem__(5, nn.ReLU()), lambda: seq.__delitem__(-2)):
+        try:
+            bad()
+        except IndexError as err:
+            assert "out of range for Sequential of 1" in str(err)
+        else:
+            raise AssertionError("no IndexError")
+
+
+def test_a_replaced_block_is_what_the_compiled_model_runs():
+    from ember import optim
+
+    em.manual_seed(0)
+    net = nn.Sequential(nn.Linear(4, 4), nn.Tanh(), nn.Linear(4, 1))
+    model = em.compile(net, loss=nn.MSELoss(), optimizer=optim.SGD(lr=0.1))
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((8, 4)).astype(np.float32)
+    y = rng.standard_normal((8, 1)).astype(np.float32)
+    model.train_step(x, y)
+    net[0] = nn.Linear(4, 4)
+    np.testing.assert_allclose(model.predict(x), net(x), rtol=1e-6)
+    # the optimizer still holds the replaced block's parameters: a clear error, not a
+    # silent update of the new block with the old one's state
+    with pytest.raises(em.TraceError, match="not in the compiled module"):
+        model.train_step(x, y)
+    del net[1]
+    np.testing.assert_allclose(model.predict(x), net(x), rtol=1e-6)

@@ -119,3 +119,53 @@ def test_cse_keeps_signed_zero_constants_apart():
     graph = em.trace(SignedZeros(), em.TensorSpec((3,)))
     constants = [n for n in eliminate_common_subexpressions(graph).nodes if n.op == "constant"]
     assert len(constants) == 2
+
+
+@pytest.mark.parametrize("scan", [False, True])
+def test_reordered_blocks_keep_their_optimizer_state_like_torch(scan):
+    """Swapping two blocks of a ModuleList mid-training (same names and shapes, other
+    parameter objects at each position): Adam's moments follow the parameters, as in
+    PyTorch, in the unrolled and the scanned (stacked storage) model."""
+    import torch
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.blocks = nn.ModuleList([nn.Linear(4, 4) for _ in range(3)])
+
+        def forward(self, x):
+            for block in self.blocks:
+                x = em.tanh(block(x))
+            return x
+
+    class TorchNet(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.blocks = torch.nn.ModuleList([torch.nn.Linear(4, 4) for _ in range(3)])
+
+        def forward(self, x):
+            for block in self.blocks:
+                x = torch.tanh(block(x))
+            return x
+
+    em.manual_seed(0)
+    net = Net()
+    ref = TorchNet()
+    ref.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in net.state_dict().items()})
+    opt = optim.Adam(net.parameters(), lr=0.05)
+    ref_opt = torch.optim.Adam(ref.parameters(), lr=0.05)
+    model = em.compile(net, loss=nn.MSELoss(), optimizer=opt, scan_layers=scan)
+    batches = [_xy(seed=s) for s in range(4)]
+    for k, (x, y) in enumerate(batches):
+        if k == 2:
+            for blocks in (net.blocks, ref.blocks):
+                first, second = blocks[0], blocks[1]
+                blocks[0], blocks[1] = second, first
+        model.train_step(x, y)
+        ref_opt.zero_grad()
+        torch.nn.functional.mse_loss(ref(torch.from_numpy(x)), torch.from_numpy(y)).backward()
+        ref_opt.step()
+    for name, value in ref.state_dict().items():
+        np.testing.assert_allclose(
+            net.state_dict()[name], value.numpy(), rtol=2e-5, atol=2e-6, err_msg=name
+        )

@@ -205,6 +205,42 @@ def test_a_write_dissolves_the_stack_and_the_next_step_restacks():
     assert not np.allclose(np.asarray(net.blocks[3].fc.weight), before)  # trained on
 
 
+def _surgery(net, kind: str) -> None:
+    em.manual_seed(5)  # the same new block in both runs
+    if kind == "append":
+        net.blocks.append(Block())
+    elif kind == "replace":
+        net.blocks[1] = Block()
+    else:
+        del net.blocks[0]
+
+
+@pytest.mark.parametrize("kind", ["append", "replace", "delete"])
+def test_a_changed_module_tree_re_indexes_the_stored_layout(kind):
+    """Eval and predict right after a block is added, replaced or removed (the stored
+    layout's positions moved) give the referee's values; training goes on after an
+    append, and both raise the same clear error when the optimizer holds removed blocks."""
+    batches, (xe, ye) = _batches(3), _batches(1, seed=1)[0]
+    runs = []
+    for cls in (optim.AdamW, per_layer(optim.AdamW)):
+        net, opt, model = _model(cls)
+        for x, y in batches[:2]:
+            model.train_step(x, y)
+        _surgery(net, kind)
+        out = [np.asarray(model.predict(xe)), float(model.eval_step(xe, ye)["loss"])]
+        if kind == "append":
+            out.append(float(model.train_step(*batches[2])["loss"]))
+        else:
+            with pytest.raises(em.TraceError, match="not in the compiled module"):
+                model.train_step(*batches[2])
+        runs.append((net, opt, out))
+    (net_a, opt_a, a), (net_b, opt_b, b) = runs
+    np.testing.assert_allclose(a[0], b[0], rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(a[1:], b[1:], rtol=1e-6)
+    if kind == "append":
+        _assert_same_state(net_a, opt_a, net_b, opt_b)
+
+
 def test_two_compiled_models_over_one_module_share_state():
     batches = _batches(4)
     em.manual_seed(0)

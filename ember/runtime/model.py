@@ -221,8 +221,9 @@ class CompiledModel(
 
     def _program(self, kind: str, signature: CallSignature):
         """The step of a kind for a call signature, traced and assembled once."""
+        self._follow_tree()
         self.view.refresh()
-        key = (kind, signature, self.view.signature, self.storage)
+        key = (kind, signature, self.view.signature, self.view.identity, self.storage)
         entry = self.programs.get(key)
         if entry is not None:
             return entry
@@ -240,7 +241,7 @@ class CompiledModel(
         )
         if kind == "train":
             self._choose_storage(program)
-            key = (kind, signature, self.view.signature, self.storage)
+            key = (kind, signature, self.view.signature, self.view.identity, self.storage)
         step = self._assemble(kind, program)
         if kind == "train":
             self._place_optimizers()
@@ -252,7 +253,10 @@ class CompiledModel(
             describe_context(signature, self.view),
         )
 
-    def _plan(self, program) -> StepPlan:
+    def _plan(self, program, updates: bool = True) -> StepPlan:
+        """What a step does besides the program: metric sums, and with `updates` each
+        optimizer's parameters and state (an eval step needs none, so it runs whatever
+        the optimizers hold)."""
         result_tree = program.out_tree
         keys = dict(zip(result_tree[1], result_tree[2], strict=True))
         loss_names = keys["losses"][1]
@@ -269,9 +273,8 @@ class CompiledModel(
         position = {id(p): i for i, p in enumerate(self.view.params)}
         stored = self.storage.stored_position() if self.storage is not None else None
         plans = []
-        for n, (loss_name, opt) in enumerate(
-            zip(loss_names, self.optimizers.values(), strict=False)
-        ):
+        optimizers = self.optimizers.values() if updates else ()
+        for n, (loss_name, opt) in enumerate(zip(loss_names, optimizers, strict=False)):
             missing = [k for k, p in enumerate(opt.params) if id(p) not in position]
             if missing:
                 shapes = [tuple(opt.params[k].shape) for k in missing]
@@ -304,9 +307,9 @@ class CompiledModel(
     def _assemble(self, kind: str, program) -> Callable:
         if kind == "predict":
             return build_predict_step(program, self.storage)
-        plan = self._plan(program)
         if kind == "eval":
-            return build_eval_step(program, plan)
+            return build_eval_step(program, self._plan(program, updates=False))
+        plan = self._plan(program)
         if not self.optimizers:
             raise TraceError(
                 "this model was compiled without an optimizer; fix: "
@@ -428,8 +431,9 @@ class CompiledModel(
                 logs = self.train_step(*b)
             return logs
         k = len(batches)
+        self._follow_tree()
         self.view.refresh()
-        key = ("train", k, signature, self.view.signature, self.storage)
+        key = ("train", k, signature, self.view.signature, self.view.identity, self.storage)
         step = self.programs.get(key)
         if step is None:
             program = self._program("train", signature)[1]

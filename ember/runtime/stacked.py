@@ -23,9 +23,24 @@ class StackedStorageMixin:
             )
         stacked = {i for u in units for i in u}
         rest = tuple(i for i in range(len(self.view.params)) if i not in stacked)
-        storage = StorageLayout(units, rest) if units else None
+        self._set_storage(StorageLayout(units, rest) if units else None)
+
+    def _follow_tree(self) -> None:
+        """Re-index the stored layout after the module tree changed (a block added,
+        replaced or removed): its positions are the view's, which moved; units that lost
+        a member end stacked storage until the next train program chooses again."""
+        if self.storage is None:
+            return
+        self.view.refresh()
+        position = {id(p): i for i, p in enumerate(self.view.params)}
+        units = tuple(tuple(position[id(p)] for p in u) for u in self.view.units)
+        if units != self.storage.units or self.view.rest != self.storage.rest:
+            self._set_storage(StorageLayout(units, self.view.rest) if units else None)
+
+    def _set_storage(self, storage: StorageLayout | None) -> None:
         if storage == self.storage:
             return
+        units = () if storage is None else storage.units
         acc = self.grad_acc_per_param()
         self.storage = storage
         self._fast.clear()
@@ -42,7 +57,7 @@ class StackedStorageMixin:
         if storage is None:
             return None
         position = {id(p): i for i, p in enumerate(self.view.params)}
-        mine = {position[id(p)]: k for k, p in enumerate(opt.params)}
+        mine = {position[id(p)]: k for k, p in enumerate(opt.params) if id(p) in position}
         if not any(u[0] in mine for u in storage.units):
             return None
         entries = [tuple(mine[i] for i in u) for u in storage.units if u[0] in mine]

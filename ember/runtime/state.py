@@ -78,6 +78,9 @@ class StateView:
                         buffers.append((f"{path}.{b}" if path else b, m, b))
         self.param_names = tuple(n for n, _ in params)
         self.params = [p for _, p in params]
+        # which Parameter objects, in order: a step that updates them by position (the
+        # optimizers' plan) must not be reused after a block is replaced or reordered
+        self.identity = tuple(map(id, self.params))
         self.buffer_names = tuple(n for n, _, _ in buffers)
         self.buffer_slots = [(m, b) for _, m, b in buffers]
         self._to_device()

@@ -6,10 +6,68 @@ from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 
 from ember.nn.module import Module
-from ember.nn.parameter import Parameter
+from ember.nn.parameter import Parameter, bump_state_version
 
 
-class Sequential(Module):
+class _Ordered(Module):
+    """Children kept in order under the names "0", "1", ... (Sequential may name them).
+    Every change bumps the state version, so compiled steps see the new tree."""
+
+    def _key(self, idx: int) -> str:
+        if not -len(self) <= idx < len(self):
+            raise IndexError(
+                f"index {idx} is out of range for {type(self).__name__} of {len(self)}"
+            )
+        return list(self._modules)[idx % len(self)]
+
+    def _renumber(self, modules: list) -> None:
+        for m in modules:
+            _check_module(m)
+        self._modules.clear()
+        for i, m in enumerate(modules):
+            self._modules[str(i)] = m
+        bump_state_version()
+
+    def __setitem__(self, idx: int, module: Module) -> None:
+        self._modules[self._key(idx)] = _check_module(module)  # keeps its position
+        bump_state_version()
+
+    def __delitem__(self, idx: int | slice) -> None:
+        mods = list(self._modules.values())
+        if not isinstance(idx, slice):
+            self._key(idx)  # IndexError when out of range
+        del mods[idx]
+        self._renumber(mods)
+
+    def insert(self, index: int, module: Module) -> None:
+        mods = list(self._modules.values())
+        mods.insert(index, module)
+        self._renumber(mods)
+
+    def pop(self, idx: int = -1) -> Module:
+        module = self._modules[self._key(idx)]
+        del self[idx]
+        return module
+
+    def extend(self, modules: Iterable[Module]):
+        for m in modules:
+            self.append(m)
+        return self
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._modules.values())
+
+
+def _check_module(module) -> Module:
+    if not isinstance(module, Module):
+        raise TypeError(f"a container holds Modules, got {type(module).__name__}")
+    return module
+
+
+class Sequential(_Ordered):
     """Modules applied in order; accepts modules or an OrderedDict of named modules."""
 
     def __init__(self, *args):
@@ -32,18 +90,12 @@ class Sequential(Module):
             return Sequential(OrderedDict(mods[idx]))
         return mods[idx][1]
 
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self) -> Iterator[Module]:
-        return iter(self._modules.values())
-
     def append(self, module: Module) -> Sequential:
         self.add_module(str(len(self)), module)
         return self
 
 
-class ModuleList(Module):
+class ModuleList(_Ordered):
     def __init__(self, modules: Iterable[Module] | None = None):
         super().__init__()
         for m in modules or ():
@@ -53,30 +105,9 @@ class ModuleList(Module):
         self.add_module(str(len(self._modules)), module)
         return self
 
-    def extend(self, modules: Iterable[Module]) -> ModuleList:
-        for m in modules:
-            self.append(m)
-        return self
-
-    def insert(self, index: int, module: Module) -> None:
-        mods = list(self._modules.values())
-        mods.insert(index, module)
-        self._modules.clear()
-        for i, m in enumerate(mods):
-            self._modules[str(i)] = m
-
     def __getitem__(self, idx):
         mods = list(self._modules.values())
         return ModuleList(mods[idx]) if isinstance(idx, slice) else mods[idx]
-
-    def __setitem__(self, idx: int, module: Module) -> None:
-        self._modules[str(idx % len(self))] = module
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self) -> Iterator[Module]:
-        return iter(self._modules.values())
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError("ModuleList has no forward; iterate over it in your forward")
