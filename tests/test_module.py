@@ -24,6 +24,43 @@ def test_registration_and_torch_names():
     assert sd["fc1.weight"].shape == (128, 784) and sd["fc1.weight"].dtype == np.float32
 
 
+def test_reassigning_a_submodule_parameter_or_buffer_keeps_its_place_like_torch():
+    """`net.fc1 = nn.Linear(...)` (fine-tuning a head), a new Parameter under an old name,
+    a re-registered buffer and a ModuleDict entry keep their state-dict positions."""
+
+    def build(lib):
+        class Net(lib.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc1 = lib.Linear(2, 2)
+                self.scale = (
+                    lib.Parameter(torch.ones(2))
+                    if lib is torch.nn
+                    else nn.Parameter(np.ones(2, np.float32))
+                )
+                self.register_buffer("count", torch.zeros(1) if lib is torch.nn else np.zeros(1))
+                self.heads = lib.ModuleDict({"a": lib.Linear(2, 1), "b": lib.Linear(2, 1)})
+                self.fc2 = lib.Linear(2, 2)
+
+        net = Net()
+        net.fc1 = lib.Linear(2, 3)
+        net.scale = (
+            lib.Parameter(torch.ones(3))
+            if lib is torch.nn
+            else nn.Parameter(np.ones(3, np.float32))
+        )
+        net.register_buffer("count", torch.ones(1) if lib is torch.nn else np.ones(1))
+        net.heads["a"] = lib.Linear(2, 4)
+        return net
+
+    ours, theirs = build(nn), build(torch.nn)
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    assert [n for n, _ in ours.named_modules()] == [n for n, _ in theirs.named_modules()]
+    assert [tuple(p.shape) for p in ours.parameters()] == [
+        tuple(p.shape) for p in theirs.parameters()
+    ]
+
+
 def test_repr_matches_torch_layout():
     expected = (
         "EmberMLP(\n"

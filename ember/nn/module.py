@@ -66,11 +66,11 @@ class Module:
             )
         params, buffers, modules = self._parameters, self._buffers, self._modules
         if isinstance(value, Parameter):
-            self._discard(name)
+            self._discard(name, keep=params)
             params[name] = value
             bump_state_version()
         elif isinstance(value, Module):
-            self._discard(name)
+            self._discard(name, keep=modules)
             modules[name] = value
             bump_state_version()
         elif name in params:
@@ -91,9 +91,12 @@ class Module:
                 bump_state_version()  # `m.training = False` is a mode change like m.eval()
             object.__setattr__(self, name, value)
 
-    def _discard(self, name: str) -> None:
+    def _discard(self, name: str, keep: dict | None = None) -> None:
+        """Forget `name` everywhere but in `keep`, where a reassignment keeps its place (as
+        in PyTorch: `net.fc = nn.Linear(...)` does not move fc's keys in the state dict)."""
         for d in (self.__dict__, self._parameters, self._buffers, self._modules):
-            d.pop(name, None)
+            if d is not keep:
+                d.pop(name, None)
 
     def _set_buffer(self, name: str, value: Any) -> None:
         builder = current_builder()
@@ -166,7 +169,7 @@ class Module:
     def register_buffer(self, name: str, tensor: Any, persistent: bool = True) -> None:
         if "." in name or not name:
             raise KeyError(f"buffer name {name!r} must be non-empty and contain no '.'")
-        self._discard(name)
+        self._discard(name, keep=self._buffers)
         if isinstance(tensor, Tensor) and not isinstance(tensor.value, LazyValue):
             raise TypeError(
                 f"register_buffer({name!r}, ...) with a traced tensor; call it in __init__"
@@ -179,12 +182,12 @@ class Module:
         bump_state_version()
 
     def register_parameter(self, name: str, param: Parameter | None) -> None:
-        self._discard(name)
+        self._discard(name, keep=self._parameters)
         self._parameters[name] = param
         bump_state_version()
 
     def add_module(self, name: str, module: Module | None) -> None:
-        self._discard(name)
+        self._discard(name, keep=self._modules)
         self._modules[name] = module
         bump_state_version()
 
