@@ -241,6 +241,43 @@ def test_a_changed_module_tree_re_indexes_the_stored_layout(kind):
         _assert_same_state(net_a, opt_a, net_b, opt_b)
 
 
+def test_a_user_gradient_transform_sees_one_gradient_per_parameter():
+    import jax.numpy as jnp
+
+    seen, runs = [], []
+
+    def clip_each(grads):  # a per-parameter rule: the grouping matters
+        seen.append([tuple(g.shape) for g in grads])
+        return [g * jnp.minimum(1.0, 0.05 / (jnp.sqrt(jnp.sum(g * g)) + 1e-6)) for g in grads]
+
+    for cls in (optim.AdamW, per_layer(optim.AdamW)):
+        net, opt, model = _model(cls, grad_transform=clip_each, clip_grad_norm=1.0)
+        for x, y in _batches(3):
+            model.train_step(x, y)
+        assert model.storage is not None or cls is not optim.AdamW
+        runs.append((net, opt))
+    assert seen[0] == seen[-1] and (WIDTH, WIDTH) in seen[0] and len(seen[0]) == 10
+    _assert_same_state(*runs[0], *runs[1])
+
+
+def test_several_steps_per_call_follow_freezing_and_unfreezing():
+    """`train_steps` (fit's steps_per_execution) keys its program after the layout is
+    chosen: freezing a block and unfreezing it again trains like the referee."""
+    runs = []
+    for cls in (optim.AdamW, per_layer(optim.AdamW)):
+        net, opt, model = _model(cls)
+        batches = [(x, y, None) for x, y in _batches(12)]
+        losses = []
+        for k in range(4):
+            if k in (2, 3):
+                for p in net.blocks[1].parameters():
+                    p.requires_grad = k == 3
+            losses.append(float(model.train_steps(batches[3 * k : 3 * k + 3])["loss"]))
+        runs.append((net, opt, losses))
+    np.testing.assert_allclose(runs[0][2], runs[1][2], rtol=1e-6)
+    _assert_same_state(*runs[0][:2], *runs[1][:2])
+
+
 def test_two_compiled_models_over_one_module_share_state():
     batches = _batches(4)
     em.manual_seed(0)

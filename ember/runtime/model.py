@@ -431,12 +431,10 @@ class CompiledModel(
                 logs = self.train_step(*b)
             return logs
         k = len(batches)
-        self._follow_tree()
-        self.view.refresh()
+        program = self._program("train", signature)[1]  # first: it may choose the storage
         key = ("train", k, signature, self.view.signature, self.view.identity, self.storage)
         step = self.programs.get(key)
         if step is None:
-            program = self._program("train", signature)[1]
             step = build_train_step(program, self._plan(program), steps_per_execution=k)
             self.programs.add(key, step, f"train x{k}", {"steps": str(k)}, {})
         stacked = [np.stack([np.asarray(c[1][i]) for c in calls]) for i in range(len(calls[0][1]))]

@@ -7,6 +7,8 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 
+from ember.optim.base import stack_entries, unstack_entries
+
 
 def clip_grad_norm(max_norm: float, norm_type: float = 2.0) -> Callable:
     """Like `torch.nn.utils.clip_grad_norm_`: scale by min(1, max_norm / (total_norm + 1e-6))."""
@@ -22,24 +24,35 @@ def clip_grad_norm(max_norm: float, norm_type: float = 2.0) -> Callable:
         coef = jnp.minimum(max_norm / (total + 1e-6), 1.0)
         return jax.tree_util.tree_map(lambda g: (g * coef).astype(g.dtype), grads)
 
+    apply.any_grouping = True  # a global norm: the same on stacked gradients
     return apply
 
 
 def clip_grad_value(clip_value: float) -> Callable:
     """Like `torch.nn.utils.clip_grad_value_`: clamp every gradient to [-v, v]."""
-    return lambda grads: jax.tree_util.tree_map(
-        lambda g: jnp.clip(g, -clip_value, clip_value), grads
-    )
+
+    def apply(grads):
+        return jax.tree_util.tree_map(lambda g: jnp.clip(g, -clip_value, clip_value), grads)
+
+    apply.any_grouping = True  # elementwise
+    return apply
 
 
 def chain(*transforms: Callable | None) -> Callable | None:
+    """The transforms in order, as one `apply(grads, entries=None)`. `entries`: the
+    optimizer's stored units (stacked storage hands the step one gradient per unit); a
+    user's transform still gets one gradient per parameter (the slicing and restacking
+    fold away in XLA), the built-in clipping works on either."""
     active = [t for t in transforms if t is not None]
     if not active:
         return None
 
-    def apply(grads):
+    def apply(grads, entries: tuple | None = None):
         for t in active:
-            grads = t(grads)
+            if entries is None or getattr(t, "any_grouping", False):
+                grads = t(grads)
+            else:
+                grads = stack_entries(list(t(unstack_entries(grads, entries))), entries)
         return grads
 
     return apply

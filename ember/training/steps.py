@@ -200,7 +200,7 @@ def train_step_function(program: Any, plan: StepPlan) -> Callable:
 
     def update(op: OptimizerPlan, grads, params, opt_state, hyper, ok=None):
         if plan.grad_transform is not None:
-            grads = plan.grad_transform(grads)
+            grads = plan.grad_transform(grads, op.entries)
         if any(op.frozen):
             grads = [jnp.zeros_like(g) if f else g for g, f in zip(grads, op.frozen, strict=True)]
         current = [params[i] for i in op.opt_index]
