@@ -61,6 +61,40 @@ def test_reassigning_a_submodule_parameter_or_buffer_keeps_its_place_like_torch(
     ]
 
 
+def test_to_dtype_casts_floating_parameters_and_buffers_like_torch():
+    import pytest
+
+    for cast, tcast in [
+        (lambda m: m.to(em.bfloat16), lambda m: m.to(torch.bfloat16)),
+        (lambda m: m.to("cpu", dtype=em.float16), lambda m: m.to("cpu", dtype=torch.float16)),
+        (lambda m: m.half(), lambda m: m.half()),
+        (lambda m: m.bfloat16().float(), lambda m: m.bfloat16().float()),
+    ]:
+        em.manual_seed(0)
+        net = nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4), nn.Linear(4, 2))
+        ref = torch.nn.Sequential(
+            torch.nn.Linear(4, 4), torch.nn.BatchNorm1d(4), torch.nn.Linear(4, 2)
+        )
+        ref.load_state_dict(
+            {k: torch.from_numpy(np.asarray(v)) for k, v in net.state_dict().items()}
+        )
+        cast(net), tcast(ref)
+        ours = net.state_dict()
+        for name, value in ref.state_dict().items():
+            if value.is_floating_point():
+                assert str(ours[name].dtype) == str(value.dtype).removeprefix("torch."), name
+                np.testing.assert_array_equal(
+                    np.asarray(ours[name]).astype(np.float32), value.float().numpy(), err_msg=name
+                )
+    assert str(net[0].weight.dtype) == "float32"
+    model = em.compile(net.to(em.bfloat16), loss=nn.MSELoss(), optimizer=optim.SGD(lr=0.1))
+    x = np.ones((8, 4), np.float32)
+    assert np.isfinite(float(model.train_step(x, np.ones((8, 2), np.float32))["loss"]))
+    assert str(net[0].weight.dtype) == "bfloat16"
+    with pytest.raises(TypeError, match="only casts to floating-point dtypes"):
+        net.to(em.int32)
+
+
 def test_repr_matches_torch_layout():
     expected = (
         "EmberMLP(\n"

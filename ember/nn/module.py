@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ember.errors import EmberError, StateDictError
-from ember.frontend.lazy import RECORDER, LazyValue
+from ember.frontend.lazy import RECORDER, LazyValue, materialize
 from ember.frontend.tensor import Tensor
 from ember.frontend.tracer import current_builder
 from ember.graphdef import dtypes
@@ -311,7 +311,47 @@ class Module:
         """Gradients never accumulate on modules in ember (the step is functional)."""
 
     def to(self, *args, **kwargs) -> Module:
-        """Accepted for porting; devices are placed by XLA (dtype casts are not supported here)."""
+        """Like PyTorch's: a dtype (`net.to(em.bfloat16)`, `to(dtype=...)`, or another
+        tensor's) casts the floating-point parameters and buffers; devices are accepted for
+        porting (XLA places arrays)."""
+        dtype = kwargs.get("dtype")
+        for a in args:
+            if isinstance(a, dtypes.DType):
+                dtype = a
+            elif isinstance(a, Tensor):
+                dtype = a.dtype
+        return self if dtype is None else self._cast_floating(dtype)
+
+    def half(self) -> Module:
+        return self._cast_floating("float16")
+
+    def bfloat16(self) -> Module:
+        return self._cast_floating("bfloat16")
+
+    def float(self) -> Module:
+        return self._cast_floating("float32")
+
+    def double(self) -> Module:
+        return self._cast_floating("float64")
+
+    def _cast_floating(self, dtype: str) -> Module:
+        if not dtypes.is_floating(dtypes.canonical(dtype)):
+            raise TypeError(
+                f"{type(self).__name__}.to only casts to floating-point dtypes, got {dtype}; "
+                "fix: cast integer tensors themselves (t.to(em.int64))"
+            )
+        for p in self.parameters():
+            if dtypes.is_floating(p._dtype):
+                p._cast(dtype)
+        target = dtypes.canonical(dtype)
+        for m in self.modules():
+            for name, value in m._buffers.items():
+                if isinstance(value, LazyValue):
+                    materialize([value])
+                    value = value.data
+                if value is not None and dtypes.is_floating(str(value.dtype)):
+                    m._buffers[name] = value.astype(target)
+        bump_state_version()
         return self
 
     def cuda(self, *args, **kwargs) -> Module:

@@ -203,6 +203,19 @@ class Parameter(Tensor):
         self._init = None
         bump_state_version()
 
+    def _cast(self, dtype: str) -> None:
+        """This parameter in another dtype (`Module.to(dtype)`): drawn first, then cast, as
+        PyTorch does."""
+        target = dtypes.canonical(dtype)
+        if target == self._dtype:
+            return
+        value = self._materialized()
+        unstack_parameters([self])
+        self._data = value.astype(target)
+        self._dtype = target
+        self._init = None
+        bump_state_version()
+
     def _materialized(self) -> Any:
         """The concrete array (drawing the initial value or computing a pending one)."""
         data = self._data
