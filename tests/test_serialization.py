@@ -507,3 +507,85 @@ def test_objects_that_are_not_data_are_refused(tmp_path, obj, match):
     with pytest.raises(TypeError, match=match):
         ser.save(obj, tmp_path / "x.safetensors")
     assert not (tmp_path / "x.safetensors").exists()
+
+
+@pytest.mark.parametrize("runner", ["loop", "compiled", "scanned"])
+def test_optimizer_state_dict_saves_and_resumes_training_exactly(tmp_path, runner):
+    """nanoGPT's resume: `em.save({"model": net.state_dict(), "optimizer":
+    opt.state_dict()})`, then a fresh model and optimizer `load_state_dict` both and train
+    on exactly as the uninterrupted run; groups look like PyTorch's."""
+    import ember as em
+    from ember import optim
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.blocks = nn.ModuleList([nn.Linear(4, 4) for _ in range(3)])
+            self.head = nn.Linear(4, 1)
+
+        def forward(self, x):
+            for block in self.blocks:
+                x = em.tanh(block(x))
+            return self.head(x)
+
+    rng = np.random.default_rng(0)
+    batches = [
+        (
+            rng.standard_normal((8, 4)).astype(np.float32),
+            rng.standard_normal((8, 1)).astype(np.float32),
+        )
+        for _ in range(6)
+    ]
+
+    def make():
+        em.manual_seed(0)
+        net = Net()
+        groups = [
+            {"params": list(net.blocks.parameters()), "weight_decay": 0.1},
+            {"params": list(net.head.parameters()), "lr": 0.02},
+        ]
+        opt = optim.AdamW(groups, lr=0.05)
+        if runner == "loop":
+
+            def step(x, y):
+                opt.zero_grad()
+                nn.MSELoss()(net(em.tensor(x)), em.tensor(y)).backward()
+                opt.step()
+
+            return net, opt, step
+        model = em.compile(net, loss=nn.MSELoss(), optimizer=opt, scan_layers=runner == "scanned")
+        return net, opt, model.train_step
+
+    net, opt, step = make()
+    for x, y in batches:
+        step(x, y)
+    want = {k: np.asarray(v) for k, v in net.state_dict().items()}
+
+    net, opt, step = make()
+    for x, y in batches[:3]:
+        step(x, y)
+    sd = opt.state_dict()
+    ref = torch.optim.AdamW(
+        [
+            {"params": [torch.zeros(1) for _ in range(6)], "weight_decay": 0.1},
+            {"params": [torch.zeros(1) for _ in range(2)]},
+        ]
+    ).state_dict()
+    assert [g["params"] for g in sd["param_groups"]] == [g["params"] for g in ref["param_groups"]]
+    assert sd["param_groups"][1]["lr"] == 0.02 and sd["param_groups"][0]["weight_decay"] == 0.1
+    ser.save({"model": net.state_dict(), "optimizer": sd}, tmp_path / "ckpt.em")
+
+    net, opt, step = make()
+    opt.param_groups[1]["lr"] = 1.0  # overwritten by the load
+    checkpoint = ser.load(tmp_path / "ckpt.em")
+    net.load_state_dict(checkpoint["model"])
+    opt.load_state_dict(checkpoint["optimizer"])
+    assert opt.param_groups[1]["lr"] == 0.02
+    for x, y in batches[3:]:
+        step(x, y)
+    for name, value in net.state_dict().items():
+        np.testing.assert_array_equal(np.asarray(value), want[name], err_msg=name)
+
+    small = optim.AdamW(list(Net().parameters())[:2])
+    with pytest.raises(em.ShapeError, match="saved groups hold"):
+        small.load_state_dict(checkpoint["optimizer"])

@@ -250,6 +250,22 @@ class Optimizer:
                 "pass the parameters explicitly: optim.X(net.parameters(), ...)"
             )
 
+    def state_dict(self) -> dict:
+        """`{"state": ..., "param_groups": ...}` as in PyTorch; `em.save` writes it.
+
+        >>> sd = opt.state_dict()  # doctest: +SKIP
+        >>> opt.load_state_dict(sd)  # doctest: +SKIP
+        """
+        from ember.optim.state_dict import optimizer_state_dict
+
+        return optimizer_state_dict(self)
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Restore what `state_dict` gave (after `em.load` too): state and hyperparameters."""
+        from ember.optim.state_dict import load_optimizer_state_dict
+
+        load_optimizer_state_dict(self, state_dict)
+
     # -- PyTorch's loop: optimizer.zero_grad(); loss.backward(); optimizer.step() -----------
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Clear the gradients of this optimizer's parameters (None, or zeros)."""

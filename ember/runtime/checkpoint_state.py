@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import jax
 import jax.numpy as jnp
-import numpy as np
-
-from ember.errors import ShapeError
 
 
 class CheckpointMixin:
@@ -38,15 +34,7 @@ class CheckpointMixin:
 
     def state_dict(self) -> dict:
         """Model state (torch names), each optimizer's state and groups, and the step."""
-        optimizers = {}
-        for name, opt in self.optimizers.items():
-            leaves = jax.tree_util.tree_leaves(opt.opt_state)
-            optimizers[name] = {
-                "state": {str(i): np.asarray(v) for i, v in enumerate(leaves)},
-                "param_groups": [
-                    {k: v for k, v in g.items() if k != "params"} for g in opt.param_groups
-                ],
-            }
+        optimizers = {name: opt.state_dict() for name, opt in self.optimizers.items()}
         return {
             "model": self.module.state_dict(),
             "optimizers": optimizers,
@@ -56,21 +44,5 @@ class CheckpointMixin:
     def load_state_dict(self, state: dict) -> None:
         self.module.load_state_dict(state["model"])
         for name, opt in self.optimizers.items():
-            saved = state["optimizers"][name]
-            current = opt.opt_state
-            treedef = jax.tree_util.tree_structure(current)
-            leaves = jax.tree_util.tree_leaves(current)
-            if len(saved["state"]) != len(leaves):
-                raise ShapeError(
-                    f"optimizer {name!r} state has {len(saved['state'])} arrays, this optimizer "
-                    f"needs {len(leaves)}"
-                )
-            new = [
-                jnp.asarray(saved["state"][str(i)], dtype=leaf.dtype)
-                for i, leaf in enumerate(leaves)
-            ]
-            opt.opt_state = jax.tree_util.tree_unflatten(treedef, new)
-            for group, saved_group in zip(opt.param_groups, saved["param_groups"], strict=False):
-                for k, v in saved_group.items():
-                    group[k] = tuple(v) if isinstance(v, list) else v
+            opt.load_state_dict(state["optimizers"][name])
         self.run["step"] = jnp.asarray(state["step"], jnp.int32)
