@@ -36,11 +36,12 @@ def optimizer_state_dict(opt: Any) -> dict:
 
 def load_optimizer_state_dict(opt: Any, state_dict: dict) -> None:
     groups = state_dict["param_groups"]
-    sizes = [len(g["params"]) for g in groups]
-    if "params" in groups[0] and sizes != [len(g["params"]) for g in opt.param_groups]:
+    mine = [len(g["params"]) for g in opt.param_groups]
+    sizes = [len(g["params"]) for g in groups] if all("params" in g for g in groups) else mine
+    if len(groups) != len(mine) or sizes != mine:  # (states saved before "params": counts only)
         raise ShapeError(
             f"{type(opt).__name__}.load_state_dict: the saved groups hold {sizes} parameters, "
-            f"this optimizer's {[len(g['params']) for g in opt.param_groups]}; fix: build the "
+            f"this optimizer's {mine}; fix: build the "
             "optimizer over the same parameters (and groups) as the one that was saved"
         )
     current = opt.opt_state

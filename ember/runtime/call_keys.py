@@ -8,7 +8,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from .program import is_array
+from .program import _WIDE, is_array
 
 
 def shapes(tree: tuple) -> tuple:
@@ -28,9 +28,6 @@ def fast_key(kind: str, tree: tuple) -> tuple | None:
     if _plain(batch):
         return (kind, 1, batch.shape, batch.dtype)
     return None
-
-
-_WIDE = (np.dtype(np.float64), np.dtype(np.int64))
 
 
 def pair_key(kind: str, x: Any, y: Any) -> tuple | None:
