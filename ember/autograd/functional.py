@@ -23,11 +23,19 @@ def grad(
     create_graph: bool = False,
     allow_unused: bool | None = None,
     materialize_grads: bool = False,
+    only_inputs: bool = True,
+    is_grads_batched: bool = False,
 ) -> tuple:
     """`torch.autograd.grad`: d(sum of outputs)/d(inputs), without touching `.grad`.
+    (`only_inputs` is deprecated in PyTorch and ignored there too.)
 
     >>> (dx,) = em.autograd.grad(y, [x], create_graph=True)   # higher order: grad of dx works
     """
+    if is_grads_batched:
+        raise NotImplementedError(
+            "autograd.grad(is_grads_batched=True) is not supported; fix: loop over the "
+            "grad_outputs, or use em.func / jax.vmap over a functional step"
+        )
     outs, ins = _seq(outputs), _seq(inputs)
     gouts = _seq(grad_outputs) if grad_outputs is not None else [None] * len(outs)
     retain = create_graph if retain_graph is None else retain_graph

@@ -105,6 +105,13 @@ class LazyRecorder:
         """Keep `tensor` (a module's pending buffer update) in the next cut."""
         self.pinned.append(tensor)
 
+    def pin_slot(self, value: Any) -> None:
+        """A pending value written into a parameter or buffer slot (`ema.weight.lerp_(w)`
+        under no_grad) is computed in the next cut, before any runner donates what it
+        reads (`optimizer.step()` donates `w`)."""
+        if isinstance(value, LazyValue) and value.data is None:
+            self.pinned.append(_Slot(value))
+
     # -- what functional ops use ---------------------------------------------------------
     def source(self) -> Source:
         file, line = user_frame()
@@ -318,6 +325,13 @@ def sync() -> None:
         if values:
             materialize(values)
         RECORDER.synced = RECORDER.recorded
+
+
+class _Slot:
+    __slots__ = ("value",)
+
+    def __init__(self, value: LazyValue):
+        self.value = value
 
 
 def pending_live_values() -> list[LazyValue]:

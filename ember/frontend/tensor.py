@@ -239,6 +239,10 @@ class Tensor:
                 "a leaf Variable that requires grad is being used in an in-place operation; "
                 "fix: do it under `with em.no_grad():` (e.g. initialisation or a manual update)"
             )
+        # a plain leaf updated under no_grad (`w -= lr * w.grad`) stays a leaf that requires
+        # grad, as in PyTorch: its new value is computed now and becomes the leaf's data
+        keep_leaf = type(self) is Tensor and self._slot is None and self._lazy()
+        keep_leaf = keep_leaf and self.value.node is None and self.value.requires_grad
         if new.value.type != self.value.type:
             new = new.to(self.dtype)
             if new.shape != self.shape:
@@ -247,6 +251,10 @@ class Tensor:
                 new = broadcast_to(new, self.shape)
         self.value = new.value
         self.builder = new.builder
+        if keep_leaf:
+            materialize([self.value])
+            self.value = LazyValue(self.value.type, data=self.value.data, requires_grad=True)
+            self.value.owner = weakref.ref(self)
         if self._slot is not None:
             owner, key = self._slot
             owner._write_slot(key, self)

@@ -146,6 +146,7 @@ class Module:
 
     def _write_slot(self, name: str, tensor: Tensor) -> None:
         self._buffers[name] = stored(tensor)
+        RECORDER.pin_slot(self._buffers[name])
         bump_state_version()
 
     def __delattr__(self, name: str) -> None:
@@ -308,7 +309,13 @@ class Module:
         return self
 
     def zero_grad(self, set_to_none: bool = True) -> None:
-        """Gradients never accumulate on modules in ember (the step is functional)."""
+        """Clear the `.grad` of every parameter (None, or zeros), as `optimizer.zero_grad()`
+        does for its own: `loss.backward()` adds into `.grad`."""
+        for p in self.parameters():
+            if set_to_none or p.grad is None:
+                p.grad = None
+            else:
+                p.grad = p.grad * 0
 
     def to(self, *args, **kwargs) -> Module:
         """Like PyTorch's: a dtype (`net.to(em.bfloat16)`, `to(dtype=...)`, or another

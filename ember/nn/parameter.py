@@ -199,6 +199,7 @@ class Parameter(Tensor):
 
     def _set(self, value: Any) -> None:
         unstack_parameters([self])  # a stacked layer gets its own array first
+        RECORDER.pin_slot(value)
         self._data = value
         self._init = None
         bump_state_version()

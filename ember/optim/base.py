@@ -40,6 +40,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from ember.frontend.tensor import Tensor
+
 
 class OptimizerState(NamedTuple):
     hyperparams: tuple  # per group: dict[str, f32 scalar]
@@ -138,7 +140,7 @@ class Optimizer:
     def add_param_group(self, group: dict) -> None:
         group = dict(group)
         ps = group.get("params", [])
-        group["params"] = [ps] if not isinstance(ps, (list, tuple, set)) else list(ps)
+        group["params"] = [ps] if isinstance(ps, Tensor) else list(ps)  # any iterable, as torch
         for key, value in self.defaults.items():
             group.setdefault(key, value)
         unknown = set(group) - set(self.defaults) - {"params", "initial_lr", "name"}

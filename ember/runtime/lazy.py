@@ -17,7 +17,6 @@ import jax
 import numpy as np
 
 from ember.compiler import DEFAULT_PASSES, lower, run_passes
-from ember.errors import TraceError
 from ember.frontend import lazy as lazy_lib
 from ember.frontend.autograd import release_freed
 from ember.frontend.lazy import RECORDER, LazyValue, collect, pending_live_values
@@ -73,12 +72,8 @@ class Executor:
         params = optimizer.params
         grads = [p.grad for p in params]
         has_grad = tuple(g is not None for g in grads)
-        if not any(has_grad):
-            raise TraceError(
-                f"{type(optimizer).__name__}.step() found no gradients: none of its "
-                f"{len(params)} parameters has a .grad; fix: call loss.backward() before "
-                "optimizer.step() (and optimizer.zero_grad() before the next backward)"
-            )
+        if not any(has_grad):  # as in PyTorch: parameters without .grad are skipped
+            return
         unstack_parameters(params)  # this update writes each parameter's own array
         for p in params:
             p._materialized()  # pending initial values are computed first

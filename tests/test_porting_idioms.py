@@ -1,0 +1,150 @@
+"""PyTorch training-script idioms outside a model, each run with torch and with ember on
+the same weights and data: module zero_grad, generator param groups, an EMA copy updated
+from the live weights, a hand-written SGD on a plain leaf, autograd.grad's deprecated
+keyword, optimizer.step() without gradients."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import ember as em
+from ember import nn, optim
+
+
+def _data(seed: int = 0):
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((6, 4)).astype(np.float32), rng.standard_normal((6, 2)).astype(
+        np.float32
+    )
+
+
+def _pair():
+    em.manual_seed(0)
+    net = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 2))
+    ref = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(), torch.nn.Linear(8, 2))
+    ref.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in net.state_dict().items()})
+    return net, ref
+
+
+def _assert_same(net, ref, rtol=1e-5, atol=1e-6):
+    for name, value in ref.state_dict().items():
+        np.testing.assert_allclose(
+            np.asarray(net.state_dict()[name]), value.numpy(), rtol=rtol, atol=atol, err_msg=name
+        )
+
+
+def _run(lib, net, step_idiom, steps=4):
+    """`step_idiom(lib, net, x, y)` once per batch; the same batches for both libraries."""
+    for k in range(steps):
+        x, y = _data(k)
+        step_idiom(lib, net, lib.tensor(x) if lib is em else torch.from_numpy(x), y)
+
+
+def test_module_zero_grad_clears_gradients_like_torch():
+    """`model.zero_grad(); loss.backward(); opt.step()` (it did nothing: gradients summed
+    over steps), and the set_to_none=False form."""
+    net, ref = _pair()
+    opts = {}
+
+    def idiom(lib, model, x, y):
+        opt = opts.setdefault(
+            lib, (optim if lib is em else torch.optim).SGD(model.parameters(), lr=0.1)
+        )
+        model.zero_grad(set_to_none=len(opts) % 2 == 0)
+        target = lib.tensor(y) if lib is em else torch.from_numpy(y)
+        ((model(x) - target) ** 2).mean().backward()
+        opt.step()
+
+    _run(em, net, idiom)
+    _run(torch, ref, idiom)
+    _assert_same(net, ref)
+    net.zero_grad()
+    assert all(p.grad is None for p in net.parameters())
+
+
+def test_param_groups_given_as_generators_like_torch():
+    net, ref = _pair()
+    opt = optim.SGD(
+        [{"params": net[0].parameters()}, {"params": net[2].parameters(), "lr": 0.01}],
+        lr=0.1,
+        momentum=0.9,
+    )
+    tref = torch.optim.SGD(
+        [{"params": ref[0].parameters()}, {"params": ref[2].parameters(), "lr": 0.01}],
+        lr=0.1,
+        momentum=0.9,
+    )
+    assert [len(g["params"]) for g in opt.param_groups] == [2, 2]
+    for model, o, lib in ((net, opt, em), (ref, tref, torch)):
+        for k in range(3):
+            x, y = _data(k)
+            o.zero_grad()
+            wrap = em.tensor if lib is em else torch.from_numpy
+            ((model(wrap(x)) - wrap(y)) ** 2).mean().backward()
+            o.step()
+    _assert_same(net, ref)
+
+
+@pytest.mark.parametrize("update", ["lerp_", "mul_add_", "copy_lerp", "add_difference"])
+def test_an_ema_copy_follows_the_live_weights_like_torch(update):
+    """The EMA/target-network update after each optimizer.step(), reading the weights the
+    next step donates (a pending EMA value used to read a deleted array)."""
+    import copy
+
+    net, ref = _pair()
+    ema, tema = copy.deepcopy(net), copy.deepcopy(ref)
+    for lib, model, avg in ((em, net, ema), (torch, ref, tema)):
+        opt = (optim if lib is em else torch.optim).Adam(model.parameters(), lr=0.05)
+        wrap = em.tensor if lib is em else torch.from_numpy
+        for k in range(4):
+            x, y = _data(k)
+            opt.zero_grad()
+            ((model(wrap(x)) - wrap(y)) ** 2).mean().backward()
+            opt.step()
+            with lib.no_grad():
+                for pe, p in zip(avg.parameters(), model.parameters(), strict=True):
+                    if update == "lerp_":
+                        pe.lerp_(p, 0.1)
+                    elif update == "mul_add_":
+                        pe.mul_(0.9).add_(p, alpha=0.1)
+                    elif update == "copy_lerp":
+                        pe.copy_(lib.lerp(pe, p, 0.1))
+                    else:
+                        pe.add_(p - pe, alpha=0.1)
+    _assert_same(ema, tema)
+    _assert_same(net, ref)
+
+
+def test_a_plain_leaf_updated_under_no_grad_still_requires_grad():
+    """PyTorch's 'learning with examples' loop: `w -= lr * w.grad` on a leaf tensor."""
+    x = np.linspace(-1, 1, 16).astype(np.float32)
+    features = np.stack([np.ones_like(x), x, x**2], 1)
+    losses = {}
+    for lib in (em, torch):
+        w = lib.ones(3, requires_grad=True)
+        a, b = lib.tensor(features), lib.tensor(np.sin(x))
+        out = []
+        for _ in range(5):
+            loss = ((a @ w - b) ** 2).mean()
+            loss.backward()
+            with lib.no_grad():
+                w -= 0.1 * w.grad
+                w.grad.zero_()
+            out.append(float(loss.item()))
+        assert w.requires_grad and w.is_leaf
+        losses[lib.__name__] = out
+    np.testing.assert_allclose(losses["ember"], losses["torch"], rtol=1e-6)
+
+
+def test_autograd_grad_accepts_only_inputs_and_step_without_gradients_is_a_no_op():
+    x = em.tensor(np.array([1.0, 2.0], np.float32), requires_grad=True)
+    (g,) = em.autograd.grad((x**2).sum(), [x], only_inputs=True)
+    np.testing.assert_allclose(np.asarray(g), [2.0, 4.0])
+    net, _ = _pair()
+    before = {k: np.array(v) for k, v in net.state_dict().items()}
+    opt = optim.Adam(net.parameters(), lr=0.1)
+    opt.step()  # nothing has a .grad: nothing changes (PyTorch skips such parameters)
+    for k, v in net.state_dict().items():
+        np.testing.assert_array_equal(np.asarray(v), before[k])
