@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ember import amp  # noqa: F401  (`torch.cuda.amp.GradScaler`, `autocast`)
+
 
 def is_available() -> bool:
     """True when JAX sees a GPU (ember still lets XLA place everything)."""

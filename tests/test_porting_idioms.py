@@ -148,3 +148,41 @@ def test_autograd_grad_accepts_only_inputs_and_step_without_gradients_is_a_no_op
     opt.step()  # nothing has a .grad: nothing changes (PyTorch skips such parameters)
     for k, v in net.state_dict().items():
         np.testing.assert_array_equal(np.asarray(v), before[k])
+
+
+def test_boolean_mask_assignment_of_one_value_per_selected_position():
+    """DQN's `next_values[non_final_mask] = target(s).max(1).values`."""
+    mask = np.array([[1, 0, 1], [0, 1, 0]], bool)
+    values = np.array([7.0, 8.0, 9.0], np.float32)
+    out = []
+    for lib in (em, torch):
+        x = lib.zeros(2, 3)
+        x[lib.tensor(mask)] = lib.tensor(values)
+        y = lib.zeros(2, 3)
+        y[lib.tensor(mask)] = 5.0
+        out.append((np.asarray(x.numpy()), np.asarray(y.numpy())))
+    for a, b in zip(*out, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_nanogpt_precision_switches_and_grad_scaler_loop_like_torch():
+    """nanoGPT's train.py: backend switches, `GradScaler(enabled=...)`, autocast context;
+    on float32 the scaled loop is PyTorch's plain loop, step for step."""
+    em.backends.cuda.matmul.allow_tf32 = True
+    em.backends.cudnn.allow_tf32 = True
+    em.set_float32_matmul_precision("high")
+    net, ref = _pair()
+    for lib, model in ((em, net), (torch, ref)):
+        scaler = (em.cuda.amp if lib is em else torch.amp).GradScaler(enabled=False)
+        opt = (optim if lib is em else torch.optim).AdamW(model.parameters(), lr=0.05)
+        wrap = em.tensor if lib is em else torch.from_numpy
+        for k in range(3):
+            x, y = _data(k)
+            with lib.autocast("cpu", dtype=lib.bfloat16, enabled=False):
+                loss = ((model(wrap(x)) - wrap(y)) ** 2).mean()
+            scaler.scale(loss).backward()
+            scaler.unscale_(opt)
+            scaler.step(opt)
+            scaler.update()
+            opt.zero_grad(set_to_none=True)
+    _assert_same(net, ref)

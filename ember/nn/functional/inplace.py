@@ -143,8 +143,11 @@ def setitem(x: Tensor, index, value) -> None:
     from ember.nn.functional.shape import broadcast_to, reshape
 
     if isinstance(index, Tensor) and index.dtype == "bool" and index.shape == x.shape:
-        x._assign(E.where(index, as_tensor(value).to(x.dtype), x))
-        return
+        v = as_tensor(value).to(x.dtype)
+        if v.numel() == 1 or v.shape == x.shape:  # also in a trace: no data-dependent shape
+            x._assign(E.where(index, v, x))
+            return
+        # one value per selected position (`x[mask] = values`): the mask must be concrete
     positions = reshape(arange(x.numel()), x.shape)[index]
     src = broadcast_to(as_tensor(value).to(x.dtype), positions.shape)
     flat = reshape(x, (x.numel(),))
