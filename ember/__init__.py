@@ -58,13 +58,15 @@ from ember.runtime.mesh import mesh  # noqa: E402,F401
 from ember import distributed  # noqa: E402,F401
 from ember import amp, backends  # noqa: E402,F401
 from ember.amp import autocast  # noqa: E402,F401
-
-
-def set_float32_matmul_precision(precision: str) -> None:
-    """Accepted for porting ("highest", "high", "medium"): XLA chooses matmul precision
-    per backend (on GPU see `jax.default_matmul_precision`)."""
-    if precision not in ("highest", "high", "medium"):
-        raise ValueError(f"precision must be 'highest', 'high' or 'medium', got {precision!r}")
+from ember.numerics import (  # noqa: E402,F401
+    finfo,
+    get_default_dtype,
+    iinfo,
+    is_tensor,
+    numel,
+    set_float32_matmul_precision,
+    use_deterministic_algorithms,
+)
 
 
 __version__ = "0.1.0"

@@ -186,3 +186,50 @@ def test_nanogpt_precision_switches_and_grad_scaler_loop_like_torch():
             scaler.update()
             opt.zero_grad(set_to_none=True)
     _assert_same(net, ref)
+
+
+def test_numeric_queries_match_torch():
+    for ours, theirs in (
+        (em.float32, torch.float32),
+        (em.bfloat16, torch.bfloat16),
+        (em.half, torch.half),
+    ):
+        a, b = em.finfo(ours), torch.finfo(theirs)
+        assert a.bits == b.bits
+        for key in ("eps", "max", "min", "tiny"):
+            assert float(getattr(a, key)) == getattr(b, key), (ours, key)
+    assert (em.iinfo(em.int32).min, em.iinfo(em.int32).max) == (
+        torch.iinfo(torch.int32).min,
+        torch.iinfo(torch.int32).max,
+    )
+    assert em.is_tensor(em.ones(2)) and not em.is_tensor(np.ones(2))
+    assert em.numel(em.ones(2, 3)) == 6 and em.get_default_dtype() == em.float32
+    with pytest.raises(TypeError, match="iinfo"):
+        em.finfo(em.int32)
+    em.use_deterministic_algorithms(True)
+    with em.autograd.detect_anomaly():
+        em.autograd.set_detect_anomaly(True)
+
+
+def test_subset_and_weighted_samplers():
+    from ember.utils.data import (
+        DataLoader,
+        SubsetRandomSampler,
+        TensorDataset,
+        WeightedRandomSampler,
+    )
+
+    em.manual_seed(0)
+    counts = np.bincount(list(WeightedRandomSampler([0.1, 0.0, 0.9], 20000)), minlength=3)
+    assert counts[1] == 0 and abs(counts[0] / 20000 - 0.1) < 0.01
+    once = list(WeightedRandomSampler([1.0, 2.0, 3.0, 4.0], 4, replacement=False))
+    assert sorted(once) == [0, 1, 2, 3]
+    with pytest.raises(RuntimeError, match="without replacement"):
+        WeightedRandomSampler([1.0, 0.0], 2, replacement=False)
+    sampler = SubsetRandomSampler([1, 3, 5, 7], seed=3)
+    passes = [list(sampler) for _ in range(4)]
+    assert all(sorted(p) == [1, 3, 5, 7] for p in passes) and len({tuple(p) for p in passes}) > 1
+    sampler.set_epoch(1)
+    assert list(sampler) == passes[1]  # a pass replays from its epoch
+    loader = DataLoader(TensorDataset(em.tensor(np.arange(10.0))), batch_size=2, sampler=sampler)
+    assert sorted(float(v) for b in loader for v in b[0].numpy()) == [1.0, 3.0, 5.0, 7.0]

@@ -8,19 +8,23 @@
 
 from ember.autograd.functional import backward, grad
 from ember.autograd.grad_mode import (
+    detect_anomaly,
     enable_grad,
     inference_mode,
     is_grad_enabled,
     no_grad,
+    set_detect_anomaly,
     set_grad_enabled,
 )
 
 __all__ = [
     "backward",
+    "detect_anomaly",
     "enable_grad",
     "grad",
     "inference_mode",
     "is_grad_enabled",
     "no_grad",
+    "set_detect_anomaly",
     "set_grad_enabled",
 ]

@@ -8,6 +8,7 @@ through `stop_gradient`, so no gradient flows back through them.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections.abc import Callable
 from typing import Any
@@ -73,3 +74,22 @@ class set_grad_enabled(_GradMode):  # noqa: N801
 class _Scoped(_GradMode):
     def __init__(self, mode: bool):
         self.mode = mode
+
+
+class detect_anomaly(contextlib.ContextDecorator):  # noqa: N801 (PyTorch's name)
+    """Accepted for porting. ember's own locator names the first non-finite IR node, its
+    module and source line: `em.compile(..., check_numerics=True)` or
+    `EMBER_CHECK_NUMERICS=1`, and `model.locate_nonfinite(batch)`."""
+
+    def __init__(self, check_nan: bool = True):
+        self.check_nan = check_nan
+
+    def __enter__(self) -> detect_anomaly:
+        return self
+
+    def __exit__(self, *exc) -> bool:
+        return False
+
+
+def set_detect_anomaly(mode: bool, check_nan: bool = True) -> None:
+    """Accepted for porting; see `detect_anomaly`."""

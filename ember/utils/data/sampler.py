@@ -67,6 +67,72 @@ class RandomSampler(Sampler):
         return self.num_samples
 
 
+class _Seeded(Sampler):
+    """A seeded stream per pass, as `RandomSampler`'s (`set_epoch` replays a pass)."""
+
+    def __init__(self, seed: int | None):
+        from ember.nn.parameter import host_generator
+
+        self.seed = int(seed) if seed is not None else int(host_generator().integers(2**31))
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def __iter__(self):
+        order = self.draw(np.random.default_rng([self.seed, self.epoch]))
+        self.epoch += 1
+        return iter(order.tolist())
+
+
+class SubsetRandomSampler(_Seeded):
+    """The given indices in a new random order each pass."""
+
+    def __init__(self, indices, generator=None, seed: int | None = None):
+        super().__init__(seed)
+        self.indices = list(indices)
+
+    def draw(self, rng) -> np.ndarray:
+        return np.asarray(self.indices)[rng.permutation(len(self.indices))]
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+
+class WeightedRandomSampler(_Seeded):
+    """`num_samples` indices drawn with probability proportional to `weights`."""
+
+    def __init__(
+        self,
+        weights,
+        num_samples: int,
+        replacement: bool = True,
+        generator=None,
+        seed: int | None = None,
+    ):
+        if not isinstance(num_samples, int) or isinstance(num_samples, bool) or num_samples <= 0:
+            raise ValueError(
+                f"num_samples should be a positive integer value, but got {num_samples}"
+            )
+        weights = np.asarray(weights, dtype=np.float64).reshape(-1)
+        if weights.size == 0 or (weights < 0).any() or not np.isfinite(weights).all():
+            raise ValueError("weights must be finite, non-negative and not empty")
+        if not replacement and num_samples > int((weights > 0).sum()):
+            raise RuntimeError(
+                f"cannot draw {num_samples} samples without replacement from "
+                f"{int((weights > 0).sum())} non-zero weights"
+            )
+        super().__init__(seed)
+        self.weights, self.num_samples, self.replacement = weights, num_samples, replacement
+
+    def draw(self, rng) -> np.ndarray:
+        p = self.weights / self.weights.sum()
+        return rng.choice(len(p), size=self.num_samples, replace=self.replacement, p=p)
+
+    def __len__(self) -> int:
+        return self.num_samples
+
+
 class BatchSampler(Sampler):
     """Groups a sampler's indices into lists of `batch_size`."""
 

@@ -1,0 +1,69 @@
+"""PyTorch's top-level numeric queries and switches: `finfo`, `iinfo`, `is_tensor`,
+`numel`, `get_default_dtype`, and switches accepted for porting
+(`use_deterministic_algorithms`, `set_float32_matmul_precision`).
+
+>>> em.finfo(em.bfloat16).eps
+0.0078125
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ml_dtypes
+import numpy as np
+
+from ember.frontend.tensor import Tensor
+from ember.graphdef import dtypes
+
+
+def finfo(dtype: Any = None) -> Any:
+    """Machine limits of a floating dtype (`bits`, `eps`, `max`, `min`, `tiny`,
+    `resolution`), bfloat16 included; default: the default float dtype."""
+    name = dtypes.canonical(dtype or dtypes.DEFAULT_FLOAT)
+    if not dtypes.is_floating(name):
+        raise TypeError(f"finfo takes a floating-point dtype, got {dtype}; fix: em.iinfo")
+    return ml_dtypes.finfo(np.dtype(getattr(ml_dtypes, name, name)))
+
+
+def iinfo(dtype: Any) -> np.iinfo:
+    """Limits of an integer dtype (`bits`, `max`, `min`)."""
+    name = str(dtype)
+    if not dtypes.is_integer(name):
+        raise TypeError(f"iinfo takes an integer dtype, got {dtype}; fix: em.finfo")
+    return np.iinfo(np.dtype(name))
+
+
+def is_tensor(obj: Any) -> bool:
+    return isinstance(obj, Tensor)
+
+
+def numel(t: Tensor) -> int:
+    return t.numel()
+
+
+def get_default_dtype() -> dtypes.DType:
+    return dtypes.as_dtype(dtypes.DEFAULT_FLOAT)
+
+
+def use_deterministic_algorithms(mode: bool, *, warn_only: bool = False) -> None:
+    """Accepted for porting: XLA's CPU and TPU programs are deterministic already; on GPU
+    see XLA's `--xla_gpu_deterministic_ops`."""
+
+
+def set_float32_matmul_precision(precision: str) -> None:
+    """Accepted for porting ("highest", "high", "medium"): XLA chooses matmul precision
+    per backend (on GPU see `jax.default_matmul_precision`)."""
+    if precision not in ("highest", "high", "medium"):
+        raise ValueError(f"precision must be 'highest', 'high' or 'medium', got {precision!r}")
+
+
+__all__ = [
+    "finfo",
+    "get_default_dtype",
+    "iinfo",
+    "is_tensor",
+    "numel",
+    "set_float32_matmul_precision",
+    "use_deterministic_algorithms",
+]
