@@ -315,6 +315,68 @@ def test_bad_inputs_raise_torch_like_errors():
         em.trace(nn.GRUCell(IN, HID), em.TensorSpec((2, N, IN)))
 
 
+@pytest.mark.parametrize(
+    "cls_name, kw",
+    [
+        ("LSTM", {"num_layers": 2, "bidirectional": True}),
+        ("GRU", {"bidirectional": True}),
+        ("RNN", {}),
+    ],
+)
+def test_packed_sequences_match_torch(cls_name, kw):
+    """pack_padded_sequence (unsorted lengths) -> layer -> pad_packed_sequence: outputs,
+    final states and parameter gradients as PyTorch's."""
+    from torch.nn.utils import rnn as trnn
+
+    from ember.nn.utils import rnn as ernn
+
+    x = np.random.default_rng(0).standard_normal((4, 7, 3)).astype(np.float32)
+    lengths = [3, 6, 1, 4]  # the longest is shorter than the padding: outputs trimmed to 6
+    em.manual_seed(0)
+    ours = getattr(nn, cls_name)(3, 5, batch_first=True, **kw)
+    ref = getattr(torch.nn, cls_name)(3, 5, batch_first=True, **kw)
+    ref.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in ours.state_dict().items()})
+    out, h = ours(ernn.pack_padded_sequence(em.tensor(x), lengths, True, enforce_sorted=False))
+    want, want_h = ref(
+        trnn.pack_padded_sequence(torch.from_numpy(x), torch.tensor(lengths), True, False)
+    )
+    out, out_lengths = ernn.pad_packed_sequence(out, batch_first=True)
+    want, _ = trnn.pad_packed_sequence(want, batch_first=True)
+    h, want_h = (h[0], want_h[0]) if cls_name == "LSTM" else (h, want_h)
+    assert tuple(out.shape) == tuple(want.shape) == (4, 6, 5 * (2 if kw else 1))
+    np.testing.assert_allclose(out.numpy(), want.detach().numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(h.numpy(), want_h.detach().numpy(), rtol=1e-5, atol=1e-6)
+    assert np.asarray(out_lengths.numpy()).tolist() == lengths
+    (out.sum() + (h * h).sum()).backward()
+    (want.sum() + (want_h * want_h).sum()).backward()
+    for (name, p), q in zip(ours.named_parameters(), ref.parameters(), strict=True):
+        np.testing.assert_allclose(
+            p.grad.numpy(), q.grad.numpy(), rtol=1e-4, atol=1e-5, err_msg=name
+        )
+
+
+def test_pad_and_pack_sequence_helpers_match_torch():
+    from torch.nn.utils import rnn as trnn
+
+    from ember.nn.utils import rnn as ernn
+
+    seqs = [np.arange(n * 2, dtype=np.float32).reshape(n, 2) for n in (3, 1, 2)]
+    for kw in ({}, {"batch_first": True, "padding_value": -1.0}, {"padding_side": "left"}):
+        ours = ernn.pad_sequence([em.tensor(s) for s in seqs], **kw)
+        want = trnn.pad_sequence([torch.from_numpy(s) for s in seqs], **kw)
+        np.testing.assert_array_equal(ours.numpy(), want.numpy())
+    with pytest.raises(RuntimeError, match="sorted in decreasing order"):
+        ernn.pack_sequence([em.tensor(s) for s in seqs])
+    packed = ernn.pack_sequence([em.tensor(s) for s in seqs], enforce_sorted=False)
+    padded, lengths = ernn.pad_packed_sequence(packed, padding_value=9.0, total_length=5)
+    want, _ = trnn.pad_packed_sequence(
+        trnn.pack_sequence([torch.from_numpy(s) for s in seqs], enforce_sorted=False),
+        padding_value=9.0,
+        total_length=5,
+    )
+    np.testing.assert_array_equal(padded.numpy(), want.numpy())
+
+
 def test_zz_report_worst_relative_error():
     # WORST holds what ran in this process (pytest-xdist splits files); print and bound it
     if not WORST:

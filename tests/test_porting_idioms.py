@@ -233,3 +233,74 @@ def test_subset_and_weighted_samplers():
     assert list(sampler) == passes[1]  # a pass replays from its epoch
     loader = DataLoader(TensorDataset(em.tensor(np.arange(10.0))), batch_size=2, sampler=sampler)
     assert sorted(float(v) for b in loader for v in b[0].numpy()) == [1.0, 3.0, 5.0, 7.0]
+
+
+def test_a_tagger_with_packed_sequences_trains_compiled_like_torch():
+    """Embedding -> pack_padded_sequence (unsorted) -> bidirectional LSTM ->
+    pad_packed_sequence -> Linear, CE(ignore_index), compiled (the lengths are data inside
+    the step) against PyTorch's eager loop."""
+    from torch.nn.utils import rnn as trnn
+
+    from ember.nn.utils import rnn as ernn
+
+    rng = np.random.default_rng(0)
+    tokens = rng.integers(1, 20, (4, 6)).astype(np.int32)
+    lengths = np.array([6, 2, 4, 3], np.int32)
+    for b in range(4):
+        tokens[b, lengths[b] :] = 0
+    tags = rng.integers(0, 5, (4, 6)).astype(np.int32)
+    tags[tokens == 0] = -100
+
+    def make(lib, rnnmod):
+        class Tagger(lib.Module):
+            def __init__(self):
+                super().__init__()
+                self.emb = lib.Embedding(20, 8, padding_idx=0)
+                self.lstm = lib.LSTM(8, 6, batch_first=True, bidirectional=True)
+                self.out = lib.Linear(12, 5)
+
+            def forward(self, x, lengths):
+                packed = rnnmod.pack_padded_sequence(
+                    self.emb(x), lengths, batch_first=True, enforce_sorted=False
+                )
+                h, _ = self.lstm(packed)
+                h, _ = rnnmod.pad_packed_sequence(h, batch_first=True, total_length=x.shape[1])
+                return self.out(h)
+
+        return Tagger()
+
+    em.manual_seed(0)
+    e = make(nn, ernn)
+    t = make(torch.nn, trnn)
+    t.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in e.state_dict().items()})
+
+    class Wrap(nn.Module):
+        def __init__(self, m):
+            super().__init__()
+            self.m = m
+
+        def training_step(self, batch):
+            x, lengths, y = batch
+            logits = self.m(x, lengths)
+            return nn.functional.cross_entropy(
+                logits.reshape(-1, 5), y.reshape(-1), ignore_index=-100
+            )
+
+        def forward(self, x, lengths):
+            return self.m(x, lengths)
+
+    model = em.compile(Wrap(e), optimizer=optim.SGD(e.parameters(), lr=0.5))
+    topt = torch.optim.SGD(t.parameters(), lr=0.5)
+    losses = []
+    for _ in range(3):
+        le = float(model.train_step((tokens, lengths, tags))["loss"])
+        topt.zero_grad()
+        lt = torch.nn.functional.cross_entropy(
+            t(torch.from_numpy(tokens).long(), torch.from_numpy(lengths).long()).reshape(-1, 5),
+            torch.from_numpy(tags).long().reshape(-1),
+            ignore_index=-100,
+        )
+        lt.backward()
+        topt.step()
+        losses.append((le, float(lt.detach())))
+    np.testing.assert_allclose(*zip(*losses, strict=True), rtol=1e-5)

@@ -6,7 +6,8 @@ init U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)) and return values
 (`output, h_n` / `output, (h_n, c_n)`). Each layer and direction is one
 `linear` over the whole sequence (the input projection) and one `scan` whose
 body is the cell step, so the IR shows the recurrence readably.
-PackedSequence inputs are not supported (pad and mask instead).
+A `PackedSequence` (`nn.utils.rnn`) runs masked: each sequence keeps its state once it
+has ended and outputs zeros there, PyTorch's results without reordering the batch.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from ember.nn.functional._core import as_tensor
 from ember.nn.module import Module
 from ember.nn.modules._recurrent import CELLS, check_state, rnn_mode, zeros
 from ember.nn.parameter import Parameter
+from ember.nn.utils.rnn import PackedSequence
 
 
 class RNNBase(Module):
@@ -169,13 +171,15 @@ class RNNBase(Module):
         return states
 
     def forward(self, input, hx=None):
-        x = as_tensor(input)
+        packed = input if isinstance(input, PackedSequence) else None
+        x = packed.data if packed is not None else as_tensor(input)
         self._check_input(x)
         batched = x.ndim == 3
         if not batched:
             x = x.unsqueeze(1)
-        elif self.batch_first:
+        elif self.batch_first and packed is None:
             x = x.transpose(0, 1)
+        mask = packed.step_mask() if packed is not None else None
         states = self._initial_states(hx, x, batched, x.shape[1])
         step = CELLS[self.mode][0]
         directions = 2 if self.bidirectional else 1
@@ -186,10 +190,11 @@ class RNNBase(Module):
                 w_ih, w_hh, b_ih, b_hh, w_hr = self._weights(layer, direction)
                 index = layer * directions + direction
                 init_state = tuple(s[index] for s in states)
+                gates = F.linear(x, w_ih, b_ih)
                 final, ys = F.scan(
-                    _cell_body(step, w_hh, b_hh, w_hr, len(states)),
+                    _cell_body(step, w_hh, b_hh, w_hr, len(states), masked=mask is not None),
                     init_state if len(states) > 1 else init_state[0],
-                    F.linear(x, w_ih, b_ih),
+                    gates if mask is None else (gates, mask),
                     reverse=bool(direction),
                 )
                 final = final if len(states) > 1 else (final,)
@@ -199,7 +204,9 @@ class RNNBase(Module):
             x = outputs[0] if directions == 1 else F.cat(outputs, -1)
             if self.dropout and self.training and layer < self.num_layers - 1:
                 x = F.dropout(x, self.dropout, True)
-        if not batched:
+        if packed is not None:
+            x = PackedSequence(x, packed.lengths)
+        elif not batched:
             x = x.squeeze(1)
         elif self.batch_first:
             x = x.transpose(0, 1)
@@ -225,12 +232,22 @@ class RNNBase(Module):
         return s
 
 
-def _cell_body(step, w_hh, b_hh, w_hr, num_states: int):
-    """The scan body for one layer and direction: (state, gates of x_t) -> (state, h_t)."""
+def _cell_body(step, w_hh, b_hh, w_hr, num_states: int, masked: bool = False):
+    """The scan body for one layer and direction: (state, gates of x_t) -> (state, h_t).
+    `masked`: the input is (gates, inside) and a step outside its sequence keeps the state
+    and outputs zeros (packed sequences)."""
 
-    def cell(state, gates):
+    def cell(state, inputs):
+        gates, inside = inputs if masked else (inputs, None)
         new = step(gates, state, w_hh, b_hh, w_hr)
-        return new, (new[0] if num_states > 1 else new)
+        if inside is not None:
+            new = (
+                tuple(F.where(inside, n, s) for n, s in zip(new, state, strict=True))
+                if num_states > 1
+                else F.where(inside, new, state)
+            )
+        out = new[0] if num_states > 1 else new
+        return new, (out if inside is None else F.where(inside, out, 0.0))
 
     cell.__name__ = step.__name__  # the sub-graph is named after the cell: lstm_cell, ...
     return cell
