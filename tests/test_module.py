@@ -29,27 +29,29 @@ def test_reassigning_a_submodule_parameter_or_buffer_keeps_its_place_like_torch(
     a re-registered buffer and a ModuleDict entry keep their state-dict positions."""
 
     def build(lib):
+        def param(n):
+            return (
+                lib.Parameter(torch.ones(n))
+                if lib is torch.nn
+                else nn.Parameter(np.ones(n, np.float32))
+            )
+
+        def buffer(value):
+            return torch.full((1,), value) if lib is torch.nn else np.full(1, value)
+
         class Net(lib.Module):
             def __init__(self):
                 super().__init__()
                 self.fc1 = lib.Linear(2, 2)
-                self.scale = (
-                    lib.Parameter(torch.ones(2))
-                    if lib is torch.nn
-                    else nn.Parameter(np.ones(2, np.float32))
-                )
-                self.register_buffer("count", torch.zeros(1) if lib is torch.nn else np.zeros(1))
+                self.scale = param(2)
+                self.register_buffer("count", buffer(0.0))
                 self.heads = lib.ModuleDict({"a": lib.Linear(2, 1), "b": lib.Linear(2, 1)})
                 self.fc2 = lib.Linear(2, 2)
 
         net = Net()
         net.fc1 = lib.Linear(2, 3)
-        net.scale = (
-            lib.Parameter(torch.ones(3))
-            if lib is torch.nn
-            else nn.Parameter(np.ones(3, np.float32))
-        )
-        net.register_buffer("count", torch.ones(1) if lib is torch.nn else np.ones(1))
+        net.scale = param(3)
+        net.register_buffer("count", buffer(1.0))
         net.heads["a"] = lib.Linear(2, 4)
         return net
 

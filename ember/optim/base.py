@@ -41,6 +41,7 @@ import jax.numpy as jnp
 import optax
 
 from ember.frontend.tensor import Tensor
+from ember.optim.state_dict import load_optimizer_state_dict, optimizer_state_dict
 
 
 class OptimizerState(NamedTuple):
@@ -258,14 +259,10 @@ class Optimizer:
         >>> sd = opt.state_dict()  # doctest: +SKIP
         >>> opt.load_state_dict(sd)  # doctest: +SKIP
         """
-        from ember.optim.state_dict import optimizer_state_dict
-
         return optimizer_state_dict(self)
 
     def load_state_dict(self, state_dict: dict) -> None:
         """Restore what `state_dict` gave (after `em.load` too): state and hyperparameters."""
-        from ember.optim.state_dict import load_optimizer_state_dict
-
         load_optimizer_state_dict(self, state_dict)
 
     # -- PyTorch's loop: optimizer.zero_grad(); loss.backward(); optimizer.step() -----------

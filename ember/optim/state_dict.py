@@ -4,8 +4,8 @@
 groups as in PyTorch (parameters by their index across groups); the state holds the
 optimizer's arrays in a fixed order, keyed `"0"`, `"1"`, ... (ember's updates are
 optax-style, so the arrays are not PyTorch's per-parameter `exp_avg` dicts). Everything
-is a plain value or array: `em.save(optimizer.state_dict(), path)` writes it without
-pickle, and `load_state_dict` accepts what `em.load` gives back.
+is a plain value or array: `em.save(optimizer.state_dict(), path)` writes it as data
+only, and `load_state_dict` accepts what `em.load` gives back.
 """
 
 from __future__ import annotations
