@@ -25,7 +25,9 @@ from ember.frontend.tensor import Tensor
 from ember.frontend.tracer import current_builder
 from ember.graphdef import dtypes
 from ember.graphdef.types import TensorType
-from ember.nn.parameter import Parameter, bump_state_version, slot_type, stored, to_numpy
+from ember.nn.hooks import HookMixin, call_with_hooks, has_hooks, subtree_has_hooks
+from ember.nn.parameter import Parameter, bump_state_version, slot_type, stored
+from ember.nn.slot_values import as_buffer_array, converted_value
 
 # The runtime installs the function that runs a module on concrete arrays.
 EAGER_CALL: list[Callable | None] = [None]
@@ -36,7 +38,7 @@ class IncompatibleKeys(NamedTuple):
     unexpected_keys: list[str]
 
 
-class Module:
+class Module(HookMixin):
     """Base class of all layers and models; subclass it and define `forward`.
 
     >>> class Net(Module):
@@ -108,8 +110,11 @@ class Module:
         if isinstance(value, Tensor) and builder is not None and not isinstance(value, Parameter):
             builder.write_buffer(self, name, value)  # a lazy constant assigned in forward
             return
+        if isinstance(value, Tensor) and value.requires_grad:
+            value = value.detach()  # a buffer computed by an eager forward is state, not autograd's
         if value is not None:
-            value = _as_buffer_array(value)
+            value = as_buffer_array(value)
+            RECORDER.pin_slot(value)
         self._buffers[name] = value
         bump_state_version()
 
@@ -175,7 +180,7 @@ class Module:
             raise TypeError(
                 f"register_buffer({name!r}, ...) with a traced tensor; call it in __init__"
             )
-        self._buffers[name] = None if tensor is None else _as_buffer_array(tensor)
+        self._buffers[name] = None if tensor is None else as_buffer_array(tensor)
         if not persistent:
             self._non_persistent.add(name)
         else:
@@ -215,6 +220,8 @@ class Module:
                 raise RuntimeError(
                     "import ember (not only ember.graphdef) to run modules on arrays"
                 )
+            if subtree_has_hooks(self):  # op by op, so hooks run on every call
+                return call_with_hooks(self, args, kwargs)
             return EAGER_CALL[0](self, args, kwargs)
         path = builder.module_paths.get(id(self))
         if path is None:
@@ -222,6 +229,8 @@ class Module:
             path = f"{parent}.{type(self).__name__}" if parent else type(self).__name__
         builder.module_stack.append(path)
         try:
+            if has_hooks(self):
+                return call_with_hooks(self, args, kwargs)
             return self.forward(*args, **kwargs)
         except EmberError as e:
             located = builder.locate(e)  # name this module if nothing deeper said where
@@ -405,7 +414,7 @@ class Module:
                     if kind == "param"
                     else slot_type(obj[0]._buffers[obj[1]])
                 )
-                problem, array = _converted(value, want)
+                problem, array = converted_value(value, want)
                 if problem:
                     mismatched.append(f"{key}: {problem}")
                 else:
@@ -461,51 +470,3 @@ class Module:
         return sorted(
             set(super().__dir__()) | set(self._parameters) | set(self._buffers) | set(self._modules)
         )
-
-
-_DEFAULT_PRECISION = {np.dtype("float64"): np.float32, np.dtype("int64"): np.int32}
-
-
-def _as_buffer_array(value: Any) -> Any:
-    if isinstance(value, Tensor):
-        return stored(value)
-    return _host_buffer(value)
-
-
-def _host_buffer(value: Any) -> Any:
-    """Buffers hold numpy or backend arrays (torch tensors and lists become numpy), in the
-    backend's default precision: float64 -> float32, int64 -> int32 unless x64 is on."""
-    if hasattr(value, "shape") and hasattr(value, "dtype") and not hasattr(value, "detach"):
-        if not isinstance(value, np.ndarray):
-            return value
-        value = np.array(value)
-    else:
-        value = to_numpy(value)
-    if dtypes.x64_enabled():
-        return value
-    return value.astype(_DEFAULT_PRECISION.get(value.dtype, value.dtype), copy=False)
-
-
-def _converted(value: Any, want) -> tuple[str, Any]:
-    """(problem or "", value as a numpy array of the wanted dtype)."""
-    try:
-        arr = to_numpy(value)
-    except Exception as e:  # noqa: BLE001 (any foreign array type: report it, load nothing)
-        return f"cannot read a {type(value).__name__} as an array ({e})", None
-    if tuple(arr.shape) != tuple(want.shape):
-        return f"checkpoint has shape {tuple(arr.shape)}, model expects {tuple(want.shape)}", None
-    if arr.dtype.kind not in "biuf" and str(arr.dtype) != "bfloat16":
-        return f"checkpoint has dtype {arr.dtype}, which is not numeric", None
-    target = np.dtype(want.dtype) if want.dtype != "bfloat16" else None
-    if target is not None and target.kind in "iu" and arr.dtype.kind in "iu" and arr.size:
-        info = np.iinfo(target)
-        if arr.min() < info.min or arr.max() > info.max:
-            return (
-                f"values from {arr.min()} to {arr.max()} do not fit the model's {want.dtype}",
-                None,
-            )
-    if target is None:
-        import ml_dtypes
-
-        target = ml_dtypes.bfloat16
-    return "", np.asarray(arr, dtype=target)
