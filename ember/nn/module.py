@@ -134,6 +134,9 @@ class Module(HookMixin):
                 return self._buffer_tensor(name)
             if name in d["_modules"]:
                 return d["_modules"][name]
+            computed = d.get("_computed_attributes")  # parametrized weights (nn.utils)
+            if computed and name in computed:
+                return computed[name](self)
         raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
     def _buffer_tensor(self, name: str):
