@@ -64,9 +64,13 @@ from ember.numerics import (  # noqa: E402,F401
     iinfo,
     is_tensor,
     numel,
+    seed,
+    set_default_dtype,
     set_float32_matmul_precision,
     use_deterministic_algorithms,
 )
+from ember.frontend.print_options import set_printoptions  # noqa: E402,F401
+from ember import testing  # noqa: E402,F401
 
 
 __version__ = "0.1.0"

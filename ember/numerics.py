@@ -1,5 +1,5 @@
 """PyTorch's top-level numeric queries and switches: `finfo`, `iinfo`, `is_tensor`,
-`numel`, `get_default_dtype`, and switches accepted for porting
+`numel`, `get_default_dtype`/`set_default_dtype`, `seed`, and switches accepted for porting
 (`use_deterministic_algorithms`, `set_float32_matmul_precision`).
 
 >>> em.finfo(em.bfloat16).eps
@@ -44,6 +44,35 @@ def numel(t: Tensor) -> int:
 
 def get_default_dtype() -> dtypes.DType:
     return dtypes.as_dtype(dtypes.DEFAULT_FLOAT)
+
+
+def set_default_dtype(d: Any) -> None:
+    """`torch.set_default_dtype`: the floating type of new tensors and parameters.
+    float32 (the default) or float64; float64 needs JAX's 64-bit mode on first."""
+    name = str(getattr(d, "name", d)).removeprefix("torch.").removeprefix("ember.")
+    name = dtypes.canonical(name)
+    if name not in ("float32", "float64"):
+        raise TypeError(
+            f"set_default_dtype: only float32 and float64 can be the default, got {name}; "
+            "fix: pass em.float32 or em.float64 (cast tensors with .to(dtype) instead)"
+        )
+    if name == "float64" and not dtypes.x64_enabled():
+        raise RuntimeError(
+            "set_default_dtype(em.float64) needs 64-bit arrays, which JAX turns off by default; "
+            'fix: call jax.config.update("jax_enable_x64", True) before creating tensors'
+        )
+    dtypes.DEFAULT_FLOAT = name
+
+
+def seed() -> int:
+    """`torch.seed`: seed the default stream from the operating system; returns the seed."""
+    import secrets
+
+    from ember.nn.parameter import manual_seed
+
+    value = secrets.randbits(63)
+    manual_seed(value)
+    return value
 
 
 def use_deterministic_algorithms(mode: bool, *, warn_only: bool = False) -> None:

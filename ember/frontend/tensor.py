@@ -21,6 +21,7 @@ import numpy as np
 
 from ember.errors import TraceError
 from ember.frontend.lazy import LazyValue, as_lazy, is_grad_enabled, materialize
+from ember.frontend.print_options import array2string_options
 from ember.graphdef.dtypes import as_dtype
 from ember.graphdef.ir import Value
 
@@ -151,7 +152,7 @@ class Tensor:
         if not self._lazy():
             return f"Tensor({self.value.type})"
         arr = np.asarray(self._array())
-        body = np.array2string(arr, separator=", ", prefix="tensor(", precision=4)
+        body = np.array2string(arr, separator=", ", prefix="tensor(", **array2string_options())
         extras = []
         if self.dtype not in ("float32", "int32", "bool") or arr.size == 0:
             extras.append(f"dtype=ember.{self.dtype}")

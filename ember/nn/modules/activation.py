@@ -101,3 +101,18 @@ class PReLU(Module):
 
     def extra_repr(self) -> str:
         return f"num_parameters={self.num_parameters}"
+
+
+class Softmax2d(Module):
+    """Softmax over the channels of a (N, C, H, W) or (C, H, W) input, at every position.
+
+    >>> probs = Softmax2d()(logits)     # logits (N, C, H, W)
+    """
+
+    def forward(self, input):
+        if input.ndim not in (3, 4):
+            raise ValueError(
+                f"Softmax2d: expects a (C, H, W) or (N, C, H, W) input, got shape "
+                f"{tuple(input.shape)}"
+            )
+        return F.softmax(input, dim=-3)
