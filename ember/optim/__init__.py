@@ -5,6 +5,7 @@ from ember.optim.adafactor import Adafactor
 from ember.optim.adagrad import Adadelta, Adagrad
 from ember.optim.adam import Adam, Adamax, AdamW, NAdam, RAdam
 from ember.optim.base import Optimizer, OptimizerState, ParamGroup
+from ember.optim.lbfgs import LBFGS
 from ember.optim.optax_native import LAMB, Lion, OptaxAdafactor, OptaxOptimizer
 from ember.optim.param_selection import param_groups, select_params
 from ember.optim.rmsprop import RMSprop
@@ -13,6 +14,7 @@ from ember.optim.sgd import SGD
 
 __all__ = [
     "LAMB",
+    "LBFGS",
     "SGD",
     "Adadelta",
     "Adafactor",

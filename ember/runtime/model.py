@@ -51,6 +51,7 @@ from .checkpoint_state import CheckpointMixin
 from .guarded import GuardMixin
 from .loop import LoopMixin
 from .memory import MemoryMixin
+from .optimizer_names import named_optimizers
 from .program import (
     CallSignature,
     ProgramCache,
@@ -102,7 +103,7 @@ class CompiledModel(
             raise TypeError(f"em.compile expects an ember nn.Module, got {type(module).__name__}")
         self.module = module
         self.loss = loss
-        self.optimizers = _named_optimizers(optimizer)
+        self.optimizers = named_optimizers(optimizer)
         self.optimizer = optimizer if not isinstance(optimizer, Mapping) else None
         self.metric_fns = resolve_metrics(metrics)
         if accumulate_steps < 1:
@@ -485,16 +486,6 @@ def _precision_passes(precision: str) -> tuple:
         raise ValueError(f"precision must be one of {sorted(_PRECISIONS)}, got {precision!r}")
     dtype = _PRECISIONS[precision]
     return () if dtype is None else (mixed_precision(dtype),)
-
-
-def _named_optimizers(optimizer: Any) -> dict[str, Any]:
-    if optimizer is None:
-        return {}
-    if isinstance(optimizer, Mapping):
-        if not optimizer:
-            raise ValueError("optimizer={} names no optimizer")
-        return dict(optimizer)
-    return {"loss": optimizer}
 
 
 def compile(module: Module, loss=None, optimizer=None, metrics=None, **options) -> CompiledModel:  # noqa: A001
