@@ -25,7 +25,7 @@ from ember.frontend.tensor import Tensor
 from ember.frontend.tracer import current_builder
 from ember.graphdef import dtypes
 from ember.graphdef.types import TensorType
-from ember.nn.hooks import HookMixin, call_with_hooks, has_hooks, subtree_has_hooks
+from ember.nn.hooks import HookMixin, call_with_hooks, has_hooks, hook_ids, subtree_has_hooks
 from ember.nn.parameter import Parameter, bump_state_version, slot_type, stored
 from ember.nn.slot_values import as_buffer_array, converted_value
 
@@ -89,8 +89,16 @@ class Module(HookMixin):
             modules[name] = None
             bump_state_version()
         else:
-            if name == "training" and value != self.__dict__.get("training"):
-                bump_state_version()  # `m.training = False` is a mode change like m.eval()
+            d = self.__dict__
+            if name == "training":
+                if value != d.get("training"):
+                    bump_state_version()  # `m.training = False` is a mode change like m.eval()
+            elif name in d and name[0] != "_" and current_builder() is None:
+                if not _same_setting(d[name], value):
+                    # a setting forward may read (`bn.momentum = None`, `drop.p = 0.2`):
+                    # steps traced with the old value must retrace
+                    object.__setattr__(self, "_settings_version", d.get("_settings_version", 0) + 1)
+                    bump_state_version()
             object.__setattr__(self, name, value)
 
     def _discard(self, name: str, keep: dict | None = None) -> None:
@@ -169,6 +177,8 @@ class Module(HookMixin):
         """A deep copy with its own parameters and buffers; compiled programs are not copied."""
         import copy
 
+        pending = [v for v in self._buffers.values() if isinstance(v, LazyValue) and v.data is None]
+        materialize(pending)  # a buffer updated by an eager forward is still being computed
         new = object.__new__(type(self))
         memo[id(self)] = new
         for key, value in self.__dict__.items():
@@ -473,3 +483,23 @@ class Module(HookMixin):
         return sorted(
             set(super().__dir__()) | set(self._parameters) | set(self._buffers) | set(self._modules)
         )
+
+
+def _same_setting(old: Any, new: Any) -> bool:
+    if old is new:
+        return True
+    if type(old) is not type(new) or not isinstance(old, (int, float, str, tuple, bytes)):
+        return False
+    try:
+        return bool(old == new)
+    except Exception:  # noqa: BLE001 (a tuple of arrays: call it changed)
+        return False
+
+
+def mode_key(module: Module) -> Any:
+    """What of `module` beyond its state a traced step depends on: its mode, its hooks,
+    and how often its settings changed."""
+    version = module.__dict__.get("_settings_version", 0)
+    if not version and not has_hooks(module):
+        return module.training
+    return (module.training, hook_ids(module) if has_hooks(module) else (), version)

@@ -23,8 +23,7 @@ import numpy as np
 
 from ember.frontend.lazy import LazyValue, materialize
 from ember.graphdef import TensorType
-from ember.nn.hooks import has_hooks, hook_ids
-from ember.nn.module import Module
+from ember.nn.module import Module, mode_key
 from ember.nn.parameter import STATE_VERSION, Parameter, bump_state_version
 from ember.nn.parameter_stack import ParameterStack, StackMember, unstack_parameters
 
@@ -73,7 +72,7 @@ class StateView:
                     seen.add(id(p))
                     params.append((name, p))
             for path, m in root.named_modules(prefix=prefix):
-                flags.append((m.training, hook_ids(m)) if has_hooks(m) else m.training)
+                flags.append(mode_key(m))
                 for b, value in m._buffers.items():
                     if value is not None:
                         buffers.append((f"{path}.{b}" if path else b, m, b))

@@ -118,8 +118,13 @@ def _fill_(self, value) -> Tensor:
 
 
 def _copy_(self, src, non_blocking: bool = False) -> Tensor:
-    """`x.copy_(src)`: src cast to x's dtype and broadcast to its shape."""
-    return self._assign(as_tensor(src).to(self.dtype))
+    """`x.copy_(src)`: src cast to x's dtype and broadcast to its shape, as a new value:
+    two slots must never hold one array (a step that donates one would free the other,
+    as in the target-network update `target_p.data.copy_(p)`)."""
+    value = as_tensor(src).to(self.dtype)
+    if tuple(value.shape) != tuple(self.shape):
+        value = value.expand(*self.shape)
+    return self._assign(E.where(True, value, value))
 
 
 Tensor.zero_ = _zero_

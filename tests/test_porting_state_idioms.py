@@ -1,0 +1,85 @@
+"""State idioms of PyTorch training scripts, each run with torch and ember on the same
+weights and data: a layer setting changed after the first call (`bn.momentum = None`,
+`drop.p = 0`), a DQN target network filled with `copy_` and trained past, and a deep
+copy taken right after an eager train-mode forward."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import torch
+
+import ember as em
+from ember import nn, optim
+
+
+def _x(seed=0, shape=(8, 4)):
+    return np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+
+
+def test_changed_layer_settings_reach_eager_and_compiled_steps_like_torch():
+    bn, ref = nn.BatchNorm1d(4), torch.nn.BatchNorm1d(4)
+    for k in range(2):
+        bn(em.tensor(_x(k)))
+        ref(torch.from_numpy(_x(k)))
+    bn.momentum = ref.momentum = None  # a cumulative average from here on
+    for k in range(2, 4):
+        bn(em.tensor(_x(k)))
+        ref(torch.from_numpy(_x(k)))
+    np.testing.assert_allclose(bn.running_mean.numpy(), ref.running_mean.numpy(), rtol=1e-5)
+    np.testing.assert_allclose(bn.running_var.numpy(), ref.running_var.numpy(), rtol=1e-5)
+
+    em.manual_seed(0)
+    net = nn.Sequential(nn.Linear(4, 3), nn.Dropout(0.9))
+    model = em.compile(net, loss=nn.MSELoss(), optimizer=optim.SGD(net.parameters(), lr=0.0))
+    y = np.zeros((8, 3), np.float32)
+    model.train_step(_x(), y)  # traced with p = 0.9
+    net[1].p = 0.0
+    loss = float(model.train_step(_x(), y)["loss"])
+    lin = torch.nn.Linear(4, 3)
+    lin.load_state_dict(
+        {k.split(".", 1)[1]: torch.from_numpy(np.array(v)) for k, v in net.state_dict().items()}
+    )
+    want = torch.nn.functional.mse_loss(lin(torch.from_numpy(_x())), torch.from_numpy(y)).item()
+    np.testing.assert_allclose(loss, want, rtol=1e-5)
+
+
+def test_a_target_network_filled_with_copy_survives_training_like_torch():
+    em.manual_seed(0)
+    net, target = nn.Linear(4, 2), nn.Linear(4, 2)
+    ref, ref_target = torch.nn.Linear(4, 2), torch.nn.Linear(4, 2)
+    ref.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in net.state_dict().items()})
+    opt, ref_opt = optim.SGD(net.parameters(), lr=0.1), torch.optim.SGD(ref.parameters(), lr=0.1)
+    for step in range(4):
+        if step % 2 == 0:  # DQN: refresh the target network every few steps
+            for (t, p), (rt, rp) in zip(
+                zip(target.parameters(), net.parameters(), strict=True),
+                zip(ref_target.parameters(), ref.parameters(), strict=True),
+                strict=True,
+            ):
+                t.data.copy_(p.detach())
+                rt.data.copy_(rp.detach())
+        x = _x(step)
+        for model, tgt, o, lib in ((net, target, opt, em), (ref, ref_target, ref_opt, torch)):
+            xt = lib.tensor(x) if lib is em else torch.from_numpy(x)
+            o.zero_grad()
+            with (em if lib is em else torch).no_grad():
+                goal = tgt(xt).max(1).values
+            ((model(xt).max(1).values - goal) ** 2 + model(xt).square().mean()).mean().backward()
+            o.step()
+    for got, want in ((net, ref), (target, ref_target)):
+        for name, value in want.state_dict().items():
+            np.testing.assert_allclose(
+                np.asarray(got.state_dict()[name]), value.numpy(), rtol=1e-5, atol=1e-6
+            )
+
+
+def test_a_deep_copy_right_after_an_eager_forward_keeps_the_new_statistics():
+    bn, ref = nn.BatchNorm1d(4), torch.nn.BatchNorm1d(4)
+    bn(em.tensor(_x()))
+    ref(torch.from_numpy(_x()))
+    twin, ref_twin = copy.deepcopy(bn), copy.deepcopy(ref)
+    np.testing.assert_allclose(twin.running_mean.numpy(), ref_twin.running_mean.numpy(), rtol=1e-5)
+    bn(em.tensor(_x(1)))  # the copy is independent
+    np.testing.assert_allclose(twin.running_mean.numpy(), ref_twin.running_mean.numpy(), rtol=1e-5)
