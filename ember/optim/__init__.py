@@ -1,6 +1,6 @@
 """PyTorch-style optimizers that compile to optax transforms (see `base`)."""
 
-from ember.optim import lr_scheduler  # noqa: F401  (optim.lr_scheduler, as in torch)
+from ember.optim import lr_scheduler, swa_utils  # noqa: F401  (optim.*, as in torch)
 from ember.optim.adafactor import Adafactor
 from ember.optim.adagrad import Adadelta, Adagrad
 from ember.optim.adam import Adam, Adamax, AdamW, NAdam, RAdam

@@ -3,9 +3,11 @@
 Batches are collated on the host (numpy) and wrapped as concrete ember tensors;
 the first op on them moves them to the device inside the compiled program. A
 `TensorDataset` is sliced a whole batch at a time (no per-sample Python work).
-Shuffling is seeded (`em.manual_seed`, or `seed=`), one permutation per epoch;
-`state_dict()` / `load_state_dict()` record the epoch and the position in it, so
-a resumed run sees exactly the batches an uninterrupted one would.
+Shuffling is seeded (`em.manual_seed`, or `seed=`), one permutation per epoch, or
+drawn from `generator=` (an `em.Generator`) at the start of each epoch;
+`state_dict()` / `load_state_dict()` record the epoch and the position in it (and
+the generator's state when that epoch began), so a resumed run sees exactly the
+batches an uninterrupted one would.
 
 `num_workers`, `pin_memory`, `prefetch_factor`, `persistent_workers`, `timeout`
 and `worker_init_fn` are accepted; loading runs in the calling thread.
@@ -81,6 +83,7 @@ class DataLoader:
         self.batch_size = batch_size
         self.drop_last = drop_last
         self.collate_fn = collate_fn
+        self.generator = generator
         self.iterable = isinstance(dataset, IterableDataset)
         if batch_sampler is not None:
             if batch_size != 1 or shuffle or sampler is not None or drop_last:
@@ -94,7 +97,11 @@ class DataLoader:
         if self.iterable:
             self.sampler = None
         elif sampler is None:
-            sampler = RandomSampler(dataset, seed=seed) if shuffle else SequentialSampler(dataset)
+            sampler = (
+                RandomSampler(dataset, generator=generator, seed=seed)
+                if shuffle
+                else SequentialSampler(dataset)
+            )
         self.sampler = sampler
         if batch_sampler is None and batch_size is not None and not self.iterable:
             batch_sampler = BatchSampler(sampler, batch_size, drop_last)
@@ -149,13 +156,19 @@ class DataLoader:
 
     # -- resumable position --------------------------------------------------------------
     def state_dict(self) -> dict:
-        """Epoch, shuffle seed and batches consumed in the current epoch (JSON-able)."""
+        """Epoch, shuffle seed and batches consumed in the current epoch (JSON-able); with
+        a generator, also its state when the current epoch drew its order."""
         sampler = self.sampler
-        return {
+        state = {
             "epoch": int(getattr(sampler, "epoch", 0)) - (1 if self._epoch_done else 0),
             "seed": getattr(sampler, "seed", None),
             "batches_done": int(self._epoch_done),
         }
+        generator = getattr(sampler, "generator", None)
+        if generator is not None:
+            start = sampler.pass_start_state if self._epoch_done else generator.get_state()
+            state["generator_state"] = np.asarray(start).tolist()
+        return state
 
     def load_state_dict(self, state: dict) -> None:
         """Continue where `state` was taken: the next iteration replays that epoch's order
@@ -165,4 +178,7 @@ class DataLoader:
             sampler.seed = int(state["seed"])
         if hasattr(sampler, "set_epoch"):
             sampler.set_epoch(int(state["epoch"]))
+        generator = getattr(sampler, "generator", None)
+        if generator is not None and state.get("generator_state") is not None:
+            generator.set_state(np.asarray(state["generator_state"], dtype=np.uint8))
         self._skip = int(state["batches_done"])

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from ember.errors import ShapeError
+from ember.frontend.generator import stream_of
 
 
 class Dataset:
@@ -100,10 +101,11 @@ class ConcatDataset(Dataset):
 
 
 def random_split(dataset: Dataset, lengths: Sequence[float | int], generator=None) -> list[Subset]:
-    """Split into non-overlapping subsets of the given lengths (or fractions), seeded by
-    `em.manual_seed` (or `generator=em.Generator().manual_seed(s)`-like objects with `seed`)."""
-    from ember.nn.parameter import host_generator
+    """Split into non-overlapping subsets of the given lengths (or fractions), shuffled by
+    `em.manual_seed`'s stream or by `generator` (an `em.Generator`, which it advances).
 
+    >>> train, val = random_split(dataset, [0.8, 0.2], generator=em.Generator().manual_seed(42))
+    """
     n = len(dataset)
     if all(isinstance(x, float) for x in lengths) and abs(sum(lengths) - 1) < 1e-6:
         sizes = [int(np.floor(n * f)) for f in lengths]
@@ -113,7 +115,13 @@ def random_split(dataset: Dataset, lengths: Sequence[float | int], generator=Non
         sizes = [int(x) for x in lengths]
     if sum(sizes) != n:
         raise ValueError(f"Sum of input lengths {sum(sizes)} does not equal the dataset size {n}")
-    order = host_generator().permutation(n)
+    if generator is None:
+        from ember.nn.parameter import host_generator
+
+        rng = host_generator()
+    else:
+        rng = stream_of(generator, "random_split")
+    order = rng.permutation(n)
     out, start = [], 0
     for size in sizes:
         out.append(Subset(dataset, order[start : start + size].tolist()))

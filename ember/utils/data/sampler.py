@@ -1,10 +1,16 @@
-"""Samplers with PyTorch's names: which indices, in which order, in which batches."""
+"""Samplers with PyTorch's names: which indices, in which order, in which batches.
+
+The random ones draw from `em.manual_seed`'s streams (or `seed=`), or from the
+`em.Generator` given as `generator=`.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sized
 
 import numpy as np
+
+from ember.frontend.generator import stream_of
 
 
 class Sampler:
@@ -23,10 +29,55 @@ class SequentialSampler(Sampler):
         return len(self.data_source)
 
 
-class RandomSampler(Sampler):
-    """A new permutation per pass, from a seeded stream: `seed` (default: drawn from
-    `em.manual_seed`) and the pass number determine it, so a run is reproducible and a
-    resumed run can replay the same order (`set_epoch`)."""
+class _Seeded(Sampler):
+    """A fresh random order per pass. Without a generator it comes from a seeded stream:
+    `seed` (default: drawn from `em.manual_seed`) and the pass number determine it, so a
+    run is reproducible and `set_epoch` replays a pass. With `generator=` (an
+    `em.Generator`), each pass draws from that generator, advancing it as PyTorch does:
+    re-seed it or `set_state` it to replay; the global stream is left alone."""
+
+    def __init__(self, seed: int | None, generator, where: str):
+        if generator is not None and seed is not None:
+            raise ValueError(
+                f"{where}: pass either generator= or seed=, not both; fix: seed the "
+                "generator (em.Generator().manual_seed(seed))"
+            )
+        self.generator = generator
+        self.epoch = 0
+        # the generator's state when the current pass drew its order (to resume a pass)
+        self.pass_start_state = None
+        if generator is not None:
+            stream_of(generator, where)  # reject anything but an em.Generator now
+            self.seed = None
+            return
+        from ember.nn.parameter import host_generator
+
+        self.seed = int(seed) if seed is not None else int(host_generator().integers(2**31))
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def draw(self, rng: np.random.Generator) -> np.ndarray:
+        raise NotImplementedError
+
+    def _pass_stream(self) -> np.random.Generator:
+        if self.generator is None:
+            return np.random.default_rng([self.seed, self.epoch])
+        self.pass_start_state = self.generator.get_state()
+        return stream_of(self.generator, type(self).__name__)
+
+    def __iter__(self):
+        order = self.draw(self._pass_stream())
+        self.epoch += 1
+        return iter(order.tolist())
+
+
+class RandomSampler(_Seeded):
+    """Every index once per pass in a new random order (or `num_samples` draws with
+    `replacement=True`).
+
+    >>> sampler = RandomSampler(dataset, generator=em.Generator().manual_seed(0))
+    """
 
     def __init__(
         self,
@@ -36,60 +87,30 @@ class RandomSampler(Sampler):
         generator=None,
         seed: int | None = None,
     ):
-        from ember.nn.parameter import host_generator
-
+        super().__init__(seed, generator, "RandomSampler")
         self.data_source = data_source
         self.replacement = replacement
         self._num_samples = num_samples
-        self.seed = int(seed) if seed is not None else int(host_generator().integers(2**31))
-        self.epoch = 0
 
     @property
     def num_samples(self) -> int:
         return len(self.data_source) if self._num_samples is None else int(self._num_samples)
 
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = int(epoch)
-
-    def permutation(self) -> np.ndarray:
-        rng = np.random.default_rng([self.seed, self.epoch])
+    def draw(self, rng: np.random.Generator) -> np.ndarray:
         n = len(self.data_source)
         if self.replacement:
             return rng.integers(0, n, self.num_samples)
         return rng.permutation(n)[: self.num_samples]
 
-    def __iter__(self):
-        order = self.permutation()
-        self.epoch += 1
-        return iter(order.tolist())
-
     def __len__(self) -> int:
         return self.num_samples
-
-
-class _Seeded(Sampler):
-    """A seeded stream per pass, as `RandomSampler`'s (`set_epoch` replays a pass)."""
-
-    def __init__(self, seed: int | None):
-        from ember.nn.parameter import host_generator
-
-        self.seed = int(seed) if seed is not None else int(host_generator().integers(2**31))
-        self.epoch = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = int(epoch)
-
-    def __iter__(self):
-        order = self.draw(np.random.default_rng([self.seed, self.epoch]))
-        self.epoch += 1
-        return iter(order.tolist())
 
 
 class SubsetRandomSampler(_Seeded):
     """The given indices in a new random order each pass."""
 
     def __init__(self, indices, generator=None, seed: int | None = None):
-        super().__init__(seed)
+        super().__init__(seed, generator, "SubsetRandomSampler")
         self.indices = list(indices)
 
     def draw(self, rng) -> np.ndarray:
@@ -122,7 +143,7 @@ class WeightedRandomSampler(_Seeded):
                 f"cannot draw {num_samples} samples without replacement from "
                 f"{int((weights > 0).sum())} non-zero weights"
             )
-        super().__init__(seed)
+        super().__init__(seed, generator, "WeightedRandomSampler")
         self.weights, self.num_samples, self.replacement = weights, num_samples, replacement
 
     def draw(self, rng) -> np.ndarray:
