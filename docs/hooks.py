@@ -73,7 +73,7 @@ NOTES = {
     "ember.double": "stored as float32 unless JAX's x64 mode is on",
     "ember.int64": "integers are int32 unless JAX's x64 mode is on",
     "ember.long": "integers are int32 unless JAX's x64 mode is on",
-    "ember.manual_seed": "seeds ember's streams; `generator=` arguments are ignored",
+    "ember.manual_seed": "seeds ember's streams; an `em.Generator` has its own",
     "ember.nn.Embedding": "`max_norm` renormalizes looked-up rows but does not rewrite the weight",
     "ember.cuda.is_available": "whether JAX sees a GPU",
     "ember.Tensor.data": "bound to its owner: in-place updates write back",
