@@ -157,6 +157,33 @@ def case_fsdp_memory():
         assert len(set(per_device.values())) == 1  # balanced
 
 
+def case_sync_batchnorm_uses_the_whole_batch():
+    """BatchNorm statistics on a batch split over 8 devices are the whole batch's (what
+    PyTorch's SyncBatchNorm does), so the run equals the one-device run."""
+
+    def run(**options):
+        em.manual_seed(0)
+        net = nn.SyncBatchNorm.convert_sync_batchnorm(
+            nn.Sequential(nn.Linear(24, 16), nn.BatchNorm1d(16), nn.ReLU(), nn.Linear(16, 10))
+        )
+        model = em.compile(
+            net,
+            loss=nn.CrossEntropyLoss(),
+            optimizer=optim.SGD(net.parameters(), lr=0.1),
+            **options,
+        )
+        rng = np.random.default_rng(0)
+        teacher = rng.standard_normal((24, 10))
+        losses = []
+        for _ in range(STEPS):
+            # rows scaled by position: each device's slice has different statistics
+            x = (rng.standard_normal((32, 24)) * np.arange(1, 33)[:, None]).astype("float32")
+            losses.append(float(model.train_step(x, (x @ teacher).argmax(1))["loss"]))
+        return model, net, losses
+
+    assert_same_run(run(mesh=False), run(mesh=em.mesh(data=8)), "SyncBatchNorm dp", atol=1e-5)
+
+
 def case_default_is_data_parallel():
     model, _, losses = mlp_run()
     assert model.mesh is not None and dict(model.mesh.shape) == {"data": 8}

@@ -29,7 +29,12 @@ def _run(args: list[str], timeout: int = 600) -> subprocess.CompletedProcess:
 @pytest.mark.parametrize(
     "cases",
     [
-        ["case_mlp_trajectories", "case_default_is_data_parallel", "case_errors"],
+        [
+            "case_mlp_trajectories",
+            "case_default_is_data_parallel",
+            "case_errors",
+            "case_sync_batchnorm_uses_the_whole_batch",
+        ],
         ["case_gpt_trajectories"],
         ["case_fsdp_memory", "case_fit_eval_predict"],
         ["case_checkpoint_across_meshes"],

@@ -142,3 +142,57 @@ class BatchNorm3d(_BatchNorm):
     """
 
     _input_dims = (5,)
+
+
+class SyncBatchNorm(_BatchNorm):
+    """Batch norm over (N, C, *) input with statistics of the whole batch across devices.
+
+    A compiled ember step sees the global batch even when it is split over a mesh (XLA
+    inserts the reductions), so every `BatchNorm` already normalizes with the whole
+    batch's statistics and `SyncBatchNorm` computes the same thing; it exists so DDP
+    scripts port unchanged. `process_group` is accepted and not needed.
+
+    >>> net = nn.SyncBatchNorm.convert_sync_batchnorm(net)   # BatchNorm*d -> SyncBatchNorm
+    """
+
+    _input_dims = tuple(range(2, 9))
+
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float | None = 0.1,
+        affine: bool = True,
+        track_running_stats: bool = True,
+        process_group=None,
+        device=None,
+        dtype=None,
+    ):
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype)
+        self.process_group = process_group
+
+    @classmethod
+    def convert_sync_batchnorm(cls, module: Module, process_group=None) -> Module:
+        """`module` with every BatchNorm1d/2d/3d replaced by a SyncBatchNorm holding the
+        same parameters and buffers (a BatchNorm `module` itself is returned replaced)."""
+        if isinstance(module, _BatchNorm) and not isinstance(module, SyncBatchNorm):
+            synced = cls(
+                module.num_features,
+                module.eps,
+                module.momentum,
+                module.affine,
+                module.track_running_stats,
+                process_group,
+            )
+            for name, param in module._parameters.items():
+                synced._parameters[name] = param
+            for name, buffer in module._buffers.items():
+                synced._buffers[name] = buffer
+            synced.training = module.training
+            return synced
+        for name, child in list(module._modules.items()):
+            if child is not None:
+                converted = cls.convert_sync_batchnorm(child, process_group)
+                if converted is not child:
+                    setattr(module, name, converted)
+        return module
