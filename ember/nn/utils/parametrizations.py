@@ -18,7 +18,7 @@ from ember.nn.functional.random import randn
 from ember.nn.module import Module
 from ember.nn.utils.parametrize import register_parametrization
 from ember.nn.utils.spectral_norm import default_dim, weight_matrix
-from ember.nn.utils.weight_norm import norm_except_dim, weight_norm_value
+from ember.nn.utils.weight_norm import norm_except_dim, own_parameter, weight_norm_value
 
 __all__ = ["spectral_norm", "weight_norm"]
 
@@ -91,12 +91,7 @@ def spectral_norm(
 ) -> Module:
     """Divide `module.<name>` by its spectral norm, refined by `n_power_iterations` power
     iteration steps on each access in train mode (buffers `_u`, `_v`)."""
-    weight = module._parameters.get(name)
-    if weight is None:
-        raise ValueError(
-            f"spectral_norm: {type(module).__name__} has no parameter {name!r} "
-            f"(its parameters: {sorted(module._parameters)})"
-        )
+    weight = own_parameter(module, name, "spectral_norm")
     dim = default_dim(module) if dim is None else dim
     return register_parametrization(
         module, name, _SpectralNorm(weight, n_power_iterations, dim, eps)

@@ -25,6 +25,7 @@ from ember.frontend.tensor import Tensor
 from ember.nn.module import Module
 from ember.nn.modules.container import ModuleDict, ModuleList
 from ember.nn.parameter import Parameter, bump_state_version
+from ember.nn.utils.weight_norm import own_parameter
 
 __all__ = [
     "ParametrizationList",
@@ -104,12 +105,7 @@ def register_parametrization(
             "ember parametrizes parameters only. fix: make it an nn.Parameter with "
             "requires_grad=False"
         )
-    original = module._parameters.get(tensor_name)
-    if original is None:
-        raise ValueError(
-            f"register_parametrization: {type(module).__name__} has no parameter "
-            f"{tensor_name!r} (its parameters: {sorted(module._parameters)})"
-        )
+    original = own_parameter(module, tensor_name, "register_parametrization")
     value: Any = original
     if hasattr(parametrization, "right_inverse"):
         with no_grad():

@@ -20,6 +20,7 @@ from ember.frontend.tensor import Tensor
 from ember.nn.functional.distance import normalize
 from ember.nn.module import Module
 from ember.nn.parameter import Parameter, bump_state_version
+from ember.nn.utils.weight_norm import own_parameter
 
 __all__ = ["default_dim", "remove_spectral_norm", "spectral_norm", "weight_matrix"]
 
@@ -84,12 +85,7 @@ def spectral_norm(
     dim: int | None = None,
 ) -> Module:
     """Normalize `module.<name>` by its spectral norm (power iteration, see module docs)."""
-    weight = module._parameters.get(name)
-    if weight is None:
-        raise ValueError(
-            f"spectral_norm: {type(module).__name__} has no parameter {name!r} "
-            f"(its parameters: {sorted(module._parameters)})"
-        )
+    weight = own_parameter(module, name, "spectral_norm")
     if n_power_iterations < 0:
         raise ValueError(
             f"spectral_norm: n_power_iterations must be >= 0, got {n_power_iterations}"

@@ -17,7 +17,24 @@ from ember.frontend.tensor import Tensor
 from ember.nn.module import Module
 from ember.nn.parameter import Parameter, bump_state_version
 
-__all__ = ["norm_except_dim", "remove_weight_norm", "weight_norm", "weight_norm_value"]
+__all__ = [
+    "norm_except_dim",
+    "own_parameter",
+    "remove_weight_norm",
+    "weight_norm",
+    "weight_norm_value",
+]
+
+
+def own_parameter(module: Module, name: str, caller: str) -> Parameter:
+    """`module`'s parameter `name`, or a ValueError naming the parameters it has."""
+    param = module._parameters.get(name)
+    if param is None:
+        raise ValueError(
+            f"{caller}: {type(module).__name__} has no parameter {name!r} "
+            f"(its parameters: {sorted(module._parameters)})"
+        )
+    return param
 
 
 def norm_except_dim(v: Tensor, pow: float = 2, dim: int = 0) -> Tensor:
@@ -47,12 +64,7 @@ def _weight_norm_attribute(name: str, dim: int):
 def weight_norm(module: Module, name: str = "weight", dim: int | None = 0) -> Module:
     """Reparameterize `module.<name>` as `<name>_g * <name>_v / ||<name>_v||`.
     `dim=None` normalizes over the whole tensor."""
-    weight = module._parameters.get(name)
-    if weight is None:
-        raise ValueError(
-            f"weight_norm: {type(module).__name__} has no parameter {name!r} "
-            f"(its parameters: {sorted(module._parameters)})"
-        )
+    weight = own_parameter(module, name, "weight_norm")
     computed = module.__dict__.setdefault("_computed_attributes", {})
     if name in computed:
         raise RuntimeError(f"weight_norm: {type(module).__name__}.{name} is already normalized")
