@@ -57,6 +57,7 @@ NAMESPACES: tuple[tuple[str, str, str], ...] = (
     ("ember.utils.data", "em.utils.data.", "torch.utils.data"),
     ("ember.autograd", "em.autograd.", "torch.autograd"),
     ("ember.cuda", "em.cuda.", "torch.cuda"),
+    ("ember.linalg", "em.linalg.", "torch.linalg"),
 )
 
 # Names PyTorch has too but where ember's object behaves differently on purpose.
@@ -77,7 +78,9 @@ NOTES = {
     "ember.nn.Embedding": "`max_norm` renormalizes looked-up rows but does not rewrite the weight",
     "ember.cuda.is_available": "whether JAX sees a GPU",
     "ember.Tensor.data": "bound to its owner: in-place updates write back",
-    "ember.Tensor.retain_grad": "not supported on non-leaves; use `em.autograd.grad`",
+    "ember.Tensor.retain_grad": "lazy tensors only; inside a compiled forward it raises",
+    "ember.Tensor.register_hook": "in a compiled forward, register before the tensor is used",
+    "ember.autograd.Function": "forward and backward are traced: ember ops, no `.item()`",
 }
 
 

@@ -39,6 +39,7 @@ from ember.nn.parameter import Parameter, initial_seed, manual_seed  # noqa: F40
 from ember.runtime import CompiledModel, compile, compile_count  # noqa: F401
 
 from ember import autograd, cuda, func, nn, optim, utils  # noqa: E402,F401
+from ember import distributions  # noqa: E402,F401
 from ember.training import metrics  # noqa: E402,F401
 from ember.runtime.checkpoint import CheckpointManager  # noqa: E402,F401
 from ember import callbacks  # noqa: E402,F401
@@ -57,6 +58,8 @@ from ember.autograd import (  # noqa: E402,F401
 from ember.func import functional_call, functionalize  # noqa: E402,F401
 from ember.runtime.mesh import mesh  # noqa: E402,F401
 from ember import distributed  # noqa: E402,F401
+from ember import linalg  # noqa: E402,F401
+from ember.frontend.size import Size  # noqa: E402,F401
 from ember import amp, backends  # noqa: E402,F401
 from ember.amp import autocast  # noqa: E402,F401
 from ember.numerics import (  # noqa: E402,F401

@@ -47,6 +47,7 @@ CASES = {
     "Softmin": [((), {"dim": 2}, X), ((), {"dim": 0}, X)],
     "Threshold": [((0.5, -1.0), {}, X), ((), {"threshold": 0.1, "value": 20.0}, X)],
     "PReLU": [((), {}, X), ((3,), {"init": 0.1}, X3)],
+    "Softmax2d": [((), {}, X), ((), {}, X[None])],
 }
 
 

@@ -4,8 +4,11 @@
 >>> (gx,) = em.autograd.grad((x ** 2).sum(), [x])
 >>> with em.no_grad():
 ...     y = x * 2          # y does not require grad
+
+Custom gradients: `em.autograd.Function` (see `ember/autograd/function.py`).
 """
 
+from ember.autograd.function import Function
 from ember.autograd.functional import backward, grad
 from ember.autograd.grad_mode import (
     detect_anomaly,
@@ -18,6 +21,7 @@ from ember.autograd.grad_mode import (
 )
 
 __all__ = [
+    "Function",
     "backward",
     "detect_anomaly",
     "enable_grad",

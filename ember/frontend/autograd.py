@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ember.errors import TraceError
+from ember.frontend import grad_hooks
 from ember.frontend.lazy import (
     RECORDER,
     LazyValue,
@@ -162,18 +163,18 @@ def gradients(
     create_graph: bool,
     allow_unused: bool,
     nodes: list[Node] | None = None,
+    hooks: bool = True,
 ) -> list[LazyValue | None]:
     """Record d(output)/d(wrt) as lazy values (None for unused ones when allowed).
-    `nodes`: the differentiable slice from `wrt` to `output`, when the caller has it."""
+    `nodes`: the differentiable slice from `wrt` to `output`, when the caller has it.
+    With tensor hooks registered, `grad_hooks` splits the differentiation at them."""
+    if hooks and grad_hooks.has_hooks():
+        return grad_hooks.gradients_with_hooks(
+            output, wrt, gradient, retain_graph, create_graph, allow_unused, nodes
+        )
     if nodes is None:
         nodes, _ = _differentiable_slice([output], {id(v) for v in wrt})
-    reached = _reachable(nodes, output)
-    used = [v for v in wrt if id(v) in reached]
-    if len(used) < len(wrt) and not allow_unused:
-        raise TraceError(
-            "One of the differentiated Tensors appears to not have been used in the graph. "
-            "Set allow_unused=True if this is the desired behavior."
-        )
+    used = check_used(nodes, output, wrt, allow_unused)
     if not nodes or not used:
         return [None] * len(wrt)
     body, externals = _body(nodes, used, output, gradient is not None)
@@ -182,10 +183,29 @@ def gradients(
     with _grad_mode(create_graph):
         outs = RECORDER.emit("grad", tensors, _grad_attrs(len(used)), subgraphs=(body,))
     if not retain_graph:
-        for node in nodes:
-            _FREED.add(node)
+        free(nodes)
     by_id = {id(v): t.value for v, t in zip(used, outs, strict=True)}
     return [by_id.get(id(v)) for v in wrt]
+
+
+def check_used(
+    nodes: list[Node], output: LazyValue, wrt: Sequence[LazyValue], allow_unused: bool
+) -> list[LazyValue]:
+    """The `wrt` values the slice reaches; PyTorch's error for others unless allowed."""
+    reached = _reachable(nodes, output)
+    used = [v for v in wrt if id(v) in reached]
+    if len(used) < len(wrt) and not allow_unused:
+        raise TraceError(
+            "One of the differentiated Tensors appears to not have been used in the graph. "
+            "Set allow_unused=True if this is the desired behavior."
+        )
+    return used
+
+
+def free(nodes: Sequence[Node]) -> None:
+    """backward() without retain_graph: a later backward through `nodes` raises."""
+    for node in nodes:
+        _FREED.add(node)
 
 
 def _grad_attrs(num_wrt: int, _cache: dict = {}) -> FrozenDict:  # noqa: B006

@@ -13,7 +13,6 @@ the tensor to the new value; a tensor bound to a parameter or buffer slot
 
 from __future__ import annotations
 
-import warnings
 import weakref
 from typing import Any
 
@@ -214,11 +213,19 @@ class Tensor:
         backward(self, gradient, retain_graph, create_graph, inputs)
 
     def retain_grad(self) -> None:
-        warnings.warn(
-            "retain_grad() is not supported for non-leaf tensors in ember; use "
-            "em.autograd.grad(loss, [tensor]) to get that gradient",
-            stacklevel=2,
-        )
+        from ember.frontend.grad_hooks import retain_grad
+
+        retain_grad(self)
+
+    def register_hook(self, hook):
+        """`hook(grad) -> new grad or None`, run on this tensor's gradient (see
+        `ember/frontend/grad_hooks.py`); returns a handle with `.remove()`.
+
+        >>> h = x.register_hook(lambda g: g * 2)
+        """
+        from ember.frontend.grad_hooks import register_hook
+
+        return register_hook(self, hook)
 
     def detach(self) -> Tensor:
         if self._lazy() and self.value.data is not None:

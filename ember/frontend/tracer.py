@@ -140,16 +140,19 @@ class GraphBuilder:
         return Tensor(value, self)
 
     def register_module_tree(self, root, prefix: str = "") -> None:
-        """Make `root`'s parameters and buffers graph inputs named like state_dict keys.
+        """Make `root`'s parameters and buffers graph inputs named like state_dict keys
+        (a parameter with gradient hooks is read through them, see `grad_hooks`).
 
         Their types are the dtypes JAX computes in (`dtypes.effective`: a float64 parameter
         is float32 without x64), as for data inputs; the runtime converts the arrays alike."""
+        from ember.frontend.grad_hooks import hooked_parameter
+
         for path, module in root.named_modules(prefix=prefix):
             self.module_paths.setdefault(id(module), path)
         for name, param in root.named_parameters(prefix=prefix):
             if id(param) not in self.state_tensors:
                 t = self.add_input("param", name, _effective(TensorType(param.shape, param.dtype)))
-                self.state_tensors[id(param)] = t
+                self.state_tensors[id(param)] = hooked_parameter(param, t, name)
                 self.state_objects[name] = param
         for path, module in root.named_modules(prefix=prefix):
             for bname, value in module._buffers.items():

@@ -19,6 +19,7 @@ import numpy as np
 from ember.compiler import DEFAULT_PASSES, lower, run_passes
 from ember.frontend import lazy as lazy_lib
 from ember.frontend.autograd import release_freed
+from ember.frontend.grad_hooks import parameter_hooks_left_to_backward
 from ember.frontend.lazy import RECORDER, LazyValue, collect, pending_live_values
 from ember.frontend.tensor import Tensor
 from ember.graphdef.ir import FrozenDict
@@ -185,14 +186,15 @@ class LazyCall:
         program = self.programs.get(key)
         if program is None:
             names = call_names(module.forward, signature)
-            program = build_program(
-                lambda tree: module(*tree[0], **tree[1]),
-                signature,
-                self.view.roots,
-                training=module.training,
-                names=names,
-                graph_name=type(module).__name__,
-            )
+            with parameter_hooks_left_to_backward():  # parameters are leaves of backward()
+                program = build_program(
+                    lambda tree: module(*tree[0], **tree[1]),
+                    signature,
+                    self.view.roots,
+                    training=module.training,
+                    names=names,
+                    graph_name=type(module).__name__,
+                )
             self.programs.add(
                 key,
                 program,

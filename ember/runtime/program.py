@@ -224,8 +224,10 @@ def describe_context(signature: CallSignature, view: Any = None) -> dict[str, st
     out = {f"static argument {paths[i]}": repr(v) for i, v in signature.statics}
     if view is not None:
         params, _, flags = view.signature
-        for name, _, _, requires_grad in params:
+        for name, _, _, requires_grad, *hooks in params:
             out[f"{name}.requires_grad"] = str(requires_grad)
+            if hooks:
+                out[f"{name} gradient hooks"] = str(len(hooks))
         modules = [path for _, root in view.roots for path, _ in root.named_modules()]
         for path, flag in zip(modules, flags, strict=False):
             out[f"{path or '<root>'}.training"] = str(flag)

@@ -21,6 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ember.frontend.grad_hooks import parameter_hook_key
 from ember.frontend.lazy import LazyValue, materialize
 from ember.graphdef import TensorType
 from ember.nn.module import Module, mode_key
@@ -91,7 +92,10 @@ class StateView:
         if self.units:
             self._rest_members = any(type(self.params[i]._data) is StackMember for i in self.rest)
         self.signature = (
-            tuple((n, p.shape, p.dtype, p.requires_grad) for n, p in params),
+            # a parameter's gradient hooks are traced into compiled steps
+            tuple(
+                (n, p.shape, p.dtype, p.requires_grad, *parameter_hook_key(p)) for n, p in params
+            ),
             tuple((n, tuple(m._buffers[b].shape), str(m._buffers[b].dtype)) for n, m, b in buffers),
             tuple(flags),
         )

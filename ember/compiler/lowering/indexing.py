@@ -15,6 +15,7 @@ def _gather(ctx, x, index, dim):
         return x
     if index.size == 0:
         return jnp.zeros(index.shape, x.dtype)
+    dim %= x.ndim  # a negative dim must match its axis below, not slice it as a corner
     # PyTorch lets index be smaller than x outside `dim`: only that corner is read
     corner = tuple(slice(None) if d == dim else slice(0, s) for d, s in enumerate(index.shape))
     return jnp.take_along_axis(x[corner], index, axis=dim, mode="clip")

@@ -51,6 +51,8 @@ def as_tensor(x: Any, builder: GraphBuilder | None = None, dtype: str | None = N
     if isinstance(x, Tensor):
         if builder is RECORDER or not isinstance(x.value, LazyValue):
             return x
+        if RECORDER in getattr(builder, "enclosing", ()):  # a body traced over lazy tensors
+            return builder.capture(x)
         arr = np.asarray(x._array())
         return as_tensor(arr, builder, dtype or x.dtype)
     if is_scalar(x):

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from ember.errors import ShapeError
-from ember.frontend.tensor import tensor_method
+from ember.frontend.tensor import Tensor, tensor_method
+from ember.graphdef.ops.common import normalize_dim
 from ember.nn.functional._core import as_tensor, emit, to_float
+from ember.nn.functional.embeddings import one_hot
+from ember.nn.functional.random import rand
 
 
 def _dim_default(x, dim):
@@ -26,6 +31,36 @@ def log_softmax(input, dim=None, dtype=None):
 
 def softmin(input, dim=None, dtype=None):
     return softmax(-as_tensor(input), dim, dtype)
+
+
+def gumbel_softmax(
+    logits, tau: float = 1.0, hard: bool = False, eps: float = 1e-10, dim: int = -1
+) -> Tensor:
+    """`softmax((logits + g) / tau)` with Gumbel(0, 1) noise `g`: a relaxed categorical sample.
+
+    `hard=True` returns one-hot vectors in the forward pass and the soft sample's gradient
+    (straight-through: `y_hard - y_soft.detach() + y_soft`). `eps` is unused, as in PyTorch.
+
+    >>> y = F.gumbel_softmax(logits, tau=0.5, hard=True)    # one-hot rows, differentiable
+    """
+    x = to_float(as_tensor(logits))
+    if x.ndim == 0:
+        raise x.builder.error(
+            ShapeError(
+                "gumbel_softmax: logits of shape () have no category dimension; fix: pass "
+                "logits of shape (..., num_classes)"
+            )
+        )
+    d = normalize_dim(dim, x.ndim)
+    # g = -log(E), E ~ Exponential(1) = -log(1 - U); E is kept above 0 so g stays finite
+    exponential = -(-rand(*x.shape, dtype=x.dtype)).log1p()
+    tiny = np.finfo(np.float16 if x.dtype == "float16" else np.float32).tiny
+    gumbels = -exponential.clamp(min=float(tiny)).log()
+    y_soft = softmax((x + gumbels) / tau, d)
+    if not hard:
+        return y_soft
+    y_hard = one_hot(y_soft.argmax(d), x.shape[d]).to(x.dtype).movedim(-1, d)
+    return y_hard - y_soft.detach() + y_soft
 
 
 @tensor_method()
