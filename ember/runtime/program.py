@@ -230,5 +230,10 @@ def describe_context(signature: CallSignature, view: Any = None) -> dict[str, st
                 out[f"{name} gradient hooks"] = str(len(hooks))
         modules = [path for _, root in view.roots for path, _ in root.named_modules()]
         for path, flag in zip(modules, flags, strict=False):
-            out[f"{path or '<root>'}.training"] = str(flag)
+            where = path or "<root>"
+            if isinstance(flag, tuple):  # see `nn.module.mode_key`
+                flag, hooks, settings = flag
+                out[f"{where} forward hooks"] = str(sum(map(len, hooks)))
+                out[f"{where} settings changed"] = f"{settings} times"
+            out[f"{where}.training"] = str(flag)
     return out
