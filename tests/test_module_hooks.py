@@ -169,3 +169,64 @@ def test_backward_hooks_say_what_to_use_instead():
         net.fc1.register_full_backward_hook(lambda m, gi, go: None)
     with pytest.raises(TypeError, match="callable"):
         net.register_forward_hook("not a function")
+
+
+def _define_gradcam(lib):
+    class GradCam(lib.nn.Module):
+        """Grad-CAM's recipe: keep a feature map's gradient with a hook set in forward."""
+
+        def __init__(self):
+            super().__init__()
+            self.features = lib.nn.Conv2d(3, 4, 3)
+            self.head = lib.nn.Linear(4 * 4 * 4, 2)
+            self.gradients = None
+
+        def save_gradient(self, grad):
+            self.gradients = grad
+
+        def forward(self, x):
+            a = self.features(x).relu()
+            a.register_hook(self.save_gradient)
+            self.kept = a
+            a.retain_grad()
+            return self.head(a.flatten(1))
+
+    return GradCam
+
+
+def test_tensor_hooks_set_in_forward_see_every_eager_calls_gradient_like_torch():
+    em.manual_seed(0)
+    net, ref = _define_gradcam(em)(), _define_gradcam(torch)()
+    ref.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in net.state_dict().items()})
+    rng = np.random.default_rng(0)
+    for _ in range(2):  # the hook runs on every call, with that call's gradient
+        x = rng.standard_normal((2, 3, 6, 6)).astype(np.float32)
+        net(em.tensor(x))[:, 1].sum().backward()
+        ref(torch.from_numpy(x))[:, 1].sum().backward()
+        _close(net.gradients.numpy(), ref.gradients.numpy())
+        _close(net.kept.grad.numpy(), ref.kept.grad.numpy())
+
+
+def test_an_eager_call_of_a_hooked_module_does_not_retrace_the_compiled_step():
+    class Attention(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(5, 3)
+
+        def forward(self, x):
+            out = self.fc(x)
+            self.last_map = out  # ViT-style bookkeeping on self
+            return out
+
+    net = Attention()
+    net.register_forward_hook(lambda m, args, out: None)
+    model = em.compile(net, loss=nn.MSELoss(), optimizer=optim.SGD(net.parameters(), lr=0.1))
+    x, y = _batches(1)[0]
+    for _ in range(2):  # the step, the eager call and the lazy cut that runs it
+        model.train_step(x, y)
+        net(em.tensor(x))
+    before = em.compile_count()
+    for _ in range(3):
+        model.train_step(x, y)
+        net(em.tensor(x))
+    assert em.compile_count() == before

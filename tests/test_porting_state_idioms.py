@@ -83,3 +83,57 @@ def test_a_deep_copy_right_after_an_eager_forward_keeps_the_new_statistics():
     np.testing.assert_allclose(twin.running_mean.numpy(), ref_twin.running_mean.numpy(), rtol=1e-5)
     bn(em.tensor(_x(1)))  # the copy is independent
     np.testing.assert_allclose(twin.running_mean.numpy(), ref_twin.running_mean.numpy(), rtol=1e-5)
+
+
+def _define_scaled(lib):
+    class Scaled(lib.nn.Module):
+        scale = 1.0  # a class-level default, overridden per instance
+
+        def __init__(self):
+            super().__init__()
+            self.fc = lib.nn.Linear(4, 3)
+
+        def forward(self, x):
+            return self.fc(x) * self.scale + getattr(self, "offset", 0.0)
+
+    return Scaled
+
+
+def test_settings_follow_class_defaults_new_and_deleted_attributes_like_torch():
+    em.manual_seed(0)
+    net, ref = _define_scaled(em)(), _define_scaled(torch)()
+    ref.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in net.state_dict().items()})
+    model = em.compile(net, loss=nn.MSELoss(), optimizer=optim.SGD(net.parameters(), lr=0.0))
+    y = np.zeros((8, 3), np.float32)
+
+    def check():
+        want = torch.nn.functional.mse_loss(ref(torch.from_numpy(_x())), torch.from_numpy(y))
+        np.testing.assert_allclose(float(model.train_step(_x(), y)["loss"]), want.item(), rtol=1e-5)
+        np.testing.assert_allclose(
+            net(em.tensor(_x())).numpy(), ref(torch.from_numpy(_x())).detach().numpy(), rtol=1e-5
+        )
+
+    check()
+    net.scale = ref.scale = 3.0  # overrides the class default
+    check()
+    net.offset = ref.offset = 10.0  # an attribute forward reads with getattr(..., default)
+    check()
+    del net.offset, ref.offset
+    check()
+
+
+def test_switching_a_setting_back_reuses_its_program():
+    net = nn.Sequential(nn.Linear(4, 3), nn.Dropout(0.5))
+    model = em.compile(net, loss=nn.MSELoss(), optimizer=optim.SGD(net.parameters(), lr=0.1))
+    y = np.zeros((8, 3), np.float32)
+    counts = []
+    for step in range(6):
+        net[1].p = 0.5 if step % 2 == 0 else 0.0
+        before = em.compile_count()
+        model.train_step(_x(), y)
+        counts.append(em.compile_count() - before)
+    assert counts == [1, 1, 0, 0, 0, 0], counts  # one program per value of p
+    net[1].p = 0.5  # an equal value assigned again: nothing to retrace
+    before = em.compile_count()
+    model.train_step(_x(), y)
+    assert em.compile_count() == before

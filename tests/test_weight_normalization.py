@@ -166,6 +166,14 @@ def test_a_custom_parametrization_with_right_inverse_like_torch():
     model.train_step(x, x)
     _torch_steps(ref, [x])
     _assert_state(net, ref)
+    a = np.arange(16, dtype=np.float32).reshape(4, 4)
+    with em.no_grad(), torch.no_grad():  # assigning goes through right_inverse
+        net.weight = em.tensor(a)
+        ref.weight = torch.from_numpy(a)
+    _assert_state(net, ref)
+    np.testing.assert_allclose(net.weight.detach().numpy(), ref.weight.detach().numpy())
+    with pytest.raises(AttributeError, match="computed from other parameters"):
+        nn.utils.weight_norm(nn.Linear(2, 2)).weight = em.zeros(2, 2)
     parametrize.remove_parametrizations(net, "weight")
     torch.nn.utils.parametrize.remove_parametrizations(ref, "weight")
     assert list(net.state_dict()) == list(ref.state_dict())

@@ -61,6 +61,16 @@ class HookHandle:
         self.remove()
 
 
+# > 0 while an eager call (`net(x)` on lazy tensors) traces its module's forward: a tensor
+# hook registered there must run on every call with real gradients, so the call gives up
+# the trace and runs that module op by op (see `runtime/lazy.py`, `LazyCall`)
+EAGER_CALL_TRACE = [0]
+
+
+class NeedsEagerForward(Exception):  # noqa: N818 (a signal, not an error users see)
+    """Raised inside an eager call's trace by `register_hook`/`retain_grad`."""
+
+
 def register_hook(tensor: Tensor, hook: Hook) -> HookHandle:
     """`tensor.register_hook(hook)`: see the module docstring for where the hook runs.
 
@@ -73,6 +83,8 @@ def register_hook(tensor: Tensor, hook: Hook) -> HookHandle:
 
     builder = current_builder()
     if builder is not None:
+        if EAGER_CALL_TRACE[0]:
+            raise NeedsEagerForward
         if isinstance(tensor, Parameter) or _is_state(builder, tensor):
             raise builder.error(
                 TraceError(
@@ -101,12 +113,15 @@ def retain_grad(tensor: Tensor) -> None:
     """`tensor.retain_grad()`: a non-leaf lazy tensor keeps its gradient in `.grad` after
     `backward()` (leaves always do)."""
     builder = current_builder()
+    if builder is not None and EAGER_CALL_TRACE[0]:
+        raise NeedsEagerForward
     if builder is not None:
         raise builder.error(
             TraceError(
-                "retain_grad() inside a traced forward: a compiled step keeps no gradients of "
-                "intermediate tensors; fix: run the model on lazy tensors (net(em.tensor(x))) "
-                "and call loss.backward(), or return the tensor and use em.autograd.grad"
+                "retain_grad() inside a compiled step's forward: a compiled step keeps no "
+                "gradients of intermediate tensors; fix: call the model itself on tensors "
+                "(net(em.tensor(x)), then loss.backward()), where it works as in PyTorch, or "
+                "return the tensor and use em.autograd.grad"
             )
         )
     if not tensor.requires_grad:

@@ -93,10 +93,18 @@ def _register(table: OrderedDict, entry: tuple, prepend: bool) -> RemovableHandl
 
 
 def subtree_has_hooks(module: Any) -> bool:
-    """Whether `module` or a module under it has a forward hook (cheap when none has)."""
+    """Whether `module` or a module under it has a forward hook, or registers tensor
+    hooks in its forward (cheap when none has)."""
     if not _HOOKS_REGISTERED[0]:
         return False
-    return any(has_hooks(m) for m in module.modules())
+    return any(has_hooks(m) or "_eager_forward" in m.__dict__ for m in module.modules())
+
+
+def run_op_by_op(module: Any) -> None:
+    """Eager calls of `module` run its forward op by op from now on: it registers tensor
+    hooks (`t.register_hook`, `t.retain_grad()`) that must see every call's gradients."""
+    object.__setattr__(module, "_eager_forward", True)
+    _HOOKS_REGISTERED[0] = True
 
 
 def call_with_hooks(module: Any, args: tuple, kwargs: dict) -> Any:

@@ -25,8 +25,9 @@ from ember.frontend.tensor import Tensor
 from ember.frontend.tracer import current_builder
 from ember.graphdef import dtypes
 from ember.graphdef.types import TensorType
-from ember.nn.hooks import HookMixin, call_with_hooks, has_hooks, hook_ids, subtree_has_hooks
+from ember.nn.hooks import HookMixin, call_with_hooks, has_hooks, subtree_has_hooks
 from ember.nn.parameter import Parameter, bump_state_version, slot_type, stored
+from ember.nn.settings import EAGER_FORWARD, assign_computed, note_deleted, note_setting
 from ember.nn.slot_values import as_buffer_array, converted_value
 
 # The runtime installs the function that runs a module on concrete arrays.
@@ -93,12 +94,12 @@ class Module(HookMixin):
             if name == "training":
                 if value != d.get("training"):
                     bump_state_version()  # `m.training = False` is a mode change like m.eval()
-            elif name in d and name[0] != "_" and current_builder() is None:
-                if not _same_setting(d[name], value):
-                    # a setting forward may read (`bn.momentum = None`, `drop.p = 0.2`):
-                    # steps traced with the old value must retrace
-                    object.__setattr__(self, "_settings_version", d.get("_settings_version", 0) + 1)
-                    bump_state_version()
+            elif name[0] != "_" and current_builder() is None:
+                computed = d.get("_computed_attributes")
+                if computed and name in computed:
+                    assign_computed(self, name, value)
+                    return
+                note_setting(self, name, value)  # forward may read it: see `nn.settings`
             object.__setattr__(self, name, value)
 
     def _discard(self, name: str, keep: dict | None = None) -> None:
@@ -172,6 +173,8 @@ class Module(HookMixin):
                 bump_state_version()
                 return
         object.__delattr__(self, name)
+        if name[0] != "_" and current_builder() is None:
+            note_deleted(self, name)
 
     def __deepcopy__(self, memo: dict) -> Module:
         """A deep copy with its own parameters and buffers; compiled programs are not copied."""
@@ -234,7 +237,11 @@ class Module(HookMixin):
                     "import ember (not only ember.graphdef) to run modules on arrays"
                 )
             if subtree_has_hooks(self):  # op by op, so hooks run on every call
-                return call_with_hooks(self, args, kwargs)
+                EAGER_FORWARD[0] += 1  # forward's own attribute writes are not settings
+                try:
+                    return call_with_hooks(self, args, kwargs)
+                finally:
+                    EAGER_FORWARD[0] -= 1
             return EAGER_CALL[0](self, args, kwargs)
         path = builder.module_paths.get(id(self))
         if path is None:
@@ -483,23 +490,3 @@ class Module(HookMixin):
         return sorted(
             set(super().__dir__()) | set(self._parameters) | set(self._buffers) | set(self._modules)
         )
-
-
-def _same_setting(old: Any, new: Any) -> bool:
-    if old is new:
-        return True
-    if type(old) is not type(new) or not isinstance(old, (int, float, str, tuple, bytes)):
-        return False
-    try:
-        return bool(old == new)
-    except Exception:  # noqa: BLE001 (a tuple of arrays: call it changed)
-        return False
-
-
-def mode_key(module: Module) -> Any:
-    """What of `module` beyond its state a traced step depends on: its mode, its hooks,
-    and how often its settings changed."""
-    version = module.__dict__.get("_settings_version", 0)
-    if not version and not has_hooks(module):
-        return module.training
-    return (module.training, hook_ids(module) if has_hooks(module) else (), version)

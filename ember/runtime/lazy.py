@@ -19,12 +19,17 @@ import numpy as np
 from ember.compiler import DEFAULT_PASSES, lower, run_passes
 from ember.frontend import lazy as lazy_lib
 from ember.frontend.autograd import release_freed
-from ember.frontend.grad_hooks import parameter_hooks_left_to_backward
+from ember.frontend.grad_hooks import (
+    EAGER_CALL_TRACE,
+    NeedsEagerForward,
+    parameter_hooks_left_to_backward,
+)
 from ember.frontend.lazy import RECORDER, LazyValue, collect, pending_live_values
 from ember.frontend.tensor import Tensor
 from ember.graphdef.ir import FrozenDict
 from ember.graphdef.pytree import tree_unflatten
 from ember.nn import module as module_lib
+from ember.nn.hooks import run_op_by_op
 from ember.nn.module import Module
 from ember.nn.parameter_stack import unstack_parameters
 
@@ -160,7 +165,16 @@ class LazyCall:
         fast = _positional_types(args) if not kwargs else None
         entry = self._fast.get(fast) if fast is not None else None
         if entry is None:
-            program, recipe, leaves = self._entry(args, kwargs)
+            EAGER_CALL_TRACE[0] += 1
+            try:
+                program, recipe, leaves = self._entry(args, kwargs)
+            except NeedsEagerForward:
+                program = None
+            finally:
+                EAGER_CALL_TRACE[0] -= 1
+            if program is None:  # forward registers tensor hooks: run it op by op
+                run_op_by_op(self.module)
+                return self.module(*args, **kwargs)
             if fast is not None:  # not the leaves: the cache must not keep tensors alive
                 self._fast[fast] = (program, recipe)
         else:

@@ -231,9 +231,10 @@ def describe_context(signature: CallSignature, view: Any = None) -> dict[str, st
         modules = [path for _, root in view.roots for path, _ in root.named_modules()]
         for path, flag in zip(modules, flags, strict=False):
             where = path or "<root>"
-            if isinstance(flag, tuple):  # see `nn.module.mode_key`
+            if isinstance(flag, tuple):  # see `nn.settings.mode_key`
                 flag, hooks, settings = flag
                 out[f"{where} forward hooks"] = str(sum(map(len, hooks)))
-                out[f"{where} settings changed"] = f"{settings} times"
+                for name, mark in settings:
+                    out[f"{where}.{name}"] = str(mark[-1])
             out[f"{where}.training"] = str(flag)
     return out

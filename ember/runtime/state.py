@@ -24,9 +24,10 @@ import numpy as np
 from ember.frontend.grad_hooks import parameter_hook_key
 from ember.frontend.lazy import LazyValue, materialize
 from ember.graphdef import TensorType
-from ember.nn.module import Module, mode_key
+from ember.nn.module import Module
 from ember.nn.parameter import STATE_VERSION, Parameter, bump_state_version
 from ember.nn.parameter_stack import ParameterStack, StackMember, unstack_parameters
+from ember.nn.settings import mode_key
 
 
 class StateView:
