@@ -215,7 +215,7 @@ class LBFGS:
             r = r + self._dtype.type(alphas[i] - beta) * old_stps[i]
         return r
 
-    # -- checkpoints (plain arrays and numbers: no pickle) ------------------------------
+    # -- checkpoints: plain arrays and numbers, data only -------------------------------
     def state_dict(self) -> dict:
         options = {k: v for k, v in self.param_groups[0].items() if k != "params"}
         params = list(range(len(self._params)))
