@@ -47,11 +47,12 @@ def guard_status(status, result: dict, loss_name: str, grads) -> jax.Array:
     # the global norm's squares would be materialized as one more pass over the gradients.
     total = sum(jnp.sum(g, dtype=jnp.float32) for g in grads) if grads else 0.0
     grads_ok = jnp.isfinite(total)
-    code = jnp.where(
-        ~jnp.asarray(targets_ok),
-        TARGET_RANGE,
-        jnp.where(~loss_ok, NONFINITE_LOSS, jnp.where(~grads_ok, NONFINITE_GRADS, OK)),
-    ).astype(jnp.int32)
+    # The first failing check by priority, as ONE reduction: XLA then computes the status
+    # once (the gradient sums' last stages fused into it), where nested `where`s were
+    # recomputed inside every consumer, each reading the sums as separate kernels.
+    bad = jnp.stack([~jnp.asarray(targets_ok), ~loss_ok, ~grads_ok])
+    rank = jnp.max(jnp.where(bad, jnp.array([3, 2, 1], jnp.int32), 0))
+    code = jnp.array([OK, NONFINITE_GRADS, NONFINITE_LOSS, TARGET_RANGE], jnp.int32)[rank]
     return jnp.where(status != OK, status, code)
 
 
@@ -93,10 +94,12 @@ def keep_if_bad(status, new: tuple, old: tuple, updates_skipped: bool = False) -
     )
 
 
-def pending_status(record) -> jax.Array:
-    """What failed at the first bad step not yet reported (OK: none). Cumulative, so the
-    runtime needs to read only the newest finished step's value, and only now and then."""
-    return jnp.where(record[1] >= 0, record[2], OK)
+def pending_status(old_record, status) -> jax.Array:
+    """What failed at the first bad step not yet reported (OK: none), from the record
+    before this step and this step's status: the one the record now holds. Cumulative,
+    so the runtime needs to read only the newest finished step's value, and only now and
+    then. (Not read back from the new record: that made XLA copy the record.)"""
+    return jnp.where(old_record[1] >= 0, old_record[2], status)
 
 
 def reported(record: Any) -> jax.Array:

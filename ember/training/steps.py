@@ -265,7 +265,7 @@ def train_step_function(program: Any, plan: StepPlan) -> Callable:
         new = (params, buffers, tuple(opt_states), new_run)
         if plan.guard != "off":  # a bad batch changes nothing but the guard's record
             new = keep_if_bad(status, new, old, updates_skipped=skip_in_cond)
-            logs["status"] = pending_status(new[3]["guard"])
+            logs["status"] = pending_status(run["guard"], status)
         if plan.state_layout is not None:
             new = (*plan.state_layout(*new[:3]), new[3])
         return (*new, logs)
