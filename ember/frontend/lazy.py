@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from ember.errors import EmberError, TraceError, with_location
+from ember.frontend.host_arrays import owned
 from ember.frontend.tracer import user_frame
 from ember.graphdef import dtypes
 from ember.graphdef.ir import FrozenDict, Graph, GraphInput, Node, Source, Value
@@ -370,7 +371,7 @@ def as_lazy(value: Any, like: TensorType | None = None):
                 arr = arr.astype(np.float32)
             elif arr.dtype == np.int64:
                 arr = arr.astype(np.int32)
-        out = leaf(arr)
+        out = leaf(owned(arr))  # the caller may still write its array: a step reads it later
     if like is not None and out.dtype != like.dtype:
         out = out.to(like.dtype)
     return out

@@ -46,6 +46,9 @@ class Adagrad(RuleOptimizer):
         )
         super().__init__(params, defaults)
 
+    def slot_names(self, group):
+        return "sum"
+
     def _init_slots(self, param, group):
         return jnp.full_like(param, group["initial_accumulator_value"])
 
@@ -89,6 +92,9 @@ class Adadelta(RuleOptimizer):
             raise ValueError("Adadelta: lr, eps, weight_decay must be >= 0, rho in [0, 1]")
         defaults = dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize)
         super().__init__(params, defaults)
+
+    def slot_names(self, group):
+        return ("square_avg", "acc_delta")
 
     def _init_slots(self, param, group):
         return (jnp.zeros_like(param), jnp.zeros_like(param))

@@ -54,6 +54,16 @@ class _AdamFamily(RuleOptimizer):
     complements = ("betas0", "betas1")
     elementwise = True  # (NAdam keeps a scalar per parameter: not)
 
+    def slot_names(self, group):
+        return (
+            ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
+            if group.get("amsgrad")
+            else (
+                "exp_avg",
+                "exp_avg_sq",
+            )
+        )
+
 
 class Adam(_AdamFamily):
     """`torch.optim.Adam`, step for step.
@@ -164,6 +174,9 @@ class Adamax(_AdamFamily):
         )
         super().__init__(params, defaults)
 
+    def slot_names(self, group):
+        return ("exp_avg", "exp_inf")
+
     def _init_slots(self, param, group):
         return (jnp.zeros_like(param), jnp.zeros_like(param))
 
@@ -216,6 +229,9 @@ class NAdam(_AdamFamily):
             maximize=maximize,
         )
         super().__init__(params, defaults)
+
+    def slot_names(self, group):
+        return ("exp_avg", "exp_avg_sq", "mu_product")
 
     def _init_slots(self, param, group):
         # torch keeps mu_product as a float32 (float64 under x64) scalar per param.

@@ -41,7 +41,11 @@ import jax.numpy as jnp
 import optax
 
 from ember.frontend.tensor import Tensor
-from ember.optim.state_dict import load_optimizer_state_dict, optimizer_state_dict
+from ember.optim.state_dict import (
+    TORCH_ONLY_OPTIONS,
+    load_optimizer_state_dict,
+    optimizer_state_dict,
+)
 
 
 class OptimizerState(NamedTuple):
@@ -78,9 +82,6 @@ def _signature(value):
     return value
 
 
-_TORCH_ONLY_OPTIONS = ("foreach", "fused", "capturable", "differentiable")
-
-
 class Optimizer:
     """Base class: PyTorch's param-group handling; subclasses define the update.
 
@@ -101,7 +102,7 @@ class Optimizer:
 
         @functools.wraps(init)
         def accepting_torch_options(self, *args, **options):
-            for name in _TORCH_ONLY_OPTIONS:
+            for name in TORCH_ONLY_OPTIONS:
                 options.pop(name, None)
             init(self, *args, **options)
 

@@ -16,6 +16,7 @@ from ember.optim.base import (
     stack_entries,
     unstack_entries,
 )
+from ember.optim.parameter_state import ParameterStates
 
 # -- per-parameter rules -------------------------------------------------------
 
@@ -72,6 +73,28 @@ class RuleOptimizer(Optimizer):
     # the stack as it is, which is the same arithmetic in one kernel.
     stackable = True
     elementwise = False
+
+    # PyTorch's per-parameter state (`optimizer.state[p]`, `state_dict()["state"]`): the
+    # slots' names (see `slot_names`), plus a "step" entry where torch keeps one.
+    torch_step_count = True
+
+    def slot_names(self, group: dict) -> tuple[str, ...] | str | None:
+        """torch's names for a parameter's slots: one per entry of a tuple, or one for a
+        single array; None for dict slots (their keys are the names) or generic names."""
+        return None
+
+    @property
+    def state(self) -> ParameterStates:
+        """`optimizer.state[param]` as in torch: `{"step": ..., "exp_avg": ...}` (writable)."""
+        return ParameterStates(self)
+
+    def fresh_slots(self) -> tuple:
+        """Every parameter's slots as before the first step."""
+        self.transform()
+        return tuple(
+            self._init_slots(jnp.asarray(p._materialized()), self._groups[lb]) if lb >= 0 else ()
+            for p, lb in zip(self.params, self._labels, strict=True)
+        )
 
     def _init_slots(self, param: jax.Array, group: dict) -> Any:
         return ()

@@ -24,6 +24,10 @@ class SGD(RuleOptimizer):
     """
 
     elementwise = True  # a stacked unit updates like its layers, without vmap
+    torch_step_count = False  # torch's SGD state is the momentum buffer alone
+
+    def slot_names(self, group):
+        return "momentum_buffer"
 
     def __init__(
         self,

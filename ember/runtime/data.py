@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from ember.errors import ShapeError
+from ember.frontend.host_arrays import frozen
 from ember.graphdef.pytree import describe, tree_flatten, tree_unflatten
 from ember.nn.parameter import to_numpy
 
@@ -58,7 +59,9 @@ def _take(tree: Any, idx: Any) -> Any:
     if tree is None:
         return None
     leaves, treedef = tree_flatten(tree)
-    return tree_unflatten(treedef, [leaf[idx] for leaf in leaves])
+    # ember's own batch (a fresh gather, or a slice the caller is not writing during
+    # `fit`): read-only, so the step takes it without the copy `owned` makes
+    return tree_unflatten(treedef, [frozen(leaf[idx]) for leaf in leaves])
 
 
 def array_batches(

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from ember.frontend.host_arrays import frozen
 from ember.frontend.lazy import leaf
 from ember.frontend.tensor import Tensor
 from ember.utils.data.dataset import Dataset, IterableDataset, TensorDataset
@@ -31,7 +32,7 @@ def _as_tensor(arr: np.ndarray) -> Tensor:
         arr = arr.astype(np.float32)
     elif arr.dtype == np.int64:
         arr = arr.astype(np.int32)
-    return leaf(np.ascontiguousarray(arr))
+    return leaf(frozen(np.ascontiguousarray(arr)))  # a batch ember made: no copy (host_arrays.py)
 
 
 def default_collate(batch: Sequence[Any]) -> Any:

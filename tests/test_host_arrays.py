@@ -1,0 +1,83 @@
+"""Host arrays the caller keeps writing: a step must read the values they had when it was
+called (PyTorch's semantics), although XLA:CPU takes numpy arguments in place and runs
+steps asynchronously. Failed before `host_arrays.owned`: a refilled batch buffer changed
+the trained weights by ~1e-2, `em.tensor(buf)` followed later writes to `buf`."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+import ember as em
+from ember import nn, optim
+
+
+def _data(n: int):
+    rng = np.random.default_rng(0)
+    return [
+        (
+            rng.standard_normal((256, 784)).astype(np.float32),
+            rng.integers(0, 10, 256).astype(np.int32),
+        )
+        for _ in range(n)
+    ]
+
+
+def _train(batches, reuse: bool, use_eval: bool = False):
+    em.manual_seed(0)
+    net = nn.Sequential(nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 10))
+    model = em.compile(
+        net, optimizer=optim.SGD(net.parameters(), lr=0.1), loss=nn.CrossEntropyLoss()
+    )
+    xb, yb = np.empty((256, 784), np.float32), np.empty(256, np.int32)
+    losses = []
+    for x, y in batches:
+        if reuse:  # a loader that refills one buffer
+            xb[:], yb[:] = x, y
+            x, y = xb, yb
+        logs = model.eval_step(x, y) if use_eval else model.train_step(x, y)
+        losses.append(logs["loss"])
+    return np.asarray(net[0].weight), [float(v) for v in losses]
+
+
+def test_a_refilled_batch_buffer_trains_like_fresh_arrays():
+    batches = _data(40)
+    want_w, want_losses = _train(batches, reuse=False)
+    got_w, got_losses = _train(batches, reuse=True)
+    np.testing.assert_array_equal(got_w, want_w)
+    assert got_losses == want_losses
+    _, want_eval = _train(batches[:20], reuse=False, use_eval=True)
+    _, got_eval = _train(batches[:20], reuse=True, use_eval=True)
+    assert got_eval == want_eval
+
+
+def test_tensors_and_loaded_state_do_not_follow_later_writes():
+    buf = np.zeros((64, 64), np.float32)
+    t = em.tensor(buf)
+    buf[:] = 5.0
+    assert float(t.sum()) == 0.0  # torch.tensor copies too
+    ref = torch.zeros(3, 4)
+    net = nn.Linear(4, 3)
+    opt = optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
+    net(em.ones(2, 4)).sum().backward()
+    opt.step()
+    opt.state[net.weight]["momentum_buffer"] = ref.numpy()  # shares torch's memory
+    ref += 7.0  # torch keeps training in place
+    np.testing.assert_array_equal(np.asarray(opt.state[net.weight]["momentum_buffer"]), 0.0)
+
+
+def test_fit_and_dataloader_batches_pass_without_a_copy():
+    """ember's own batches are marked read-only, so `owned` does not copy them."""
+    from ember.frontend.host_arrays import owned
+    from ember.runtime.data import array_batches
+    from ember.utils.data import DataLoader, TensorDataset
+
+    x = np.arange(40, dtype=np.float32).reshape(10, 4)
+    y = np.arange(10, dtype=np.int32)
+    for xb, yb, _ in array_batches(x, y, 4, shuffle=True, seed=0):
+        assert owned(xb) is xb and owned(yb) is yb
+    assert x.flags.writeable  # the caller's arrays are untouched
+    loader = DataLoader(TensorDataset(em.tensor(x), em.tensor(y)), batch_size=4, shuffle=True)
+    for xb, _ in loader:
+        data = xb._array()
+        assert not isinstance(data, np.ndarray) or owned(data) is data

@@ -1,0 +1,244 @@
+"""`optimizer.state[p]` and `optimizer.state_dict()["state"]` in PyTorch's per-parameter
+layout, against torch.optim: the same keys and names, the same values after the same
+steps, a torch state loaded into ember (numpy-converted) resuming exactly like torch,
+writes that the next step sees, and the resume idioms of public training scripts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import ember as em
+from ember import nn, optim
+from ember import serialization as ser
+
+CASES = [
+    ("SGD", {"lr": 0.1, "momentum": 0.9}),
+    ("SGD", {"lr": 0.1}),
+    ("Adam", {"lr": 0.01}),
+    ("Adam", {"lr": 0.01, "amsgrad": True}),
+    ("AdamW", {"lr": 0.01, "weight_decay": 0.1}),
+    ("Adamax", {"lr": 0.01}),
+    ("NAdam", {"lr": 0.01}),
+    ("RAdam", {"lr": 0.01}),
+    ("Adagrad", {"lr": 0.1}),
+    ("Adadelta", {"lr": 0.5}),
+    ("RMSprop", {"lr": 0.01, "momentum": 0.5, "centered": True}),
+    ("RMSprop", {"lr": 0.01}),
+    ("Adafactor", {"lr": 0.01}),
+]
+IDS = [f"{n}-{'-'.join(k for k in kw if k != 'lr') or 'plain'}" for n, kw in CASES]
+
+
+def _nets():
+    """The same 5-7-3 MLP in ember and torch (ember's initial weights copied)."""
+    em.manual_seed(0)
+    net = nn.Sequential(nn.Linear(5, 7), nn.Tanh(), nn.Linear(7, 3))
+    ref = torch.nn.Sequential(torch.nn.Linear(5, 7), torch.nn.Tanh(), torch.nn.Linear(7, 3))
+    ref.load_state_dict({k: torch.tensor(np.asarray(v)) for k, v in net.state_dict().items()})
+    return net, ref
+
+
+def _batches(n: int):
+    rng = np.random.default_rng(1)
+    return [
+        (
+            rng.standard_normal((8, 5)).astype(np.float32),
+            rng.standard_normal((8, 3)).astype(np.float32),
+        )
+        for _ in range(n)
+    ]
+
+
+def _step_ember(net, opt, x, y):
+    opt.zero_grad()
+    nn.MSELoss()(net(em.tensor(x)), em.tensor(y)).backward()
+    opt.step()
+
+
+def _step_torch(ref, opt, x, y):
+    opt.zero_grad()
+    torch.nn.MSELoss()(ref(torch.tensor(x)), torch.tensor(y)).backward()
+    opt.step()
+
+
+def _numpy_state(sd: dict) -> dict:
+    return {k: {n: np.asarray(v) for n, v in entry.items()} for k, entry in sd["state"].items()}
+
+
+@pytest.mark.parametrize("name, kwargs", CASES, ids=IDS)
+def test_state_matches_torch_names_and_values(name, kwargs):
+    net, ref = _nets()
+    opt = getattr(optim, name)(net.parameters(), **kwargs)
+    ref_opt = getattr(torch.optim, name)(ref.parameters(), **kwargs)
+    assert opt.state_dict()["state"] == {} and len(opt.state) == 0  # before the first step
+    for x, y in _batches(3):
+        _step_ember(net, opt, x, y)
+        _step_torch(ref, ref_opt, x, y)
+    mine, theirs = _numpy_state(opt.state_dict()), _numpy_state(ref_opt.state_dict())
+    assert sorted(mine) == sorted(theirs)  # the same parameter indices (ints)
+    for k in theirs:
+        assert sorted(mine[k]) == sorted(theirs[k]), k
+        for n, want in theirs[k].items():
+            np.testing.assert_allclose(mine[k][n], want, rtol=2e-5, atol=1e-7, err_msg=f"{k}.{n}")
+            assert mine[k][n].shape == want.shape and mine[k][n].dtype == want.dtype
+    # the live view keyed by parameter, as `optimizer.state[p]`
+    params, ref_params = list(net.parameters()), list(ref.parameters())
+    assert len(opt.state) == len(ref_opt.state)
+    for p, q in zip(params, ref_params, strict=True):
+        assert (p in opt.state) == (q in ref_opt.state)
+        if q in ref_opt.state:  # the same names (torch's insertion order is not kept)
+            assert sorted(opt.state[p]) == sorted(ref_opt.state[q])
+        for n, v in ref_opt.state[q].items():
+            np.testing.assert_allclose(np.asarray(opt.state[p][n]), v.numpy(), rtol=2e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("name, kwargs", CASES, ids=IDS)
+def test_a_torch_state_loads_and_training_resumes_like_torch(name, kwargs):
+    """A torch checkpoint's optimizer state (tensors converted to numpy, as a conversion
+    script would) loads into ember, and two more steps land where torch's do."""
+    batches = _batches(5)
+    _, ref = _nets()
+    ref_opt = getattr(torch.optim, name)(ref.parameters(), **kwargs)
+    for x, y in batches[:3]:
+        _step_torch(ref, ref_opt, x, y)
+    sd = ref_opt.state_dict()
+    converted = {
+        "state": {k: {n: v.numpy() for n, v in entry.items()} for k, entry in sd["state"].items()},
+        "param_groups": sd["param_groups"],
+    }
+    net, _ = _nets()
+    net.load_state_dict({k: v.detach().numpy() for k, v in ref.state_dict().items()})
+    opt = getattr(optim, name)(net.parameters(), **kwargs)
+    opt.load_state_dict(converted)
+    for x, y in batches[3:]:
+        _step_ember(net, opt, x, y)
+        _step_torch(ref, ref_opt, x, y)
+    for k, v in ref.state_dict().items():
+        np.testing.assert_allclose(
+            np.asarray(net.state_dict()[k]), v.numpy(), rtol=2e-5, atol=1e-6, err_msg=k
+        )
+
+
+@pytest.mark.parametrize("runner", ["loop", "compiled", "scanned"])
+def test_resume_idioms_and_writes_reach_the_next_step(tmp_path, runner):
+    """The idioms of public resume scripts: move each state tensor with `.to(device)`
+    while iterating, inspect `state[p]["step"]`, reset a moment by assignment; a saved
+    and reloaded state continues exactly; every runner sees the writes."""
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.blocks = nn.ModuleList([nn.Linear(4, 4) for _ in range(3)])
+            self.head = nn.Linear(4, 1)
+
+        def forward(self, x):
+            for block in self.blocks:
+                x = em.tanh(block(x))
+            return self.head(x)
+
+    rng = np.random.default_rng(0)
+    batches = [
+        (
+            rng.standard_normal((8, 4)).astype(np.float32),
+            rng.standard_normal((8, 1)).astype(np.float32),
+        )
+        for _ in range(6)
+    ]
+
+    def make(reset_after: int | None = None):
+        em.manual_seed(0)
+        net = Net()
+        opt = optim.Adam(net.parameters(), lr=0.05)
+        if runner == "loop":
+
+            def step(x, y):
+                opt.zero_grad()
+                nn.MSELoss()(net(em.tensor(x)), em.tensor(y)).backward()
+                opt.step()
+
+            return net, opt, step
+        model = em.compile(net, loss=nn.MSELoss(), optimizer=opt, scan_layers=runner == "scanned")
+        return net, opt, model.train_step
+
+    net, opt, step = make()
+    for x, y in batches:
+        step(x, y)
+    want = {k: np.asarray(v) for k, v in net.state_dict().items()}
+
+    net, opt, step = make()
+    for x, y in batches[:3]:
+        step(x, y)
+    assert float(opt.state[net.head.weight]["step"]) == 3.0
+    ser.save({"model": net.state_dict(), "optimizer": opt.state_dict()}, tmp_path / "c.em")
+    net, opt, step = make()
+    checkpoint = ser.load(tmp_path / "c.em")
+    net.load_state_dict(checkpoint["model"])
+    opt.load_state_dict(checkpoint["optimizer"])
+    for state in opt.state.values():
+        for k, v in state.items():
+            if isinstance(v, em.Tensor):
+                state[k] = v.to("cpu")
+    for x, y in batches[3:]:
+        step(x, y)
+    for name, value in net.state_dict().items():
+        np.testing.assert_array_equal(np.asarray(value), want[name], err_msg=name)
+
+    # a write is what the next step reads: the update after zeroing the first moment and
+    # setting the second is Adam's formula from those values
+    em.manual_seed(0)
+    net, opt, step = make()
+    step(*batches[0])
+    w = net.blocks[1].weight
+    before = np.asarray(w).copy()
+    opt.state[w]["exp_avg"] = em.zeros(4, 4)
+    opt.state[w]["exp_avg_sq"] = np.full((4, 4), 1e-2, np.float32)
+    np.testing.assert_array_equal(np.asarray(opt.state[w]["exp_avg"]), 0.0)
+    step(*batches[1])
+    m = np.asarray(opt.state[w]["exp_avg"])
+    v = np.asarray(opt.state[w]["exp_avg_sq"])
+    # recover this step's gradient from the new first moment (m = (1 - b1) g from zero)
+    g = m / 0.1
+    np.testing.assert_allclose(v, 0.999 * 1e-2 + 0.001 * g * g, rtol=1e-5)
+    bc1, bc2 = 1 - 0.9**2, 1 - 0.999**2
+    expected = before - 0.05 / bc1 * m / (np.sqrt(v) / np.sqrt(bc2) + 1e-8)
+    np.testing.assert_allclose(np.asarray(w), expected, rtol=1e-5, atol=1e-7)
+
+
+def test_bad_writes_and_loads_say_what_fits():
+    net, _ = _nets()
+    opt = optim.Adam(net.parameters())
+    _step_ember(net, opt, *_batches(1)[0])
+    w = net[0].weight
+    with pytest.raises(KeyError, match="keeps \\['step', 'exp_avg', 'exp_avg_sq'\\]"):
+        opt.state[w]["momentum_buffer"] = em.zeros(7, 5)
+    with pytest.raises(em.ShapeError, match=r"got shape \(5, 7\), the state has \(7, 5\)"):
+        opt.state[w]["exp_avg"] = np.zeros((5, 7), np.float32)
+    with pytest.raises(KeyError, match="not one of its parameters"):
+        opt.state[em.zeros(3)]  # noqa: B018
+    sgd_state = {"state": {0: {"momentum_buffer": np.zeros((7, 5), np.float32)}}}
+    sgd_state["param_groups"] = opt.state_dict()["param_groups"]
+    with pytest.raises(em.ShapeError, match="has 'momentum_buffer'; this optimizer keeps"):
+        optim.Adam(net.parameters()).load_state_dict(sgd_state)
+
+
+def test_states_saved_in_the_earlier_flat_layout_still_load():
+    """ember's earlier `state_dict` kept the optax state's arrays keyed "0", "1", ...;
+    checkpoints written that way resume unchanged."""
+    import jax
+
+    net, _ = _nets()
+    opt = optim.Adam(net.parameters(), lr=0.01)
+    for x, y in _batches(2):
+        _step_ember(net, opt, x, y)
+    leaves = jax.tree_util.tree_leaves(opt.opt_state)
+    flat = {"state": {str(i): np.asarray(v) for i, v in enumerate(leaves)}}
+    flat["param_groups"] = opt.state_dict()["param_groups"]
+    fresh = optim.Adam(net.parameters(), lr=0.01)
+    fresh.load_state_dict(flat)
+    mine, want = _numpy_state(fresh.state_dict()), _numpy_state(opt.state_dict())
+    assert sorted(mine) == sorted(want)
+    for k in want:
+        for n in want[k]:
+            np.testing.assert_array_equal(mine[k][n], want[k][n])
