@@ -304,3 +304,39 @@ def test_a_tagger_with_packed_sequences_trains_compiled_like_torch():
         topt.step()
         losses.append((le, float(lt.detach())))
     np.testing.assert_allclose(*zip(*losses, strict=True), rtol=1e-5)
+
+
+def test_a_model_wrapped_in_data_parallel_trains_and_saves_like_torch(tmp_path):
+    """`model = nn.DataParallel(model)`: calls reach `.module`, the state_dict carries the
+    `module.` prefix torch gives it, and training matches torch's wrapped model."""
+    net, ref = _pair()
+    model, ref_model = nn.DataParallel(net), torch.nn.DataParallel(ref)
+    assert model.module is net
+    assert list(model.state_dict()) == list(ref_model.state_dict())
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    ref_opt = torch.optim.SGD(ref_model.parameters(), lr=0.1)
+    for k in range(3):
+        x, y = _data(k)
+        opt.zero_grad()
+        nn.MSELoss()(model(em.tensor(x)), em.tensor(y)).backward()
+        opt.step()
+        ref_opt.zero_grad()
+        torch.nn.MSELoss()(ref_model(torch.from_numpy(x)), torch.from_numpy(y)).backward()
+        ref_opt.step()
+    for name, value in ref_model.state_dict().items():
+        np.testing.assert_allclose(
+            np.asarray(model.state_dict()[name]), value.numpy(), rtol=1e-5, err_msg=name
+        )
+    em.save(model.state_dict(), tmp_path / "wrapped.safetensors")
+    fresh = nn.DataParallel(_pair()[0])
+    fresh.load_state_dict(em.load(tmp_path / "wrapped.safetensors"))
+    x, _ = _data(5)
+    np.testing.assert_array_equal(fresh(em.tensor(x)).numpy(), model(em.tensor(x)).numpy())
+    compiled = em.compile(model, loss=nn.MSELoss(), optimizer=optim.SGD(model.parameters(), lr=0.1))
+    loss = float(compiled.train_step(*_data(6))["loss"])
+    want = torch.nn.MSELoss()(
+        ref_model(torch.from_numpy(_data(6)[0])), torch.from_numpy(_data(6)[1])
+    )
+    np.testing.assert_allclose(loss, want.item(), rtol=1e-5)
+    with pytest.raises(TypeError, match="wraps an nn.Module"):
+        nn.DataParallel(lambda x: x)

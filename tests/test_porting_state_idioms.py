@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 
 import numpy as np
+import pytest
 import torch
 
 import ember as em
@@ -137,3 +138,77 @@ def test_switching_a_setting_back_reuses_its_program():
     before = em.compile_count()
     model.train_step(_x(), y)
     assert em.compile_count() == before
+
+
+def test_a_tensor_stored_on_self_in_forward_is_this_calls_value_like_torch():
+    """The popular VAE tutorial's idiom: the encoder's forward sets `self.kl = ...` and the
+    loop adds `model.encoder.kl` to the loss. The eager call's program returns the stored
+    tensors, so the attribute holds this call's value (with its gradient path)."""
+
+    def build(lib, fn):
+        class Encoder(lib.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc = lib.Linear(4, 3)
+                self.kl = 0
+
+            def forward(self, x):
+                h = self.fc(x)
+                self.kl = (fn.exp(h) - h).sum() * 0.1  # depends on this call's input
+                self._last_hidden = h  # a private attribute too
+                return h
+
+        class Net(lib.Module):
+            def __init__(self):
+                super().__init__()
+                self.encoder, self.head = Encoder(), lib.Linear(3, 2)
+
+            def forward(self, x):
+                return self.head(fn.tanh(self.encoder(x)))
+
+        return Net()
+
+    em.manual_seed(0)
+    net = build(nn, em)
+    ref = build(torch.nn, torch)
+    ref.load_state_dict({k: torch.tensor(np.asarray(v)) for k, v in net.state_dict().items()})
+    opt = optim.SGD(net.parameters(), lr=0.05)
+    ref_opt = torch.optim.SGD(ref.parameters(), lr=0.05)
+    target = np.ones((8, 2), np.float32)
+    for k in range(4):
+        out = net(em.tensor(_x(k)))
+        loss = ((out - em.tensor(target)) ** 2).mean() + net.encoder.kl
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        ref_out = ref(torch.from_numpy(_x(k)))
+        ref_loss = ((ref_out - torch.from_numpy(target)) ** 2).mean() + ref.encoder.kl
+        ref_opt.zero_grad()
+        ref_loss.backward()
+        ref_opt.step()
+        np.testing.assert_allclose(float(loss), ref_loss.item(), rtol=1e-5)
+        np.testing.assert_allclose(
+            net.encoder._last_hidden.numpy(), ref.encoder._last_hidden.detach().numpy(), rtol=1e-5
+        )
+    for name, value in ref.state_dict().items():
+        np.testing.assert_allclose(
+            np.asarray(net.state_dict()[name]), value.numpy(), rtol=1e-5, err_msg=name
+        )
+
+
+def test_a_tensor_kept_from_a_compiled_step_says_where_it_came_from():
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc, self.kl = nn.Linear(4, 2), 0
+
+        def forward(self, x):
+            h = self.fc(x)
+            self.kl = h.sum()
+            return h
+
+    net = Net()
+    model = em.compile(net, loss=nn.MSELoss(), optimizer=optim.SGD(net.parameters(), lr=0.1))
+    model.train_step(_x(), np.zeros((8, 2), np.float32))
+    with pytest.raises(em.TraceError, match="has finished.*training_step.*return it from forward"):
+        float(net.kl)

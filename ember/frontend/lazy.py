@@ -133,8 +133,9 @@ class LazyRecorder:
             if not isinstance(v, LazyValue):
                 raise self.error(
                     TraceError(
-                        f"{op}: a tensor of a traced forward ({v.type}) is used outside it; "
-                        "fix: return it from forward instead of keeping it"
+                        f"{op}: a tensor of a traced forward ({v.type}) is used outside it "
+                        "(kept on a module in a compiled step's forward?); fix: return it from "
+                        "forward, or use it inside the step (training_step)"
                     )
                 )
             values.append(v)

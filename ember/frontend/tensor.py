@@ -21,6 +21,7 @@ import numpy as np
 from ember.errors import TraceError
 from ember.frontend.lazy import LazyValue, as_lazy, is_grad_enabled, materialize
 from ember.frontend.print_options import array2string_options
+from ember.frontend.tracer import is_tracing
 from ember.graphdef.dtypes import as_dtype
 from ember.graphdef.ir import Value
 
@@ -87,6 +88,13 @@ class Tensor:
     def _concrete(self, what: str):
         if self._lazy():
             return self._array()
+        if not is_tracing(self.builder):
+            raise TraceError(
+                f"{what}: this {self.value.type} tensor was made while tracing a compiled step "
+                "or an earlier call's forward, which has finished, so it has no value (kept on "
+                "a module, e.g. `self.kl = ...` in forward, read after a compiled step); fix: "
+                "read it inside the step (training_step), or return it from forward"
+            )
         raise self.builder.error(
             TraceError(
                 f"{what} needs the concrete value of a traced tensor {self.value.type}, which is "

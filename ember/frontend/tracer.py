@@ -36,6 +36,11 @@ def current_builder() -> GraphBuilder | None:
     return stack[-1] if stack else None
 
 
+def is_tracing(builder: Any) -> bool:
+    """`builder`'s trace is still being recorded (not finished)."""
+    return any(b is builder for b in getattr(_local, "stack", ()))
+
+
 _IN_EMBER: dict[str, bool] = {}
 
 

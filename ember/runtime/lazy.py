@@ -26,12 +26,14 @@ from ember.frontend.grad_hooks import (
 )
 from ember.frontend.lazy import RECORDER, LazyValue, collect, pending_live_values
 from ember.frontend.tensor import Tensor
+from ember.frontend.tracer import current_builder
 from ember.graphdef.ir import FrozenDict
 from ember.graphdef.pytree import tree_unflatten
 from ember.nn import module as module_lib
 from ember.nn.hooks import run_op_by_op
 from ember.nn.module import Module
 from ember.nn.parameter_stack import unstack_parameters
+from ember.nn.settings import TENSOR_ATTRIBUTE_WRITES
 
 from .eager import call_names
 from .program import CallSignature, ProgramCache, build_program, describe_context, describe_inputs
@@ -156,6 +158,8 @@ class LazyCall:
         self._fast: dict = {}
         self._fast_version = -1
         self._attrs = FrozenDict({"name": type(module).__name__})
+        # per program: the (module, name) attributes its forward stores tensors in
+        self._attributes: dict = {}
 
     def __call__(self, args: tuple, kwargs: dict):
         self.view.refresh()
@@ -189,7 +193,10 @@ class LazyCall:
             new.value.requires_grad = False  # running statistics are state, not autograd's
             m._buffers[b] = new.value  # pending; computed with the next cut
             RECORDER.pin(new)
-        return tree_unflatten(program.out_tree, outs[:n_out])
+        result, stored = tree_unflatten(program.out_tree, outs[:n_out])
+        for (m, name), value in zip(recipe[2], stored, strict=True):
+            object.__setattr__(m, name, value)  # this call's value; not a setting
+        return result
 
     def _entry(self, args: tuple, kwargs: dict) -> tuple:
         """(program, recipe, input leaves): the traced program for this signature and how
@@ -200,9 +207,23 @@ class LazyCall:
         program = self.programs.get(key)
         if program is None:
             names = call_names(module.forward, signature)
+            written: list = []
+
+            def forward(tree):
+                """The module's outputs, and the tensors its forward stored on modules."""
+                TENSOR_ATTRIBUTE_WRITES.append({})
+                try:
+                    out = module(*tree[0], **tree[1])
+                finally:
+                    stored = TENSOR_ATTRIBUTE_WRITES.pop().values()
+                # tensors of this trace (not of a loop body traced inside it)
+                root = current_builder()
+                written.extend(w for w in stored if w[2].builder is root)
+                return out, [value for _, _, value in written]
+
             with parameter_hooks_left_to_backward():  # parameters are leaves of backward()
                 program = build_program(
-                    lambda tree: module(*tree[0], **tree[1]),
+                    forward,
                     signature,
                     self.view.roots,
                     training=module.training,
@@ -216,6 +237,7 @@ class LazyCall:
                 describe_inputs(signature, names),
                 describe_context(signature, self.view),
             )
+            self._attributes[key] = tuple((m, name) for m, name, _ in written)
         param_index = {n: i for i, n in enumerate(self.view.param_names)}
         buffer_index = {n: i for i, n in enumerate(self.view.buffer_names)}
         inputs = []
@@ -227,7 +249,7 @@ class LazyCall:
             else:
                 inputs.append((gi.kind, None, None))
         updates = tuple((buffer_index[name], value) for name, value in program.graph.updates)
-        return program, (tuple(inputs), updates), leaves
+        return program, (tuple(inputs), updates, self._attributes[key]), leaves
 
     def _operands(self, recipe: tuple, leaves) -> list:
         params, slots = self.view.params, self.view.buffer_slots
