@@ -202,3 +202,40 @@ def test_a_foreign_generator_is_named():
         em.rand(2, generator=np.random.default_rng(0))
     with pytest.raises(TypeError, match="em.Generator"):
         random_split(TensorDataset(np.arange(4.0)), [2, 2], generator=42)
+
+
+def test_nn_init_takes_a_generator_like_torch():
+    """`nn.init.*_(w, generator=g)` (torch 2.x): the same seed gives the same weights, each
+    call advances the generator, the global seed stream is not touched."""
+    from ember import nn
+
+    def init_all(seed):
+        g = em.Generator().manual_seed(seed)
+        net = nn.Linear(5, 4)
+        nn.init.kaiming_uniform_(net.weight, a=0.1, generator=g)
+        first = np.asarray(net.weight).copy()
+        nn.init.normal_(net.weight.data, 0.0, 0.5, generator=g)
+        plain = em.zeros(3, 6)
+        nn.init.trunc_normal_(plain, std=0.3, a=-0.4, b=0.4, generator=g)
+        nn.init.orthogonal_(net.weight, generator=g)
+        return first, np.asarray(plain), np.asarray(net.weight)
+
+    a, b = init_all(3), init_all(3)
+    for x, y in zip(a, b, strict=True):
+        np.testing.assert_array_equal(x, y)
+    assert not np.array_equal(init_all(4)[0], a[0])
+    assert np.abs(a[1]).max() <= 0.4 and a[1].std() > 0  # truncated at [a, b]
+    q = a[2]
+    np.testing.assert_allclose(q @ q.T, np.eye(4), atol=1e-5)  # orthogonal rows
+    bound = np.sqrt(6.0 / ((1 + 0.1**2) * 5))
+    assert np.abs(a[0]).max() <= bound
+    em.manual_seed(0)
+    nn.Linear(5, 4)
+    want = np.asarray(nn.Linear(5, 4).weight)
+    em.manual_seed(0)
+    first = nn.Linear(5, 4)
+    nn.init.normal_(first.weight, generator=em.Generator().manual_seed(1))
+    np.asarray(first.weight)  # drawn from its own generator only
+    np.testing.assert_array_equal(np.asarray(nn.Linear(5, 4).weight), want)
+    with pytest.raises(TypeError, match="nn.init.uniform_: generator must be an em.Generator"):
+        nn.init.uniform_(em.zeros(2), generator=np.random.default_rng(0))

@@ -46,8 +46,15 @@ def _fan(shape, mode: str) -> int:
     return fan_in if mode == "fan_in" else fan_out
 
 
-def _apply(param, draw):
-    """Give `param` (a Parameter, `param.data`, or a tensor) values drawn by `draw`."""
+def _apply(param, draw, generator=None, where: str = "nn.init"):
+    """Give `param` (a Parameter, `param.data`, or a tensor) values drawn by `draw`.
+    With `generator` (an `em.Generator`) the values are drawn now from its stream, which
+    advances as torch's does; otherwise from ember's seed streams when first needed."""
+    if generator is not None:
+        from ember.frontend.generator import stream_of
+
+        drawn = draw(stream_of(generator, where), tuple(param.shape))
+        draw = lambda rng, shape: drawn  # noqa: E731
     init = lambda rng, shape, dtype: draw(rng, shape).astype(dtype)  # noqa: E731
     owner = param._slot[0] if getattr(param, "_slot", None) is not None else None
     if isinstance(param, Parameter):
@@ -66,12 +73,14 @@ def _apply(param, draw):
     return param
 
 
-def uniform_(param: Parameter, a: float = 0.0, b: float = 1.0) -> Parameter:
-    return _apply(param, lambda rng, shape: rng.uniform(a, b, size=shape))
+def uniform_(param: Parameter, a: float = 0.0, b: float = 1.0, generator=None) -> Parameter:
+    draw = lambda rng, shape: rng.uniform(a, b, size=shape)  # noqa: E731
+    return _apply(param, draw, generator, "nn.init.uniform_")
 
 
-def normal_(param: Parameter, mean: float = 0.0, std: float = 1.0) -> Parameter:
-    return _apply(param, lambda rng, shape: rng.normal(mean, std, size=shape))
+def normal_(param: Parameter, mean: float = 0.0, std: float = 1.0, generator=None) -> Parameter:
+    draw = lambda rng, shape: rng.normal(mean, std, size=shape)  # noqa: E731
+    return _apply(param, draw, generator, "nn.init.normal_")
 
 
 def constant_(param: Parameter, val: float) -> Parameter:
@@ -90,34 +99,47 @@ def eye_(param: Parameter) -> Parameter:
     return _apply(param, lambda rng, shape: np.eye(*shape))
 
 
-def xavier_uniform_(param: Parameter, gain: float = 1.0) -> Parameter:
+def xavier_uniform_(param: Parameter, gain: float = 1.0, generator=None) -> Parameter:
     fan_in, fan_out = calculate_fan_in_and_fan_out(param.shape)
     bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
-    return uniform_(param, -bound, bound)
+    return uniform_(param, -bound, bound, generator)
 
 
-def xavier_normal_(param: Parameter, gain: float = 1.0) -> Parameter:
+def xavier_normal_(param: Parameter, gain: float = 1.0, generator=None) -> Parameter:
     fan_in, fan_out = calculate_fan_in_and_fan_out(param.shape)
-    return normal_(param, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)))
+    return normal_(param, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)), generator)
 
 
 def kaiming_uniform_(
-    param: Parameter, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu"
+    param: Parameter,
+    a: float = 0.0,
+    mode: str = "fan_in",
+    nonlinearity: str = "leaky_relu",
+    generator=None,
 ) -> Parameter:
     gain = calculate_gain(nonlinearity, a)
     bound = math.sqrt(3.0) * gain / math.sqrt(_fan(param.shape, mode))
-    return uniform_(param, -bound, bound)
+    return uniform_(param, -bound, bound, generator)
 
 
 def kaiming_normal_(
-    param: Parameter, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu"
+    param: Parameter,
+    a: float = 0.0,
+    mode: str = "fan_in",
+    nonlinearity: str = "leaky_relu",
+    generator=None,
 ) -> Parameter:
     gain = calculate_gain(nonlinearity, a)
-    return normal_(param, 0.0, gain / math.sqrt(_fan(param.shape, mode)))
+    return normal_(param, 0.0, gain / math.sqrt(_fan(param.shape, mode)), generator)
 
 
 def trunc_normal_(
-    param: Parameter, mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: float = 2.0
+    param: Parameter,
+    mean: float = 0.0,
+    std: float = 1.0,
+    a: float = -2.0,
+    b: float = 2.0,
+    generator=None,
 ) -> Parameter:
     def draw(rng, shape):
         out = rng.normal(mean, std, size=shape)
@@ -127,10 +149,10 @@ def trunc_normal_(
             bad = (out < a) | (out > b)
         return out
 
-    return _apply(param, draw)
+    return _apply(param, draw, generator, "nn.init.trunc_normal_")
 
 
-def orthogonal_(param: Parameter, gain: float = 1.0) -> Parameter:
+def orthogonal_(param: Parameter, gain: float = 1.0, generator=None) -> Parameter:
     def draw(rng, shape):
         rows, cols = shape[0], math.prod(shape[1:])
         flat = rng.normal(size=(rows, cols))
@@ -142,7 +164,7 @@ def orthogonal_(param: Parameter, gain: float = 1.0) -> Parameter:
             q = q.T
         return gain * q.reshape(shape)
 
-    return _apply(param, draw)
+    return _apply(param, draw, generator, "nn.init.orthogonal_")
 
 
 def fan_in_uniform(fan_in: int):
