@@ -172,6 +172,12 @@ CASES = [
     ("Adafactor", {}, True),
     ("Adafactor", {"lr": 5e-2, "eps": (1e-30, 1e-3), "d": 2.0, "weight_decay": 0.1}, True),
     ("Adafactor", {"lr": 1e-2, "beta2_decay": -0.5, "maximize": True}, False),
+    ("Rprop", {"lr": 1e-2}, True),
+    ("Rprop", {"lr": 1e-3, "etas": (0.3, 1.5), "step_sizes": (1e-4, 0.02)}, True),
+    ("Rprop", {"lr": 1e-2, "maximize": True}, False),
+    ("ASGD", {"lr": 1e-2}, False),
+    ("ASGD", {"lr": 5e-2, "lambd": 0.05, "alpha": 0.5, "t0": 10.0, "weight_decay": 0.05}, True),
+    ("ASGD", {"lr": 1e-2, "lambd": 1e-3, "t0": 0.0, "maximize": True}, True),
 ]
 
 

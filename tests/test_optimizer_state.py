@@ -27,6 +27,8 @@ CASES = [
     ("RMSprop", {"lr": 0.01, "momentum": 0.5, "centered": True}),
     ("RMSprop", {"lr": 0.01}),
     ("Adafactor", {"lr": 0.01}),
+    ("Rprop", {"lr": 0.01, "etas": (0.4, 1.3), "step_sizes": (1e-4, 0.05), "maximize": True}),
+    ("ASGD", {"lr": 0.1, "lambd": 0.1, "t0": 0.0, "weight_decay": 0.01}),
 ]
 IDS = [f"{n}-{'-'.join(k for k in kw if k != 'lr') or 'plain'}" for n, kw in CASES]
 

@@ -110,6 +110,8 @@ def test_scanned_layers_are_stored_stacked_and_read_per_layer():
         (optim.RAdam, {}),
         (optim.NAdam, {}),  # a scalar per parameter: the rule is vmapped over the stack
         (optim.Adafactor, {}),  # factored moments and per-parameter norms: vmapped
+        (optim.Rprop, {}),
+        (optim.ASGD, {"t0": 1.0, "lambd": 0.1}),  # scalar eta/mu per parameter, averaging on
     ],
     ids=lambda v: getattr(v, "__name__", "") or ",".join(v) or "defaults",
 )

@@ -4,15 +4,18 @@ from ember.optim import lr_scheduler, swa_utils  # noqa: F401  (optim.*, as in t
 from ember.optim.adafactor import Adafactor
 from ember.optim.adagrad import Adadelta, Adagrad
 from ember.optim.adam import Adam, Adamax, AdamW, NAdam, RAdam
+from ember.optim.asgd import ASGD
 from ember.optim.base import Optimizer, OptimizerState, ParamGroup
 from ember.optim.lbfgs import LBFGS
 from ember.optim.optax_native import LAMB, Lion, OptaxAdafactor, OptaxOptimizer
 from ember.optim.param_selection import param_groups, select_params
 from ember.optim.rmsprop import RMSprop
+from ember.optim.rprop import Rprop
 from ember.optim.rule import RuleOptimizer, RuleState
 from ember.optim.sgd import SGD
 
 __all__ = [
+    "ASGD",
     "LAMB",
     "LBFGS",
     "SGD",
@@ -31,6 +34,7 @@ __all__ = [
     "ParamGroup",
     "RAdam",
     "RMSprop",
+    "Rprop",
     "RuleOptimizer",
     "RuleState",
     "param_groups",
