@@ -58,6 +58,8 @@ NAMESPACES: tuple[tuple[str, str, str], ...] = (
     ("ember.autograd", "em.autograd.", "torch.autograd"),
     ("ember.cuda", "em.cuda.", "torch.cuda"),
     ("ember.linalg", "em.linalg.", "torch.linalg"),
+    ("ember.special", "em.special.", "torch.special"),
+    ("ember.nn.parallel", "nn.parallel.", "torch.nn.parallel"),
 )
 
 # Names PyTorch has too but where ember's object behaves differently on purpose.

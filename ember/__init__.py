@@ -75,6 +75,7 @@ from ember.numerics import (  # noqa: E402,F401
 )
 from ember.frontend.print_options import set_printoptions  # noqa: E402,F401
 from ember import testing  # noqa: E402,F401
+from ember import special  # noqa: E402,F401
 
 
 __version__ = "0.1.0"
