@@ -27,3 +27,29 @@ def loss_and_grads(net, loss_fn, x, y):
         np.asarray(logits),
         dict(zip(lowered.param_names, map(np.asarray, grads), strict=True)),
     )
+
+
+def mlp_pair():
+    """The same 5-7-3 MLP in ember and torch (ember's initial weights copied)."""
+    import torch
+
+    import ember as em
+    from ember import nn
+
+    em.manual_seed(0)
+    net = nn.Sequential(nn.Linear(5, 7), nn.Tanh(), nn.Linear(7, 3))
+    ref = torch.nn.Sequential(torch.nn.Linear(5, 7), torch.nn.Tanh(), torch.nn.Linear(7, 3))
+    ref.load_state_dict({k: torch.tensor(np.asarray(v)) for k, v in net.state_dict().items()})
+    return net, ref
+
+
+def regression_batches(n: int, seed: int = 1) -> list:
+    """`n` (x (8, 5), y (8, 3)) float32 batches for `mlp_pair`."""
+    rng = np.random.default_rng(seed)
+    return [
+        (
+            rng.standard_normal((8, 5)).astype(np.float32),
+            rng.standard_normal((8, 3)).astype(np.float32),
+        )
+        for _ in range(n)
+    ]

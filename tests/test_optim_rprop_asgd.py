@@ -8,29 +8,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from helpers import mlp_pair, regression_batches
 
 import ember as em
 from ember import nn, optim
 
 
 def _nets():
-    """The same 5-7-3 MLP in ember and torch (ember's initial weights copied)."""
-    em.manual_seed(0)
-    net = nn.Sequential(nn.Linear(5, 7), nn.Tanh(), nn.Linear(7, 3))
-    ref = torch.nn.Sequential(torch.nn.Linear(5, 7), torch.nn.Tanh(), torch.nn.Linear(7, 3))
-    ref.load_state_dict({k: torch.tensor(np.asarray(v)) for k, v in net.state_dict().items()})
-    return net, ref
+    return mlp_pair()
 
 
 def _batches(n: int):
-    rng = np.random.default_rng(3)
-    return [
-        (
-            rng.standard_normal((8, 5)).astype(np.float32),
-            rng.standard_normal((8, 3)).astype(np.float32),
-        )
-        for _ in range(n)
-    ]
+    return regression_batches(n, seed=3)
 
 
 def _train_both(name: str, kwargs: dict, steps: int):

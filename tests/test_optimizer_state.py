@@ -8,10 +8,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from helpers import mlp_pair, regression_batches
 
 import ember as em
 from ember import nn, optim
-from ember import serialization as ser
 
 CASES = [
     ("SGD", {"lr": 0.1, "momentum": 0.9}),
@@ -34,23 +34,11 @@ IDS = [f"{n}-{'-'.join(k for k in kw if k != 'lr') or 'plain'}" for n, kw in CAS
 
 
 def _nets():
-    """The same 5-7-3 MLP in ember and torch (ember's initial weights copied)."""
-    em.manual_seed(0)
-    net = nn.Sequential(nn.Linear(5, 7), nn.Tanh(), nn.Linear(7, 3))
-    ref = torch.nn.Sequential(torch.nn.Linear(5, 7), torch.nn.Tanh(), torch.nn.Linear(7, 3))
-    ref.load_state_dict({k: torch.tensor(np.asarray(v)) for k, v in net.state_dict().items()})
-    return net, ref
+    return mlp_pair()
 
 
 def _batches(n: int):
-    rng = np.random.default_rng(1)
-    return [
-        (
-            rng.standard_normal((8, 5)).astype(np.float32),
-            rng.standard_normal((8, 3)).astype(np.float32),
-        )
-        for _ in range(n)
-    ]
+    return regression_batches(n, seed=1)
 
 
 def _step_ember(net, opt, x, y):
@@ -124,75 +112,34 @@ def test_a_torch_state_loads_and_training_resumes_like_torch(name, kwargs):
 
 
 @pytest.mark.parametrize("runner", ["loop", "compiled", "scanned"])
-def test_resume_idioms_and_writes_reach_the_next_step(tmp_path, runner):
-    """The idioms of public resume scripts: move each state tensor with `.to(device)`
-    while iterating, inspect `state[p]["step"]`, reset a moment by assignment; a saved
-    and reloaded state continues exactly; every runner sees the writes."""
-
-    class Net(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.blocks = nn.ModuleList([nn.Linear(4, 4) for _ in range(3)])
-            self.head = nn.Linear(4, 1)
-
-        def forward(self, x):
-            for block in self.blocks:
-                x = em.tanh(block(x))
-            return self.head(x)
-
+def test_a_write_is_what_the_next_step_reads(runner):
+    """`opt.state[p][k] = v` (reset a moment, as some schedules do) reaches the next update
+    of every runner, stacked storage included: the update after zeroing the first moment
+    and setting the second is Adam's formula from those values. (Resume idioms are in
+    test_serialization.py.)"""
+    em.manual_seed(0)
+    net = nn.Sequential(*[nn.Sequential(nn.Linear(4, 4), nn.Tanh()) for _ in range(3)])
+    opt = optim.Adam(net.parameters(), lr=0.05)
     rng = np.random.default_rng(0)
     batches = [
         (
             rng.standard_normal((8, 4)).astype(np.float32),
-            rng.standard_normal((8, 1)).astype(np.float32),
+            rng.standard_normal((8, 4)).astype(np.float32),
         )
-        for _ in range(6)
+        for _ in range(2)
     ]
+    if runner == "loop":
 
-    def make(reset_after: int | None = None):
-        em.manual_seed(0)
-        net = Net()
-        opt = optim.Adam(net.parameters(), lr=0.05)
-        if runner == "loop":
+        def step(x, y):
+            opt.zero_grad()
+            nn.MSELoss()(net(em.tensor(x)), em.tensor(y)).backward()
+            opt.step()
 
-            def step(x, y):
-                opt.zero_grad()
-                nn.MSELoss()(net(em.tensor(x)), em.tensor(y)).backward()
-                opt.step()
-
-            return net, opt, step
+    else:
         model = em.compile(net, loss=nn.MSELoss(), optimizer=opt, scan_layers=runner == "scanned")
-        return net, opt, model.train_step
-
-    net, opt, step = make()
-    for x, y in batches:
-        step(x, y)
-    want = {k: np.asarray(v) for k, v in net.state_dict().items()}
-
-    net, opt, step = make()
-    for x, y in batches[:3]:
-        step(x, y)
-    assert float(opt.state[net.head.weight]["step"]) == 3.0
-    ser.save({"model": net.state_dict(), "optimizer": opt.state_dict()}, tmp_path / "c.em")
-    net, opt, step = make()
-    checkpoint = ser.load(tmp_path / "c.em")
-    net.load_state_dict(checkpoint["model"])
-    opt.load_state_dict(checkpoint["optimizer"])
-    for state in opt.state.values():
-        for k, v in state.items():
-            if isinstance(v, em.Tensor):
-                state[k] = v.to("cpu")
-    for x, y in batches[3:]:
-        step(x, y)
-    for name, value in net.state_dict().items():
-        np.testing.assert_array_equal(np.asarray(value), want[name], err_msg=name)
-
-    # a write is what the next step reads: the update after zeroing the first moment and
-    # setting the second is Adam's formula from those values
-    em.manual_seed(0)
-    net, opt, step = make()
+        step = model.train_step
     step(*batches[0])
-    w = net.blocks[1].weight
+    w = net[1][0].weight
     before = np.asarray(w).copy()
     opt.state[w]["exp_avg"] = em.zeros(4, 4)
     opt.state[w]["exp_avg_sq"] = np.full((4, 4), 1e-2, np.float32)
@@ -200,8 +147,7 @@ def test_resume_idioms_and_writes_reach_the_next_step(tmp_path, runner):
     step(*batches[1])
     m = np.asarray(opt.state[w]["exp_avg"])
     v = np.asarray(opt.state[w]["exp_avg_sq"])
-    # recover this step's gradient from the new first moment (m = (1 - b1) g from zero)
-    g = m / 0.1
+    g = m / 0.1  # this step's gradient, recovered from the new first moment (from zero)
     np.testing.assert_allclose(v, 0.999 * 1e-2 + 0.001 * g * g, rtol=1e-5)
     bc1, bc2 = 1 - 0.9**2, 1 - 0.999**2
     expected = before - 0.05 / bc1 * m / (np.sqrt(v) / np.sqrt(bc2) + 1e-8)

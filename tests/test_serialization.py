@@ -512,8 +512,9 @@ def test_objects_that_are_not_data_are_refused(tmp_path, obj, match):
 @pytest.mark.parametrize("runner", ["loop", "compiled", "scanned"])
 def test_optimizer_state_dict_saves_and_resumes_training_exactly(tmp_path, runner):
     """nanoGPT's resume: `em.save({"model": net.state_dict(), "optimizer":
-    opt.state_dict()})`, then a fresh model and optimizer `load_state_dict` both and train
-    on exactly as the uninterrupted run; groups look like PyTorch's."""
+    opt.state_dict()})`, then a fresh model and optimizer `load_state_dict` both, the state
+    is moved with `.to(device)` as resume scripts do, and training goes on exactly as the
+    uninterrupted run; groups and per-parameter state look like PyTorch's."""
     import ember as em
     from ember import optim
 
@@ -564,6 +565,7 @@ def test_optimizer_state_dict_saves_and_resumes_training_exactly(tmp_path, runne
     net, opt, step = make()
     for x, y in batches[:3]:
         step(x, y)
+    assert float(opt.state[net.head.weight]["step"]) == 3.0  # torch's per-parameter view
     sd = opt.state_dict()
     ref = torch.optim.AdamW(
         [
@@ -581,6 +583,10 @@ def test_optimizer_state_dict_saves_and_resumes_training_exactly(tmp_path, runne
     net.load_state_dict(checkpoint["model"])
     opt.load_state_dict(checkpoint["optimizer"])
     assert opt.param_groups[1]["lr"] == 0.02
+    for state in opt.state.values():  # the resume scripts' "move the state to the device"
+        for k, v in state.items():
+            if isinstance(v, em.Tensor):
+                state[k] = v.to("cpu")
     for x, y in batches[3:]:
         step(x, y)
     for name, value in net.state_dict().items():
