@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ember.errors import DTypeError, TraceError
 from ember.frontend.tensor import Tensor, tensor_method
+from ember.frontend.tracer import current_builder
 from ember.graphdef import dtypes
 from ember.graphdef.ops.elementwise import FLOAT_UNARY, PREDICATES, SAME_UNARY
 from ember.nn.functional._core import (
@@ -185,6 +186,10 @@ clip = clamp
 def where(condition, input=None, other=None):
     """`torch.where(condition, input, other)`; numbers are weakly typed like other operands."""
     builder = active_builder(condition, input, other)
+    if input is None and other is None and current_builder() is None:
+        from ember.nn.functional.data_dependent import nonzero  # (it imports this module)
+
+        return nonzero(condition, as_tuple=True)  # torch.where(cond): known values
     if input is None or other is None:
         raise builder.error(
             TraceError(
