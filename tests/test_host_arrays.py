@@ -77,7 +77,30 @@ def test_fit_and_dataloader_batches_pass_without_a_copy():
     for xb, yb, _ in array_batches(x, y, 4, shuffle=True, seed=0):
         assert owned(xb) is xb and owned(yb) is yb
     assert x.flags.writeable  # the caller's arrays are untouched
+    for xb, _, _ in array_batches(x, y, 4, shuffle=False, seed=0):
+        assert owned(xb) is not xb  # a slice views the caller's array: a callback may write it
+    view = np.broadcast_to(x[0], (3, 4))  # read-only, but it changes with x
+    assert owned(view) is not view and owned(x[:2].copy()) is not None
     loader = DataLoader(TensorDataset(em.tensor(x), em.tensor(y)), batch_size=4, shuffle=True)
     for xb, _ in loader:
         data = xb._array()
         assert not isinstance(data, np.ndarray) or owned(data) is data
+
+
+def test_a_refilled_torch_buffer_trains_like_fresh_tensors():
+    batches = _data(12)
+    want_w, _ = _train(
+        [(torch.from_numpy(x.copy()), torch.from_numpy(y.copy())) for x, y in batches], False
+    )
+    em.manual_seed(0)
+    net = nn.Sequential(nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 10))
+    model = em.compile(
+        net, optimizer=optim.SGD(net.parameters(), lr=0.1), loss=nn.CrossEntropyLoss()
+    )
+    xb, yb = torch.empty(256, 784), torch.empty(256, dtype=torch.int32)
+    for x, y in batches:
+        xb.copy_(torch.from_numpy(x))
+        yb.copy_(torch.from_numpy(y))
+        model.train_step(xb, yb)
+        xb.fill_(1e3)  # the loader's next refill starts while the step may still run
+    np.testing.assert_array_equal(np.asarray(net[0].weight), want_w)

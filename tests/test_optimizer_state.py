@@ -190,3 +190,42 @@ def test_states_saved_in_the_earlier_flat_layout_still_load():
     for k in want:
         for n in want[k]:
             np.testing.assert_array_equal(mine[k][n], want[k][n])
+
+
+def test_views_write_through_and_unbound_optimizers_and_old_torch_states():
+    """In-place ops on `opt.state[p][k]` reach the state (torch's tensors are the state);
+    an optimizer looked at before `em.compile` binds it still trains; torch <= 2.1's
+    `{"momentum_buffer": None}` loads; partial torch states say what ember assumes."""
+    net, _ = _nets()
+    opt = optim.Adam(net.parameters())
+    _step_ember(net, opt, *_batches(1)[0])
+    w = net[0].weight
+    opt.state[w]["exp_avg"].zero_()
+    opt.state[w]["exp_avg_sq"].mul_(2.0)
+    np.testing.assert_array_equal(np.asarray(opt.state[w]["exp_avg"]), 0.0)
+
+    unbound = optim.Adam(lr=1e-2)
+    assert len(unbound.state) == 0 and unbound.state_dict()["state"] == {}
+    model = em.compile(net, loss=nn.MSELoss(), optimizer=unbound)
+    model.train_step(*_batches(1)[0])
+    assert float(unbound.state[w]["step"]) == 1.0
+
+    groups = optim.SGD(net.parameters(), lr=0.1).state_dict()["param_groups"]
+    old = {"state": {i: {"momentum_buffer": None} for i in range(4)}, "param_groups": groups}
+    plain = optim.SGD(net.parameters(), lr=0.1)
+    plain.load_state_dict(old)
+    assert plain.state_dict()["state"] == {}
+
+    ref_net = torch.nn.Linear(5, 7)
+    ref_opt = torch.optim.Adam(ref_net.parameters())
+    ref_net.bias.requires_grad_(False)  # frozen at save time: torch keeps no state for it
+    ref_net(torch.ones(2, 5)).sum().backward()
+    ref_opt.step()
+    sd = ref_opt.state_dict()
+    sd = {
+        "state": {k: {n: v.numpy() for n, v in e.items()} for k, e in sd["state"].items()},
+        "param_groups": sd["param_groups"],
+    }
+    mine = optim.Adam(nn.Linear(5, 7).parameters())
+    with pytest.warns(UserWarning, match=r"parameters \[1\] have no saved state.*resume at step 1"):
+        mine.load_state_dict(sd)

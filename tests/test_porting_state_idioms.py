@@ -212,3 +212,44 @@ def test_a_tensor_kept_from_a_compiled_step_says_where_it_came_from():
     model.train_step(_x(), np.zeros((8, 2), np.float32))
     with pytest.raises(em.TraceError, match="has finished.*training_step.*return it from forward"):
         float(net.kl)
+
+
+def test_stored_tensors_read_inside_a_later_trace_are_errors_not_stale_values():
+    """A cached program would freeze a stored tensor it reads (another module's `kl`, or a
+    running value the forward overwrites): both raise, naming the fix."""
+
+    class Enc(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc, self.kl = nn.Linear(4, 3), 0
+
+        def forward(self, x):
+            h = self.fc(x)
+            self.kl = (h * h).mean()
+            return h
+
+    class Criterion(nn.Module):
+        def __init__(self, enc):
+            super().__init__()
+            self.enc = [enc]  # a reference, not a submodule
+
+        def forward(self, out, target):
+            return ((out - target) ** 2).mean() + self.enc[0].kl
+
+    enc = Enc()
+    out = enc(em.tensor(_x(0)))
+    with pytest.raises(em.TraceError, match="stored on a module.*pass it as an argument"):
+        Criterion(enc)(out, em.zeros(8, 3))
+
+    class Running(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc, self.avg = nn.Linear(4, 4), em.zeros(4)
+
+        def forward(self, x):
+            h = self.fc(x)
+            self.avg = self.avg * 0.5 + h.mean(0) * 0.5
+            return h
+
+    with pytest.raises(em.TraceError, match=r"reads and overwrites .*\['avg'\].*register_buffer"):
+        Running()(em.tensor(_x(0)))

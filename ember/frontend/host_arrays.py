@@ -25,10 +25,20 @@ def owned(x: Any) -> Any:
     >>> buf = np.zeros(3); a = owned(buf); buf[0] = 1.0; float(a[0])
     0.0
     """
-    if type(x) is np.ndarray and x.flags.writeable:
+    if type(x) is np.ndarray and _writable(x):
         x = x.copy()
         x.flags.writeable = False
     return x
+
+
+def _writable(x: np.ndarray) -> bool:
+    """`x` or an array it views can still be written (a read-only view of a writable
+    buffer, `np.broadcast_to(buf, ...)`, changes with it)."""
+    while isinstance(x, np.ndarray):
+        if x.flags.writeable:
+            return True
+        x = x.base
+    return False
 
 
 def frozen(x: Any) -> Any:

@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ember.errors import EmberError, StateDictError
+from ember.frontend import stored_tensors
 from ember.frontend.lazy import RECORDER, LazyValue, materialize
 from ember.frontend.tensor import Tensor
 from ember.frontend.tracer import current_builder
@@ -27,14 +28,7 @@ from ember.graphdef import dtypes
 from ember.graphdef.types import TensorType
 from ember.nn.hooks import HookMixin, call_with_hooks, has_hooks, subtree_has_hooks
 from ember.nn.parameter import Parameter, bump_state_version, slot_type, stored
-from ember.nn.settings import (
-    EAGER_FORWARD,
-    TENSOR_ATTRIBUTE_WRITES,
-    assign_computed,
-    note_deleted,
-    note_setting,
-    note_tensor_attribute,
-)
+from ember.nn.settings import EAGER_FORWARD, assign_computed, note_deleted, note_setting
 from ember.nn.slot_values import as_buffer_array, converted_value
 
 # The runtime installs the function that runs a module on concrete arrays.
@@ -107,8 +101,8 @@ class Module(HookMixin):
                     assign_computed(self, name, value)
                     return
                 note_setting(self, name, value)  # forward may read it: see `nn.settings`
-            elif TENSOR_ATTRIBUTE_WRITES and isinstance(value, Tensor):
-                note_tensor_attribute(self, name, value, current_builder())
+            elif stored_tensors.WRITES and isinstance(value, Tensor):
+                stored_tensors.note_write(self, name, value, current_builder())
             object.__setattr__(self, name, value)
 
     def _discard(self, name: str, keep: dict | None = None) -> None:

@@ -23,17 +23,6 @@ _SCALARS = (bool, int, float, complex, str, bytes, type(None))
 _DELETED = ("<deleted>",)
 # > 0 while an eager call runs a hooked module's forward op by op (see `Module.__call__`)
 EAGER_FORWARD = [0]
-# Tensors a traced forward stores on modules (`self.kl = ...`, as in PyTorch VAEs), per
-# trace being collected: {(id(module), name): (module, name, tensor)}. An eager call
-# returns them from its program, so the attributes hold that call's values afterwards.
-TENSOR_ATTRIBUTE_WRITES: list[dict] = []
-
-
-def note_tensor_attribute(module: Any, name: str, value: Any, builder: Any) -> None:
-    """A traced forward set `module.<name> = value`: collect it when `value` is a tensor
-    of the trace being collected."""
-    if TENSOR_ATTRIBUTE_WRITES and getattr(value, "builder", None) is builder:
-        TENSOR_ATTRIBUTE_WRITES[-1][(id(module), name)] = (module, name, value)
 
 
 def fingerprint(value: Any) -> Any:

@@ -247,6 +247,10 @@ class Optimizer:
         group = self.param_groups[0]
         if not group["params"]:
             dict.__setitem__(group, "params", list(params))
+            # anything built while unbound (a state_dict() call) covered zero parameters
+            self._tx, self._opt_state, self._state_entries = None, None, None
+            self._hyper_treedef, self._hyper_size, self._hyper_vec = None, 0, None
+            self.dirty = True
         elif [id(p) for p in group["params"]] != [id(p) for p in params]:
             raise ValueError(
                 f"this {type(self).__name__} was created without parameters and is already "

@@ -12,12 +12,16 @@ PyTorch's names (`RuleOptimizer.slot_names`), so resume code written for torch w
     ...         state[k] = v.to(device)
     >>> opt.state[net.fc.weight]["exp_avg"].shape                 # doctest: +SKIP
 
-A parameter has state once the optimizer has stepped (as in torch). Writes go into the
-optimizer's state, which every runner (compiled steps, `optimizer.step()`) reads next.
+A parameter has state once the optimizer has stepped (as in torch). Writes, and in-place
+ops on a tensor read from the view (`state["exp_avg"].zero_()`), go into the optimizer's
+state, which every runner (compiled steps, `optimizer.step()`) reads next; a tensor read
+earlier is a snapshot (it does not follow later steps). torch keeps a step count per
+parameter, ember one per optimizer: loading a torch state whose counts differ warns.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator, Mapping, MutableMapping
 from typing import Any
 
@@ -63,6 +67,10 @@ def _put(slots: Any, path: tuple, value: Any) -> Any:
     return tuple(value if i == path[0] else s for i, s in enumerate(slots))
 
 
+def _indices(saved: Mapping) -> set[int]:
+    return {int(k) for k in saved}
+
+
 def _steps(opt: Any) -> int:
     return int(np.asarray(opt.opt_state.inner.count))
 
@@ -87,11 +95,17 @@ class ParameterState(MutableMapping):
 
         state = self._opt.opt_state
         if key == "step" and self._opt.torch_step_count:
-            return tensor(np.float32(_steps(self._opt)))
-        names = self._names()
-        if key not in names:
-            raise KeyError(key)
-        return tensor(_get(state.inner.slots[self._index], names[key]))
+            out = tensor(np.float32(_steps(self._opt)))
+        else:
+            names = self._names()
+            if key not in names:
+                raise KeyError(key)
+            out = tensor(_get(state.inner.slots[self._index], names[key]))
+        out._slot = (self, key)  # in-place ops on it (`.zero_()`, `.mul_(0.5)`) write back
+        return out
+
+    def _write_slot(self, key: str, new) -> None:
+        self[key] = new
 
     def __setitem__(self, key: str, value: Any) -> None:
         opt = self._opt
@@ -205,6 +219,8 @@ def load_per_parameter_state(opt: Any, saved: Mapping) -> None:
                 f"has {len(fresh)}; fix: build the optimizer over the same parameters"
             )
         for k, value in entry.items():
+            if value is None:  # torch <= 2.1 saved SGD's absent momentum buffer as None
+                continue
             if k == "step":
                 steps.append(int(round(float(np.asarray(value)))))
                 continue
@@ -220,6 +236,15 @@ def load_per_parameter_state(opt: Any, saved: Mapping) -> None:
     # torch keeps a step per parameter; ember one per optimizer (its parameters step
     # together). A state without steps (torch's SGD) has stepped if it has buffers.
     count = max(steps) if steps else (1 if saved else 0)
+    missing = [i for i in range(len(fresh)) if known[i] and int(i) not in _indices(saved)]
+    if len(set(steps)) > 1 or (count and missing):
+        warnings.warn(
+            f"{name}.load_state_dict: the saved parameters stepped {sorted(set(steps))} times"
+            + (f" and parameters {missing} have no saved state" if missing else "")
+            + f"; ember keeps one step count per optimizer, so all resume at step {count} "
+            "(bias corrections of the others differ from torch's)",
+            stacklevel=3,
+        )
     opt.opt_state = _with_count(
         state._replace(inner=state.inner._replace(slots=tuple(slots))), count
     )

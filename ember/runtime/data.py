@@ -59,9 +59,13 @@ def _take(tree: Any, idx: Any) -> Any:
     if tree is None:
         return None
     leaves, treedef = tree_flatten(tree)
-    # ember's own batch (a fresh gather, or a slice the caller is not writing during
-    # `fit`): read-only, so the step takes it without the copy `owned` makes
-    return tree_unflatten(treedef, [frozen(leaf[idx]) for leaf in leaves])
+    # a fresh gather is ember's own: read-only, so the step takes it without the copy
+    # `owned` makes; a slice is a view of the caller's array (a callback may write it)
+    return tree_unflatten(treedef, [_own_batch(leaf[idx]) for leaf in leaves])
+
+
+def _own_batch(batch: Any) -> Any:
+    return frozen(batch) if getattr(batch, "base", None) is None else batch
 
 
 def array_batches(

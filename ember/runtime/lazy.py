@@ -17,7 +17,9 @@ import jax
 import numpy as np
 
 from ember.compiler import DEFAULT_PASSES, lower, run_passes
+from ember.errors import TraceError
 from ember.frontend import lazy as lazy_lib
+from ember.frontend import stored_tensors
 from ember.frontend.autograd import release_freed
 from ember.frontend.grad_hooks import (
     EAGER_CALL_TRACE,
@@ -33,7 +35,6 @@ from ember.nn import module as module_lib
 from ember.nn.hooks import run_op_by_op
 from ember.nn.module import Module
 from ember.nn.parameter_stack import unstack_parameters
-from ember.nn.settings import TENSOR_ATTRIBUTE_WRITES
 
 from .eager import call_names
 from .program import CallSignature, ProgramCache, build_program, describe_context, describe_inputs
@@ -196,6 +197,7 @@ class LazyCall:
         result, stored = tree_unflatten(program.out_tree, outs[:n_out])
         for (m, name), value in zip(recipe[2], stored, strict=True):
             object.__setattr__(m, name, value)  # this call's value; not a setting
+            stored_tensors.STORED[id(value)] = value
         return result
 
     def _entry(self, args: tuple, kwargs: dict) -> tuple:
@@ -211,14 +213,27 @@ class LazyCall:
 
             def forward(tree):
                 """The module's outputs, and the tensors its forward stored on modules."""
-                TENSOR_ATTRIBUTE_WRITES.append({})
+                stored_tensors.WRITES.append({})
+                stored_tensors.EMBEDDED.append(set())
                 try:
                     out = module(*tree[0], **tree[1])
+                    # tensors of this trace (not of a loop body traced inside it)
+                    root = current_builder()
+                    writes = [w for w in stored_tensors.WRITES[-1].values() if w[2].builder is root]
+                    running = stored_tensors.read_and_overwritten(writes)
                 finally:
-                    stored = TENSOR_ATTRIBUTE_WRITES.pop().values()
-                # tensors of this trace (not of a loop body traced inside it)
-                root = current_builder()
-                written.extend(w for w in stored if w[2].builder is root)
+                    stored_tensors.WRITES.pop()
+                    stored_tensors.EMBEDDED.pop()
+                if running:
+                    raise root.error(
+                        TraceError(
+                            f"forward reads and overwrites the plain tensor attribute(s) "
+                            f"{running}: the cached program would keep reading the first "
+                            "value; fix: self.register_buffer(name, tensor) in __init__ "
+                            "(buffers written in forward are carried from call to call)"
+                        )
+                    )
+                written.extend((m, name, value) for m, name, value, _ in writes)
                 return out, [value for _, _, value in written]
 
             with parameter_hooks_left_to_backward():  # parameters are leaves of backward()

@@ -59,7 +59,7 @@ def canonical_array(x: Any) -> Any:
             return arr.astype(np.float32)
         if arr.dtype == np.int64:
             return arr.astype(np.int32)
-    return arr
+    return owned(arr)  # a torch tensor's numpy view is the caller's memory too
 
 
 _STATIC_TYPES = (bool, int, float, complex, str, bytes, type(None))

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from ember.errors import TraceError
+from ember.frontend import stored_tensors
 from ember.frontend.lazy import RECORDER, LazyValue, as_lazy
 from ember.frontend.tensor import Tensor
 from ember.frontend.tracer import GraphBuilder, current_builder
@@ -53,6 +54,9 @@ def as_tensor(x: Any, builder: GraphBuilder | None = None, dtype: str | None = N
             return x
         if RECORDER in getattr(builder, "enclosing", ()):  # a body traced over lazy tensors
             return builder.capture(x)
+        problem = stored_tensors.note_embedded(x)
+        if problem is not None:
+            raise builder.error(TraceError(problem))
         arr = np.asarray(x._array())
         return as_tensor(arr, builder, dtype or x.dtype)
     if is_scalar(x):

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from ember.frontend.host_arrays import frozen
+from ember.frontend.host_arrays import frozen, owned
 from ember.frontend.lazy import leaf
 from ember.frontend.tensor import Tensor
 from ember.utils.data.dataset import Dataset, IterableDataset, TensorDataset
@@ -32,7 +32,9 @@ def _as_tensor(arr: np.ndarray) -> Tensor:
         arr = arr.astype(np.float32)
     elif arr.dtype == np.int64:
         arr = arr.astype(np.int32)
-    return leaf(frozen(np.ascontiguousarray(arr)))  # a batch ember made: no copy (host_arrays.py)
+    arr = np.ascontiguousarray(arr)
+    # a batch ember made (stacked, gathered) needs no copy; a view is the dataset's memory
+    return leaf(frozen(arr) if arr.base is None else owned(arr))
 
 
 def default_collate(batch: Sequence[Any]) -> Any:
