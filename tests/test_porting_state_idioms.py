@@ -253,3 +253,33 @@ def test_stored_tensors_read_inside_a_later_trace_are_errors_not_stale_values():
 
     with pytest.raises(em.TraceError, match=r"reads and overwrites .*\['avg'\].*register_buffer"):
         Running()(em.tensor(_x(0)))
+
+
+def test_deepcopy_of_tensors_and_of_modules_holding_them_like_torch():
+    """`copy.deepcopy` of a leaf keeps values and requires_grad (as torch); a module holding
+    a tensor its forward stored (`best = deepcopy(model)` after an eager call) copies too."""
+    w = em.tensor(_x(0), requires_grad=True)
+    w.grad = em.ones(8, 4)
+    c = copy.deepcopy(w)
+    assert c is not w and c.requires_grad and c.is_leaf
+    np.testing.assert_array_equal(c.numpy(), _x(0))
+    np.testing.assert_array_equal(c.grad.numpy(), 1.0)
+    ref = copy.deepcopy(torch.tensor(_x(0), requires_grad=True))
+    assert ref.requires_grad == c.requires_grad
+
+    class Enc(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc, self.kl = nn.Linear(4, 3), 0
+
+        def forward(self, x):
+            h = self.fc(x)
+            self.kl = (h * h).mean()
+            return h
+
+    enc = Enc()
+    enc(em.tensor(_x(1)))
+    best = copy.deepcopy(enc)
+    assert float(best.kl) == float(enc.kl) and not best.kl.requires_grad
+    best.fc.weight.data.mul_(0.0)  # independent of the original
+    assert np.abs(enc.fc.weight.numpy()).sum() > 0

@@ -202,6 +202,24 @@ class Tensor:
         node = getattr(self.value, "node", None)
         return node is None or not self.requires_grad
 
+    def __deepcopy__(self, memo: dict) -> Tensor:
+        """`copy.deepcopy(t)` (and of modules holding tensors): a leaf with the same values
+        and `requires_grad` (a computed tensor's copy is detached; torch refuses those)."""
+        if not self._lazy():
+            raise self.builder.error(
+                TraceError(
+                    "deepcopy of a tensor inside a traced forward: it has no value yet; "
+                    "fix: copy outside forward, or use t.clone() inside it"
+                )
+            )
+        from ember.frontend.lazy import leaf
+
+        out = leaf(np.array(self._array()), requires_grad=self.is_leaf and self.requires_grad)
+        memo[id(self)] = out
+        if self.grad is not None:
+            out.grad = self.grad.__deepcopy__(memo)
+        return out
+
     @property
     def grad_fn(self):
         node = getattr(self.value, "node", None)
