@@ -19,6 +19,19 @@ def _x(seed=0, shape=(8, 4)):
     return np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
 
 
+class StoresKL(nn.Module):
+    """An encoder whose forward stores a tensor on self (the VAE tutorial's `self.kl`)."""
+
+    def __init__(self, out: int = 3):
+        super().__init__()
+        self.fc, self.kl = nn.Linear(4, out), 0
+
+    def forward(self, x):
+        h = self.fc(x)
+        self.kl = (h * h).mean()
+        return h
+
+
 def test_changed_layer_settings_reach_eager_and_compiled_steps_like_torch():
     bn, ref = nn.BatchNorm1d(4), torch.nn.BatchNorm1d(4)
     for k in range(2):
@@ -197,17 +210,7 @@ def test_a_tensor_stored_on_self_in_forward_is_this_calls_value_like_torch():
 
 
 def test_a_tensor_kept_from_a_compiled_step_says_where_it_came_from():
-    class Net(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.fc, self.kl = nn.Linear(4, 2), 0
-
-        def forward(self, x):
-            h = self.fc(x)
-            self.kl = h.sum()
-            return h
-
-    net = Net()
+    net = StoresKL(out=2)
     model = em.compile(net, loss=nn.MSELoss(), optimizer=optim.SGD(net.parameters(), lr=0.1))
     model.train_step(_x(), np.zeros((8, 2), np.float32))
     with pytest.raises(em.TraceError, match="has finished.*training_step.*return it from forward"):
@@ -218,16 +221,6 @@ def test_stored_tensors_read_inside_a_later_trace_are_errors_not_stale_values():
     """A cached program would freeze a stored tensor it reads (another module's `kl`, or a
     running value the forward overwrites): both raise, naming the fix."""
 
-    class Enc(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.fc, self.kl = nn.Linear(4, 3), 0
-
-        def forward(self, x):
-            h = self.fc(x)
-            self.kl = (h * h).mean()
-            return h
-
     class Criterion(nn.Module):
         def __init__(self, enc):
             super().__init__()
@@ -236,7 +229,7 @@ def test_stored_tensors_read_inside_a_later_trace_are_errors_not_stale_values():
         def forward(self, out, target):
             return ((out - target) ** 2).mean() + self.enc[0].kl
 
-    enc = Enc()
+    enc = StoresKL()
     out = enc(em.tensor(_x(0)))
     with pytest.raises(em.TraceError, match="stored on a module.*pass it as an argument"):
         Criterion(enc)(out, em.zeros(8, 3))
@@ -267,17 +260,7 @@ def test_deepcopy_of_tensors_and_of_modules_holding_them_like_torch():
     ref = copy.deepcopy(torch.tensor(_x(0), requires_grad=True))
     assert ref.requires_grad == c.requires_grad
 
-    class Enc(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.fc, self.kl = nn.Linear(4, 3), 0
-
-        def forward(self, x):
-            h = self.fc(x)
-            self.kl = (h * h).mean()
-            return h
-
-    enc = Enc()
+    enc = StoresKL()
     enc(em.tensor(_x(1)))
     best = copy.deepcopy(enc)
     assert float(best.kl) == float(enc.kl) and not best.kl.requires_grad
