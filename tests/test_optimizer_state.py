@@ -229,3 +229,36 @@ def test_views_write_through_and_unbound_optimizers_and_old_torch_states():
     mine = optim.Adam(nn.Linear(5, 7).parameters())
     with pytest.warns(UserWarning, match=r"parameters \[1\] have no saved state.*resume at step 1"):
         mine.load_state_dict(sd)
+
+
+@pytest.mark.parametrize("runner", ["loop", "compiled"])
+def test_frozen_parameters_are_not_stepped_and_have_no_state_like_torch(runner):
+    """A `requires_grad=False` parameter (a frozen backbone) is not stepped: weight decay
+    does not fill its momentum, so after unfreezing it trains like torch's; and it has no
+    entry in `optimizer.state` / `state_dict()["state"]` until it steps, as in torch."""
+    net, ref = _nets()
+    opt = optim.SGD(net.parameters(), lr=0.1, momentum=0.9, weight_decay=0.1)
+    topt = torch.optim.SGD(ref.parameters(), lr=0.1, momentum=0.9, weight_decay=0.1)
+    step = _step_ember
+    if runner == "compiled":
+        model = em.compile(net, loss=nn.MSELoss(), optimizer=opt)
+
+        def step(net, opt, x, y):
+            model.train_step(x, y)
+
+    batches = _batches(5)
+    for k, (x, y) in enumerate(batches):
+        frozen = k < 2  # the first layer frozen for two steps, then trained
+        net[0].weight.requires_grad_(not frozen)
+        ref[0].weight.requires_grad_(not frozen)
+        step(net, opt, x, y)
+        _step_torch(ref, topt, x, y)
+        if k == 1:
+            assert net[0].weight not in opt.state
+            assert sorted(opt.state_dict()["state"]) == sorted(topt.state_dict()["state"])
+            assert sorted(opt.state_dict()["state"]) == [1, 2, 3]
+    for k, v in ref.state_dict().items():
+        np.testing.assert_allclose(
+            np.asarray(net.state_dict()[k]), v.numpy(), rtol=2e-5, atol=1e-6, err_msg=k
+        )
+    assert sorted(opt.state_dict()["state"]) == [0, 1, 2, 3]

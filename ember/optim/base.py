@@ -392,6 +392,13 @@ class Optimizer:
     def _apply_stacked(self, grads, opt_state, params, hyper_vec, ok, entries) -> tuple:
         raise NotImplementedError(f"{type(self).__name__} updates per parameter")
 
+    def keep_state(self, new_state: Any, old_state: Any, keep: list[bool]) -> Any:
+        """`new_state` with the state of the parameters `keep` marks as it was in
+        `old_state` (per parameter, as `opt_state`): torch does not step a parameter without
+        a gradient (`requires_grad=False`, or unused), so weight decay must not fill its
+        momentum. An optax-native state is not per parameter: it is returned as it is."""
+        return new_state
+
     def unpack_hyperparams(self, hyper_vec) -> tuple | None:
         """`OptimizerState.hyperparams` (per group: name -> scalar) from the packed vector."""
         if self._hyper_treedef is None:

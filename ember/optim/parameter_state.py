@@ -75,6 +75,19 @@ def _steps(opt: Any) -> int:
     return int(np.asarray(opt.opt_state.inner.count))
 
 
+def _has_state(opt: Any, index: int) -> bool:
+    """Whether torch would show state for parameter `index`: it has slots, and it is not a
+    `requires_grad=False` parameter whose slots are still fresh (torch never stepped it)."""
+    if not _named(opt, index):
+        return False
+    if getattr(opt.params[index], "requires_grad", True):
+        return True
+    slots = opt.opt_state.inner.slots[index]
+    fresh = opt.fresh_slots()[index]
+    same = jax.tree.map(lambda a, b: bool(np.array_equal(a, b)), slots, fresh)
+    return not all(jax.tree.leaves(same))
+
+
 class ParameterState(MutableMapping):
     """`optimizer.state[p]`: one parameter's state as a dict of tensors (writable)."""
 
@@ -163,13 +176,13 @@ class ParameterStates(Mapping):
         return ParameterState(self._opt, self._index(param))
 
     def __contains__(self, param: object) -> bool:
-        return any(p is param for p in self) if _steps(self._opt) else False
+        return any(p is param for p in self)
 
     def __iter__(self):
         if not _steps(self._opt):
             return iter(())
         params = self._opt.params
-        return iter([p for i, p in enumerate(params) if len(ParameterState(self._opt, i))])
+        return iter([p for i, p in enumerate(params) if _has_state(self._opt, i)])
 
     def __len__(self) -> int:
         return sum(1 for _ in self)
@@ -198,9 +211,8 @@ def per_parameter_state_dict(opt: Any) -> dict:
         return {}
     out = {}
     for i in range(len(opt.params)):
-        entry = ParameterState(opt, i)
-        if len(entry):
-            out[i] = {k: np.asarray(v) for k, v in entry.items()}
+        if _has_state(opt, i):
+            out[i] = {k: np.asarray(v) for k, v in ParameterState(opt, i).items()}
     return out
 
 
@@ -236,7 +248,12 @@ def load_per_parameter_state(opt: Any, saved: Mapping) -> None:
     # torch keeps a step per parameter; ember one per optimizer (its parameters step
     # together). A state without steps (torch's SGD) has stepped if it has buffers.
     count = max(steps) if steps else (1 if saved else 0)
-    missing = [i for i in range(len(fresh)) if known[i] and int(i) not in _indices(saved)]
+    saved_indices = _indices(saved)
+    missing = [
+        i
+        for i in range(len(fresh))
+        if known[i] and i not in saved_indices and getattr(opt.params[i], "requires_grad", True)
+    ]
     if len(set(steps)) > 1 or (count and missing):
         warnings.warn(
             f"{name}.load_state_dict: the saved parameters stepped {sorted(set(steps))} times"

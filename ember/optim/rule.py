@@ -225,6 +225,13 @@ class RuleOptimizer(Optimizer):
             )
         return step(grads, opt_state, params, ok, hyper_vec)
 
+    def keep_state(self, new_state: Any, old_state: Any, keep: list[bool]) -> Any:
+        if not any(keep):
+            return new_state
+        slots = zip(new_state.inner.slots, old_state.inner.slots, keep, strict=True)
+        kept = tuple(old if k else new for new, old, k in slots)
+        return new_state._replace(inner=new_state.inner._replace(slots=kept))
+
     def _stack_state(self, state: Any, entries: tuple) -> Any:
         slots = tuple(stack_entries(state.inner.slots, entries))
         return state._replace(inner=RuleState(state.inner.count, slots))

@@ -131,10 +131,10 @@ class Executor:
                 next(it_grads) if g and not f else jnp.zeros_like(p)
                 for p, g, f in zip(params, has_grad, frozen, strict=True)
             ]
-            new, opt_state = optimizer.apply_gradients(grads, opt_state, list(params), hyper)
+            new, new_state = optimizer.apply_gradients(grads, opt_state, list(params), hyper)
             keep = [not g or f for g, f in zip(has_grad, frozen, strict=True)]
             new = [old if k else n for old, n, k in zip(params, new, keep, strict=True)]
-            return new, opt_state, list(outs)
+            return new, optimizer.keep_state(new_state, opt_state, keep), list(outs)
 
         return jax.jit(step, donate_argnums=(0, 2))
 

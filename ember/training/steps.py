@@ -204,9 +204,12 @@ def train_step_function(program: Any, plan: StepPlan) -> Callable:
         if any(op.frozen):
             grads = [jnp.zeros_like(g) if f else g for g, f in zip(grads, op.frozen, strict=True)]
         current = [params[i] for i in op.opt_index]
-        new, opt_state = op.optimizer.apply_gradients(
+        new, new_state = op.optimizer.apply_gradients(
             grads, opt_state, current, hyper, ok, op.entries
         )
+        if any(op.frozen) and op.entries is None:  # stacked units: frozen layers keep params only
+            new_state = op.optimizer.keep_state(new_state, opt_state, list(op.frozen))
+        opt_state = new_state
         params = list(params)
         for i, old, value, f in zip(op.opt_index, current, new, op.frozen, strict=True):
             params[i] = old if f else value
