@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 
 from ember.frontend.tensor import Tensor
-from ember.nn.functional._core import as_tensor, to_float
+from ember.nn.functional._core import as_tensor, emit, to_float
 from ember.nn.functional.activation import log_softmax, softmax
 from ember.nn.functional.elementwise import (
     digamma,
@@ -92,15 +92,12 @@ def ndtr(input) -> Tensor:
 
 
 def ndtri(input) -> Tensor:
-    """`torch.special.ndtri`: the inverse of `ndtr`, `sqrt(2) * erfinv(2p - 1)`.
-
-    Through erfinv, so less accurate than PyTorch's for p within ~1e-6 of 0 or 1 in
-    float32 (2p - 1 rounds there); -inf / inf at 0 / 1.
+    """`torch.special.ndtri`: the inverse of `ndtr` (the standard normal quantile),
+    accurate in both tails; -inf / inf at 0 / 1.
 
     >>> em.special.ndtri(em.tensor([0.5, 0.975]))       # [0.0, 1.96]
     """
-    p = to_float(as_tensor(input))
-    return math.sqrt(2.0) * erfinv(2 * p - 1)
+    return emit("ndtri", [to_float(as_tensor(input))])
 
 
 def log_ndtr(input) -> Tensor:

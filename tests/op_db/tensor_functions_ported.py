@@ -404,8 +404,8 @@ ERFC = OpInfo(
     ],
 )
 
-ERFINV = OpInfo(
-    "erfinv",
+NDTRI = OpInfo(
+    "ndtri",
     [
         Sample(
             em.special.ndtri,
@@ -414,6 +414,14 @@ ERFINV = OpInfo(
             "ndtri",
             rtol=1e-4,
             atol=1e-5,
+        ),
+        Sample(  # the tails, where sqrt(2) * erfinv(2p - 1) returned -inf below ~3e-8
+            em.special.ndtri,
+            (np.array([1e-30, 1e-10, 3e-8, 1e-6, 0.5, 1 - 1e-6], np.float32),),
+            lambda p: torch.special.ndtri(t(p)),
+            "ndtri-tails",
+            rtol=1e-5,
+            grad=False,
         ),
     ],
 )
@@ -466,7 +474,7 @@ OP_DB = [
     PAD,
     LOG,
     ERFC,
-    ERFINV,
+    NDTRI,
     SIN,
     LGAMMA,
 ]

@@ -77,6 +77,7 @@ UNARY = {
     "acosh": jnp.arccosh,
     "atanh": jnp.arctanh,
     "erfinv": special.erfinv,
+    "ndtri": special.ndtri,
     "lgamma": special.gammaln,
     "digamma": special.digamma,
     "relu6": jax.nn.relu6,

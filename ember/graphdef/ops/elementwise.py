@@ -179,6 +179,8 @@ for _name in COMPARISONS:
 for _name in BITWISE:
     register_op(_name, _bitwise(_name), num_inputs=2, differentiable=False)
 register_op("bitwise_not", _bitwise("bitwise_not"), differentiable=False)
+# torch.special.ndtri (not in F): its own op, since sqrt(2) * erfinv(2p - 1) loses the tails
+register_op("ndtri", _float_unary("ndtri"))
 register_op("where", _where, num_inputs=3)
 register_op("convert", _convert, attrs={"dtype": "dtype"})
 register_op("clamp", _clamp, num_inputs=3, doc="clamp(x, min, max), bounds as tensors")
