@@ -55,6 +55,7 @@ NAMESPACES: tuple[tuple[str, str, str], ...] = (
     ("ember.optim", "optim.", "torch.optim"),
     ("ember.optim.lr_scheduler", "optim.lr_scheduler.", "torch.optim.lr_scheduler"),
     ("ember.utils.data", "em.utils.data.", "torch.utils.data"),
+    ("ember.utils.tensorboard", "ember.utils.tensorboard.", "torch.utils.tensorboard"),
     ("ember.autograd", "em.autograd.", "torch.autograd"),
     ("ember.cuda", "em.cuda.", "torch.cuda"),
     ("ember.linalg", "em.linalg.", "torch.linalg"),

@@ -1,4 +1,4 @@
-"""Callbacks that write the logs out: `CSVLogger` and `TensorBoard` (tensorboardX)."""
+"""Callbacks that write the logs out: `CSVLogger` and `TensorBoard`."""
 
 from __future__ import annotations
 
@@ -76,18 +76,13 @@ def _csv_value(value: Any) -> Any:
 
 
 def _summary_writer(log_dir: str):
-    try:
-        from tensorboardX import SummaryWriter
-    except ImportError as e:
-        raise ImportError(
-            "the TensorBoard callback writes event files with tensorboardX, which is not "
-            "installed; fix: pip install 'ember[tensorboard]' (or pip install tensorboardX)"
-        ) from e
-    return SummaryWriter(log_dir)
+    from ember.utils.tensorboard import SummaryWriter
+
+    return SummaryWriter(log_dir)  # raises an ImportError naming the fix without tensorboard
 
 
 class TensorBoard(Callback):
-    """Log scalars for TensorBoard (event files written with tensorboardX).
+    """Log scalars for TensorBoard (event files written by `ember.utils.tensorboard`).
 
     Training scalars go to `log_dir/train`, validation ones (the `val_` logs, prefix
     dropped) to `log_dir/validation`, so TensorBoard draws both on one chart. At each
@@ -120,7 +115,7 @@ class TensorBoard(Callback):
         return writer
 
     def on_train_begin(self, logs: dict | None = None) -> None:
-        self._writer("train")  # fail early if tensorboardX is missing
+        self._writer("train")  # fail early if tensorboard is missing
         if self.update_freq != "epoch":
             self._counter.step = self.model.step
 
