@@ -266,3 +266,20 @@ def test_deepcopy_of_tensors_and_of_modules_holding_them_like_torch():
     assert float(best.kl) == float(enc.kl) and not best.kl.requires_grad
     best.fc.weight.data.mul_(0.0)  # independent of the original
     assert np.abs(enc.fc.weight.numpy()).sum() > 0
+
+
+def test_stored_tensor_collection_is_per_thread():
+    """A forward traced in one thread does not see (or record) another thread's writes,
+    like the tracer's own stack."""
+    import threading
+
+    from ember.frontend import stored_tensors
+
+    seen = []
+    with stored_tensors.collect():
+        assert stored_tensors.collecting()
+        thread = threading.Thread(target=lambda: seen.append(stored_tensors.collecting()))
+        thread.start()
+        thread.join()
+    assert seen == [False]
+    assert not stored_tensors.collecting()

@@ -11,24 +11,56 @@ is an error, as is a forward reading the value it overwrites (a running value: a
 
 from __future__ import annotations
 
+import threading
 import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-# per trace being collected: {(id(module), name): (module, name, tensor, previous value)}
-WRITES: list[dict] = []
-# per trace being collected: ids of lazy tensors embedded as constants
-EMBEDDED: list[set] = []
+# per thread, per trace being collected (innermost last): the forward's writes
+# {(id(module), name): (module, name, tensor, previous value)}, and the ids of lazy tensors
+# embedded as constants. Per thread like the tracer's own stack: two threads tracing at
+# once must not see each other's writes.
+_local = threading.local()
 # tensors an eager call has set back on a module, by id (a WeakSet would compare tensors
 # with `==`, which is an elementwise op)
 STORED: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
 
 
+def _stacks() -> tuple[list[dict], list[set]]:
+    stacks = getattr(_local, "stacks", None)
+    if stacks is None:
+        stacks = _local.stacks = ([], [])
+    return stacks
+
+
+def collecting() -> bool:
+    """Whether this thread is collecting a forward's writes (`collect`)."""
+    stacks = getattr(_local, "stacks", None)
+    return bool(stacks and stacks[0])
+
+
+@contextmanager
+def collect() -> Iterator[dict]:
+    """Collect the tensors a forward stores on modules while it is traced: yields the
+    `{(id(module), name): (module, name, tensor, previous)}` dict being filled."""
+    writes, embedded = _stacks()
+    writes.append({})
+    embedded.append(set())
+    try:
+        yield writes[-1]
+    finally:
+        writes.pop()
+        embedded.pop()
+
+
 def note_write(module: Any, name: str, value: Any, builder: Any) -> None:
     """A traced forward set `module.<name> = value` (a tensor of the trace `builder`)."""
-    if WRITES and getattr(value, "builder", None) is builder:
+    writes = _stacks()[0]
+    if writes and getattr(value, "builder", None) is builder:
         key = (id(module), name)
-        previous = WRITES[-1][key][3] if key in WRITES[-1] else module.__dict__.get(name)
-        WRITES[-1][key] = (module, name, value, previous)
+        previous = writes[-1][key][3] if key in writes[-1] else module.__dict__.get(name)
+        writes[-1][key] = (module, name, value, previous)
 
 
 def note_embedded(tensor: Any) -> str | None:
@@ -41,15 +73,24 @@ def note_embedded(tensor: Any) -> str | None:
             "every later call; fix: pass it as an argument, or keep a running value with "
             "self.register_buffer(...)"
         )
-    if EMBEDDED:
-        EMBEDDED[-1].add(id(tensor))
+    embedded = _stacks()[1]
+    if embedded:
+        embedded[-1].add(id(tensor))
     return None
 
 
 def read_and_overwritten(writes: list) -> list[str]:
     """Attributes a forward both read (embedded) and overwrote: a running value."""
-    embedded = EMBEDDED[-1] if EMBEDDED else set()
+    stack = _stacks()[1]
+    embedded = stack[-1] if stack else set()
     return [name for _, name, _, previous in writes if id(previous) in embedded]
 
 
-__all__ = ["EMBEDDED", "STORED", "WRITES", "note_embedded", "note_write", "read_and_overwritten"]
+__all__ = [
+    "STORED",
+    "collect",
+    "collecting",
+    "note_embedded",
+    "note_write",
+    "read_and_overwritten",
+]

@@ -101,7 +101,7 @@ class Module(HookMixin):
                     assign_computed(self, name, value)
                     return
                 note_setting(self, name, value)  # forward may read it: see `nn.settings`
-            elif stored_tensors.WRITES and isinstance(value, Tensor):
+            elif isinstance(value, Tensor) and stored_tensors.collecting():
                 stored_tensors.note_write(self, name, value, current_builder())
             object.__setattr__(self, name, value)
 

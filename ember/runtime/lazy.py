@@ -213,17 +213,12 @@ class LazyCall:
 
             def forward(tree):
                 """The module's outputs, and the tensors its forward stored on modules."""
-                stored_tensors.WRITES.append({})
-                stored_tensors.EMBEDDED.append(set())
-                try:
+                with stored_tensors.collect() as collected:
                     out = module(*tree[0], **tree[1])
                     # tensors of this trace (not of a loop body traced inside it)
                     root = current_builder()
-                    writes = [w for w in stored_tensors.WRITES[-1].values() if w[2].builder is root]
+                    writes = [w for w in collected.values() if w[2].builder is root]
                     running = stored_tensors.read_and_overwritten(writes)
-                finally:
-                    stored_tensors.WRITES.pop()
-                    stored_tensors.EMBEDDED.pop()
                 if running:
                     raise root.error(
                         TraceError(
