@@ -55,7 +55,7 @@ from ember.autograd import (  # noqa: E402,F401
     no_grad,
     set_grad_enabled,
 )
-from ember.func import functional_call, functionalize  # noqa: E402,F401
+from ember.func import functional_call, functionalize, vmap  # noqa: E402,F401
 from ember.runtime.mesh import mesh  # noqa: E402,F401
 from ember import distributed  # noqa: E402,F401
 from ember import linalg  # noqa: E402,F401

@@ -26,7 +26,9 @@ import jax
 import jax.numpy as jnp
 
 from ember.errors import StateDictError, TraceError
+from ember.frontend.tensor import Tensor
 from ember.graphdef.pytree import tree_unflatten
+from ember.nn.functional._core import as_tensor
 from ember.nn.module import Module
 from ember.runtime.eager import call_names, eager_rng
 from ember.runtime.program import (
@@ -193,7 +195,9 @@ def functional_call(
     Missing entries use the module's current values (`strict=True` makes them an
     error); the module's own modes apply. Buffer updates (BatchNorm statistics)
     are not written anywhere: the module is left untouched. Tied weights are one
-    parameter in ember, so `tie_weights` is always in effect.
+    parameter in ember, so `tie_weights` is always in effect. Given ember tensors (as
+    inside `em.func.grad` / `vmap`), it returns ember tensors; given arrays, JAX arrays
+    (it composes with `jax.jit` / `jax.grad` directly).
     """
     dicts = (
         [parameter_and_buffer_dicts]
@@ -222,13 +226,25 @@ def functional_call(
             + "; ".join(parts)
             + f"; its parameters and buffers are {sorted(known)}"
         )
+    args = args if isinstance(args, tuple) else (args,)
+    # ember tensors in (as under em.func.grad / vmap): their values go in, tensors come out
+    from_tensors = any(isinstance(v, Tensor) for v in jax.tree.leaves((given, args, kwargs)))
+    if from_tensors:
+        given, args, kwargs = _arrays((given, args, kwargs))
     state = {
         kind: {k: given.get(k, v) for k, v in entries.items()} for kind, entries in current.items()
     }
-    args = args if isinstance(args, tuple) else (args,)
     signature = CallSignature.of((args, dict(kwargs or {})))[0]
     rng = None
     if runner.program(signature, module.training).lowered.uses_rng:
         rng = eager_rng()  # like a PyTorch call: the global generator's next draw
     outputs, _ = runner(state, *args, rng=rng, training=module.training, **dict(kwargs or {}))
+    if from_tensors:
+        return jax.tree.map(as_tensor, outputs)
     return outputs
+
+
+def _arrays(tree: Any) -> Any:
+    return jax.tree.map(
+        lambda x: x._concrete("functional_call's input") if isinstance(x, Tensor) else x, tree
+    )
