@@ -28,6 +28,12 @@ from ember.errors import (  # noqa: F401
     VerifyError,
 )
 from ember.frontend.tensor import Tensor  # noqa: F401
+from ember.frontend.legacy_constructors import (  # noqa: F401
+    BoolTensor,
+    FloatTensor,
+    IntTensor,
+    LongTensor,
+)
 from ember.graphdef import Graph, TensorSpec, TensorType, verify  # noqa: F401
 from ember.graphdef.dtypes import ALL as _DTYPES
 from ember.graphdef.dtypes import DType as _DType
@@ -38,7 +44,7 @@ from ember.nn.module import Module  # noqa: F401
 from ember.nn.parameter import Parameter, initial_seed, manual_seed  # noqa: F401
 from ember.runtime import CompiledModel, compile, compile_count  # noqa: F401
 
-from ember import autograd, cuda, func, nn, optim, utils  # noqa: E402,F401
+from ember import accelerator, autograd, cuda, func, nn, optim, utils  # noqa: E402,F401
 from ember import distributions  # noqa: E402,F401
 from ember.training import metrics  # noqa: E402,F401
 from ember.runtime.checkpoint import CheckpointManager  # noqa: E402,F401

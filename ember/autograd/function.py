@@ -232,7 +232,7 @@ class _Application:
     def _fit(self, index: int, grad: Any) -> Tensor:
         """The gradient of input `index` in its input's shape and dtype (summing broadcast
         dimensions, as PyTorch does), or an error naming both shapes."""
-        want: TensorType = self.args[index].type
+        want: TensorType = self.args[index].value.type
         if not isinstance(grad, Tensor):
             raise TraceError(
                 f"{self.name}.backward returned a {type(grad).__name__} as the gradient of input "

@@ -68,7 +68,7 @@ class SubgraphBuilder(GraphBuilder):
             kind = t.builder.input_kinds.get(t.value, "data")
             if kind == "rng" and self.loop:
                 raise self.error(TraceError(self._no_rng()))
-            inner = self.add_input(kind, self.unique_name(t.value.name or "captured"), t.type)
+            inner = self.add_input(kind, self.unique_name(t.value.name or "captured"), t.value.type)
             self.captures[t.value] = (t, self.inputs[-1])
             return inner
         return Tensor(hit[1].value, self)
@@ -138,7 +138,7 @@ class Body:
             if hit is None:
                 name = b.unique_name(outer.value.name or "captured")
                 kind = outer.builder.input_kinds.get(outer.value, "data")
-                hit = (outer, GraphInput(kind, name, Value(outer.type, name)))
+                hit = (outer, GraphInput(kind, name, Value(outer.value.type, name)))
             inputs.append(hit[1])
         return Graph(
             tuple(inputs), tuple(b.nodes), tuple(r.value for r in self.results), (), b.name
@@ -210,13 +210,15 @@ def sequence_length(parent: GraphBuilder, xs: Sequence[Tensor], length: int | No
     for x in xs:
         if x.ndim == 0:
             raise parent.error(
-                ShapeError(f"scan: xs leaves need a leading (time) dim, got a 0-d tensor {x.type}")
+                ShapeError(
+                    f"scan: xs leaves need a leading (time) dim, got a 0-d tensor {x.value.type}"
+                )
             )
     lengths = {x.shape[0] for x in xs}
     if length is not None:
         lengths.add(int(length))
     if len(lengths) > 1:
-        shown = ", ".join(str(x.type) for x in xs)
+        shown = ", ".join(str(x.value.type) for x in xs)
         given = f" and length={length}" if length is not None else ""
         raise parent.error(
             ShapeError(

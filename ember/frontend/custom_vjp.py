@@ -99,7 +99,7 @@ def record_custom_vjp(
     else:
         fwd = BodyBuilder(parent, f"{name}.forward", f"{what}.forward")
     with fwd:
-        args = [fwd.arg(f"input{k}", t.type) for k, t in enumerate(operands)]
+        args = [fwd.arg(f"input{k}", t.value.type) for k, t in enumerate(operands)]
         results = [fwd.to_tensor(r) for r in forward(args)]
     differentiable = [dtypes.is_floating(t.dtype) and _needs_grad(t, lazy) for t in operands]
     wanted = backward is not None and is_grad_enabled() and any(differentiable)
@@ -107,16 +107,16 @@ def record_custom_vjp(
     grad_inputs: list[int] = []
     grads: list[Tensor] = []
     with bwd:
-        cotangents = [bwd.arg(f"grad{k}", r.type) for k, r in enumerate(results)]
+        cotangents = [bwd.arg(f"grad{k}", r.value.type) for k, r in enumerate(results)]
         if wanted:
             for i, g in enumerate(backward(cotangents)):
                 if g is None or not differentiable[i]:
                     continue
                 g = bwd.to_tensor(g)
-                if g.type != operands[i].type:
+                if g.value.type != operands[i].value.type:
                     raise TraceError(
-                        f"internal: {what}.backward gave {g.type} for an operand of type "
-                        f"{operands[i].type}"
+                        f"internal: {what}.backward gave {g.value.type} for an operand of type "
+                        f"{operands[i].value.type}"
                     )
                 grad_inputs.append(i)
                 grads.append(g)

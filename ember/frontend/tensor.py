@@ -25,8 +25,37 @@ from ember.frontend.tracer import is_tracing
 from ember.graphdef.dtypes import as_dtype
 from ember.graphdef.ir import Value
 
+# `Tensor.type()`'s legacy names (torch.FloatTensor, ...) by dtype, and back
+_LEGACY_TYPE_NAMES = {
+    "float32": "FloatTensor",
+    "float64": "DoubleTensor",
+    "float16": "HalfTensor",
+    "bfloat16": "BFloat16Tensor",
+    "int64": "LongTensor",
+    "int32": "IntTensor",
+    "int16": "ShortTensor",
+    "int8": "CharTensor",
+    "uint8": "ByteTensor",
+    "bool": "BoolTensor",
+}
+_LEGACY_TYPE_DTYPES = {name: dt for dt, name in _LEGACY_TYPE_NAMES.items()}
 
-class Tensor:
+
+class _TensorMeta(type):
+    """`em.Tensor(value, builder)` is ember's own wrapper of an IR value; any other call is
+    PyTorch's legacy constructor (`torch.Tensor(3, 4)`, `torch.Tensor([1, 2])`)."""
+
+    def __call__(cls, *args, **kwargs):
+        if cls is Tensor and not (len(args) == 2 and isinstance(args[0], Value)):
+            if kwargs:
+                raise TypeError(f"Tensor(): unexpected keyword arguments {sorted(kwargs)}")
+            from ember.frontend.legacy_constructors import legacy_tensor
+
+            return legacy_tensor(args)
+        return super().__call__(*args, **kwargs)
+
+
+class Tensor(metaclass=_TensorMeta):
     __slots__ = ("value", "builder", "grad", "_slot", "__weakref__")
     __array_priority__ = 1000  # numpy scalars/arrays defer to our operators
 
@@ -49,9 +78,15 @@ class Tensor:
     def ndim(self) -> int:
         return len(self.value.type.shape)
 
-    @property
-    def type(self):
-        return self.value.type
+    def type(self, dtype: Any = None, non_blocking: bool = False, **kwargs: Any):
+        """PyTorch's `Tensor.type`: `t.type()` is the legacy type name (`'torch.FloatTensor'`),
+        `t.type(em.long)` / `t.type("torch.LongTensor")` is `t.to(...)`. (The IR type, shape
+        and dtype, is `t.value.type`.)"""
+        if dtype is None:
+            return "torch." + _LEGACY_TYPE_NAMES.get(str(self.dtype), "Tensor")
+        if isinstance(dtype, str) and dtype.rsplit(".", 1)[-1] in _LEGACY_TYPE_DTYPES:
+            dtype = _LEGACY_TYPE_DTYPES[dtype.rsplit(".", 1)[-1]]
+        return self.to(dtype)
 
     def dim(self) -> int:
         return self.ndim

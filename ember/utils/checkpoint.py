@@ -56,7 +56,7 @@ def checkpoint(
         rebuilt = [next(it) if flag else x for x, flag in zip(leaves, is_tensor, strict=True)]
         return function(*tree_unflatten(structure, rebuilt), **kwargs)
 
-    specs = [(f"arg{k}", t.type) for k, t in enumerate(tensors)]
+    specs = [(f"arg{k}", t.value.type) for k, t in enumerate(tensors)]
     body = trace_body(parent, "remat", function, specs, call, loop=False)
     captures = join_captures([body])
     outs = parent.emit(

@@ -52,7 +52,7 @@ def cond(pred, true_fn: Callable, false_fn: Callable, *operands) -> Any:
     if pred.ndim == 0 and pred.dtype != "bool":
         pred = pred != 0
     args, in_structure = _tensors(parent, operands)
-    specs = [(f"operand{k}", t.type) for k, t in enumerate(args)]
+    specs = [(f"operand{k}", t.value.type) for k, t in enumerate(args)]
 
     def branch(fn, role, dtypes=None):
         return trace_body(
@@ -93,7 +93,7 @@ def scan(
     carry, carry_structure = _tensors(parent, init)
     seqs, xs_structure = _tensors(parent, xs)
     n = sequence_length(parent, seqs, length)
-    specs = [(f"carry{k}", t.type) for k, t in enumerate(carry)]
+    specs = [(f"carry{k}", t.value.type) for k, t in enumerate(carry)]
     specs += [(f"x{k}", TensorType(t.shape[1:], t.dtype)) for k, t in enumerate(seqs)]
     nc = len(carry)
     pair = {}
@@ -148,7 +148,9 @@ def fori_loop(lower: int, upper: int, body_fun: Callable, init_val: Any) -> Any:
             )
         ) from None
     carry, structure = _tensors(parent, init_val)
-    specs = [("i", TensorType((), "int32"))] + [(f"carry{k}", t.type) for k, t in enumerate(carry)]
+    specs = [("i", TensorType((), "int32"))] + [
+        (f"carry{k}", t.value.type) for k, t in enumerate(carry)
+    ]
     result = {}
 
     def call(args):
@@ -181,7 +183,7 @@ def while_loop(cond_fun: Callable, body_fun: Callable, init_val: Any) -> Any:
     """
     parent = parent_builder()
     carry, structure = _tensors(parent, init_val)
-    specs = [(f"carry{k}", t.type) for k, t in enumerate(carry)]
+    specs = [(f"carry{k}", t.value.type) for k, t in enumerate(carry)]
     result = {}
 
     def call_cond(args):

@@ -82,6 +82,8 @@ def randint(low, high=None, size=None, *, generator=None, dtype=None, **kwargs) 
     _opts("randint", kwargs)
     if size is None:  # randint(high, size)
         low, high, size = 0, low, high
+    elif high is None:  # randint(high, size=size), as torch accepts
+        low, high = 0, low
     if high is None or size is None:
         raise TypeError("randint() needs high and size: em.randint(10, (3,)) or (0, 10, (3,))")
     if int(high) <= int(low):
