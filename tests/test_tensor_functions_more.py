@@ -12,6 +12,7 @@ from opinfo import run_graph
 
 import ember as em
 from ember import nn, optim
+from ember.errors import ShapeError
 from ember.frontend.trace import trace_function
 
 RNG = np.random.default_rng(11)
@@ -115,11 +116,17 @@ def test_methods_and_in_place_variants_match_torch():
         getattr(tx, name)(*targs, **kwargs)
         assert out is ex, name
         _close(ex, tx, 1e-5, 1e-6)
-    # like ember's transpose_, swapaxes_/swapdims_ keep the shape: equal-sized dims only
-    es, ts = _pair(2, 3, 3)
-    es.swapaxes_(1, 2).swapdims_(-1, -2).swapaxes_(2, 1)
-    ts.swapaxes_(1, 2).swapdims_(-1, -2).swapaxes_(2, 1)
+    # in-place ops that change the shape, as torch's
+    es, ts = _pair(2, 3, 4)
+    es.swapaxes_(1, 2).swapdims_(0, -1).unsqueeze_(1).transpose_(0, 2).squeeze_(0)
+    ts.swapaxes_(1, 2).swapdims_(0, -1).unsqueeze_(1).transpose_(0, 2).squeeze_(0)
     _close(es, ts)
+    em_, tm = _pair(2, 3)
+    em_.t_()
+    tm.t_()
+    _close(em_, tm)
+    with pytest.raises(ShapeError, match="parameter or buffer"):
+        nn.Linear(3, 2).weight.data.t_()
     ei, ti = em.tensor([12, 18, -4]), torch.tensor([12, 18, -4])
     ei.gcd_(em.tensor([8, 27, 6]))
     ti.gcd_(torch.tensor([8, 27, 6]))

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ember.errors import TraceError
+from ember.errors import ShapeError, TraceError
 from ember.frontend.lazy import LazyValue, as_lazy, is_grad_enabled, materialize
 from ember.frontend.print_options import array2string_options
 from ember.frontend.tracer import is_tracing
@@ -301,8 +301,10 @@ class Tensor(metaclass=_TensorMeta):
         return self._assign(self.detach())
 
     # -- in-place updates -----------------------------------------------------------------------
-    def _assign(self, new: Tensor) -> Tensor:
-        """Rebind to `new` (an in-place op's result) and write back to an owning slot."""
+    def _assign(self, new: Tensor, new_shape: bool = False) -> Tensor:
+        """Rebind to `new` (an in-place op's result) and write back to an owning slot.
+        `new_shape`: the op changes the shape (`unsqueeze_`, `t_`), which a parameter or
+        buffer cannot."""
         if self._lazy() and self.is_leaf and self.requires_grad and is_grad_enabled():
             raise RuntimeError(
                 "a leaf Variable that requires grad is being used in an in-place operation; "
@@ -312,9 +314,15 @@ class Tensor(metaclass=_TensorMeta):
         # grad, as in PyTorch: its new value is computed now and becomes the leaf's data
         keep_leaf = type(self) is Tensor and self._slot is None and self._lazy()
         keep_leaf = keep_leaf and self.value.node is None and self.value.requires_grad
+        if new_shape and new.shape != self.shape and self._slot is not None:
+            raise ShapeError(
+                f"an in-place op would change the shape of a parameter or buffer from "
+                f"{tuple(self.shape)} to {tuple(new.shape)}; fix: assign a new tensor "
+                "(module.name = ...) or use the out-of-place op"
+            )
         if new.value.type != self.value.type:
             new = new.to(self.dtype)
-            if new.shape != self.shape:
+            if new.shape != self.shape and not new_shape:
                 from ember.nn.functional.shape import broadcast_to
 
                 new = broadcast_to(new, self.shape)

@@ -59,10 +59,6 @@ _OUT_OF_PLACE = [
     "scatter_add",
     "scatter_reduce",
     "index_add",
-    "unsqueeze",
-    "squeeze",
-    "transpose",
-    "t",
     "lerp",
     "addcmul",
     "addcdiv",
@@ -84,7 +80,6 @@ _OUT_OF_PLACE = [
     "nan_to_num",
     "tril",
     "triu",
-    "resize",
     "fix",
     "frac",
     "sinh",
@@ -104,8 +99,6 @@ _OUT_OF_PLACE = [
     "addmv",
     "addr",
     "addbmm",
-    "swapaxes",
-    "swapdims",
     "index_copy",
     "index_fill",
     "heaviside",
@@ -129,6 +122,22 @@ for _name in _OUT_OF_PLACE:
     _fn = getattr(Tensor, _name, None)
     if _fn is not None and not hasattr(Tensor, _name + "_"):
         _inplace(_name + "_", _fn)
+
+
+def _inplace_reshaping(name: str, fn) -> None:
+    def method(self, *args, **kwargs):
+        return self._assign(fn(self, *args, **kwargs), new_shape=True)
+
+    method.__name__ = name
+    method.__doc__ = f"In-place `{name[:-1]}`: rebinds this tensor to the result (a new shape)."
+    setattr(Tensor, name, method)
+
+
+# in-place ops that change the shape (`x.unsqueeze_(0)`, `x.t_()`)
+for _name in ("unsqueeze", "squeeze", "transpose", "t", "swapaxes", "swapdims", "resize"):
+    _fn = getattr(Tensor, _name, None)
+    if _fn is not None and not hasattr(Tensor, _name + "_"):
+        _inplace_reshaping(_name + "_", _fn)
 
 
 def _zero_(self) -> Tensor:
