@@ -340,3 +340,33 @@ def test_a_model_wrapped_in_data_parallel_trains_and_saves_like_torch(tmp_path):
     np.testing.assert_allclose(loss, want.item(), rtol=1e-5)
     with pytest.raises(TypeError, match="wraps an nn.Module"):
         nn.DataParallel(lambda x: x)
+
+
+def test_batches_sliced_at_moving_offsets_compile_one_step_and_match_torch():
+    """word_language_model's `get_batch`: `data = source[i : i + bptt]` of one long tensor
+    at a new offset every step (and a parameter row picked by `x[t]`): one step program
+    for every offset past 0, and the same training as torch."""
+    net, ref = _pair()
+    emb = nn.Parameter(em.tensor(np.linspace(-1, 1, 12, dtype=np.float32).reshape(3, 4)))
+    temb = torch.nn.Parameter(torch.tensor(np.asarray(emb)))
+    opt = optim.SGD([*net.parameters(), emb], lr=0.1)
+    topt = torch.optim.SGD([*ref.parameters(), temb], lr=0.1)
+    rng = np.random.default_rng(3)
+    source = rng.standard_normal((40, 4)).astype(np.float32)
+    targets = rng.standard_normal((40, 2)).astype(np.float32)
+    src, tsrc = em.tensor(source), torch.tensor(source)
+    programs = []
+    for step, i in enumerate(range(0, 30, 5)):
+        for lib, model, o, s, e in ((em, net, opt, src, emb), (torch, ref, topt, tsrc, temb)):
+            o.zero_grad()
+            x = s[i : i + 5] + e[1 + step % 2]
+            loss = ((model(x) - lib.tensor(targets[i : i + 5])) ** 2).mean()
+            loss.backward()
+            o.step()
+        programs.append(em.compile_count())
+    assert programs[-1] == programs[1], programs  # offsets past 0: no new programs
+    for k, v in ref.state_dict().items():
+        np.testing.assert_allclose(
+            np.asarray(net.state_dict()[k]), v.detach().numpy(), rtol=1e-5, atol=1e-6
+        )
+    np.testing.assert_allclose(np.asarray(emb), temb.detach().numpy(), rtol=1e-5, atol=1e-6)

@@ -132,7 +132,7 @@ def getitem(x: Tensor, index) -> Tensor:
             if item.ndim:
                 layout.append(("adv", not builtins.any(e[0] == "adv" for e in layout)))
         dim += 1
-    y = slice_dims(x, spec)
+    y = _slice_outside_trace(x, spec) if active_builder() is RECORDER else slice_dims(x, spec)
     per_dim = [i for i in index if i is not None]
     kept = [d for d in range(x.ndim) if not isinstance(per_dim[d], int)]
     y = reshape(y, tuple(y.shape[d] for d in kept))  # drop the dims of int indices
@@ -150,6 +150,20 @@ def getitem(x: Tensor, index) -> Tensor:
         elif entry[1] and _adjacent(layout):
             shape += [next(sizes) for _ in b_shape]
     return reshape(y, tuple(shape))
+
+
+def _slice_outside_trace(x: Tensor, spec: dict) -> Tensor:
+    """Outside a trace, a slice that starts past 0 (`source[i : i + bptt]`, `x[t]` in a
+    loop) selects with its positions as data: the pending program is the same for every
+    offset, so a training loop over offsets compiles one step, not one per offset."""
+    moving = {d: s for d, s in spec.items() if s[0] != 0}
+    if not moving:
+        return slice_dims(x, spec)
+    y = slice_dims(x, {d: s for d, s in spec.items() if d not in moving})
+    for d, (lo, hi, step) in moving.items():
+        positions = as_tensor(np.arange(lo, hi, step, dtype=np.int32))
+        y = emit("index_select", [y, positions], dim=d)
+    return y
 
 
 def _adjacent(layout: list) -> bool:
