@@ -10,6 +10,11 @@ the median of the next steps; step = that median.
 
 from __future__ import annotations
 
+import os
+
+# compile times are measured: no programs from an earlier run (runtime/compilation_cache.py)
+os.environ.setdefault("EMBER_COMPILATION_CACHE", "0")
+
 import argparse
 import json
 import statistics

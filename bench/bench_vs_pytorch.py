@@ -23,6 +23,11 @@ The hand-written JAX steps are written in plain JAX (`lax.conv_general_dilated`,
 
 from __future__ import annotations
 
+import os
+
+# compile times are measured: no programs from an earlier run (runtime/compilation_cache.py)
+os.environ.setdefault("EMBER_COMPILATION_CACHE", "0")
+
 import argparse
 import json
 import os
