@@ -22,6 +22,7 @@ import os
 import secrets
 import struct
 import sys
+import tempfile
 from collections import OrderedDict
 from typing import Any
 
@@ -81,6 +82,13 @@ def save(obj: Any, path: PathLike) -> None:
     Raises:
         TypeError: `obj` is (or contains) a module or another object that is not data.
     """
+    if hasattr(path, "write"):  # an open binary file, as torch.save(obj, f) takes
+        with tempfile.TemporaryDirectory() as tmp:
+            name = os.path.join(tmp, "file.safetensors")
+            save(obj, name)
+            with open(name, "rb") as written:
+                path.write(written.read())
+        return
     skeleton, tensors = _Flattener().run(obj)
     structure = json.dumps(
         {"version": _FORMAT_VERSION, "root": skeleton}, separators=(",", ":"), allow_nan=False
@@ -326,6 +334,12 @@ def load(path: PathLike, map_location: Any = None, weights_only: bool = True) ->
         FileNotFoundError: there is no file at `path`.
     """
     del map_location, weights_only
+    if hasattr(path, "read"):  # an open binary file, as torch.load(f) takes
+        with tempfile.TemporaryDirectory() as tmp:
+            name = os.path.join(tmp, "file.safetensors")
+            with open(name, "wb") as copy:
+                copy.write(path.read())
+            return load(name)
     path = os.fspath(path)
     table, metadata = _read_header(path)
     if _STRUCTURE_KEY not in metadata and _DIGEST_KEY not in metadata:  # a plain file

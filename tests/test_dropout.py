@@ -176,3 +176,21 @@ def test_bad_p_and_ranks_raise():
         nn.Dropout(-0.1)
     with pytest.raises(em.ShapeError, match="dropout1d: expects a 2-D"):
         nn.Dropout1d(0.5)(np.ones((2, 3, 4, 5), np.float32))
+
+
+def test_dropout2d_on_a_2d_input_drops_elements_like_torch():
+    # pytorch/examples mnist_rnn applies nn.Dropout2d to an (N, 64) tensor: PyTorch warns
+    # and drops single elements; eval mode is the identity. It used to raise ShapeError.
+    x = np.ones((200, 64), np.float32)
+    with pytest.warns(UserWarning, match="2-D input to dropout2d"):
+        ref = torch.nn.Dropout2d(0.5).train()(torch.from_numpy(x)).numpy()
+    with pytest.warns(UserWarning, match="2-D input to dropout2d"):
+        _, lowered = _lowered(nn.Dropout2d(0.5), x)
+    y = _run(lowered, x, _key(5))
+    assert set(np.unique(y)) <= {0.0, 2.0} and set(np.unique(ref)) <= {0.0, 2.0}
+    assert abs((y != 0).mean() - 0.5) < _sigmas(x.size, 0.5)
+    # elements, not rows: rows are partly dropped, as in PyTorch
+    assert ((y != 0).mean(axis=1) % 1 != 0).mean() > 0.9
+    assert ((ref != 0).mean(axis=1) % 1 != 0).mean() > 0.9
+    with pytest.warns(UserWarning):
+        np.testing.assert_array_equal(nn.Dropout2d(0.5).eval()(x), x)

@@ -595,3 +595,24 @@ def test_optimizer_state_dict_saves_and_resumes_training_exactly(tmp_path, runne
     small = optim.AdamW(list(Net().parameters())[:2])
     with pytest.raises(em.ShapeError, match="saved groups hold"):
         small.load_state_dict(checkpoint["optimizer"])
+
+
+def test_save_and_load_take_open_files_like_torch(tmp_path):
+    """word_language_model: `with open(path, "wb") as f: torch.save(..., f)`;
+    time_sequence_prediction: `torch.save(data, open(path, "wb"))`, then `torch.load(f)`."""
+    import ember as em
+
+    rng = np.random.default_rng(0)
+    sd = {"weight": rng.standard_normal((3, 2)).astype(np.float32), "bias": np.zeros(3, np.float32)}
+    data = np.sin(np.arange(12.0)).reshape(3, 4)
+    for lib, path in ((torch, tmp_path / "t.pt"), (em, tmp_path / "e.safetensors")):
+        with open(path, "wb") as f:
+            lib.save({"model": sd, "data": data, "epoch": 3}, f)
+        with open(path, "rb") as f:
+            back = lib.load(f, weights_only=False) if lib is torch else lib.load(f)
+        assert back["epoch"] == 3
+        np.testing.assert_array_equal(back["data"], data)
+        for k, v in sd.items():
+            np.testing.assert_array_equal(np.asarray(back["model"][k]), v)
+    with open(tmp_path / "e.safetensors", "rb") as f:  # the same file by path
+        assert em.load(tmp_path / "e.safetensors")["epoch"] == em.load(f)["epoch"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 from ember.errors import ShapeError
 from ember.frontend.tensor import Tensor
 from ember.nn.functional._core import active_builder, as_tensor
@@ -32,6 +34,18 @@ def _channel_dropout(batched_ndim: int, name: str):
 
     def fn(input, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
         x = as_tensor(input)
+        if name == "dropout2d" and x.ndim == 2:
+            # PyTorch (deprecated, with a warning) drops each element of a 2-D (N, C) input:
+            # its feature_dropout draws one value per (sample, channel), i.e. per element.
+            # pytorch/examples mnist_rnn applies Dropout2d to an (N, 64) tensor.
+            warnings.warn(
+                "dropout2d: Received a 2-D input to dropout2d, which is deprecated (PyTorch will "
+                "make it an error); it drops single elements. To retain the behavior and silence "
+                "this warning, please use dropout instead.",
+                UserWarning,
+                stacklevel=2,
+            )
+            return _dropout(x, p, training, "element")
         if x.ndim < batched_ndim - 1 or (name == "dropout1d" and x.ndim > 3):
             raise x.builder.error(
                 ShapeError(
