@@ -53,3 +53,28 @@ def regression_batches(n: int, seed: int = 1) -> list:
         )
         for _ in range(n)
     ]
+
+
+def assert_close_to_torch(got, want, rtol: float = 1e-5, atol: float = 1e-6) -> None:
+    """An ember tensor (or array) against a torch tensor (or array): same shape, close."""
+    want = want.detach().numpy() if hasattr(want, "detach") else np.asarray(want)
+    got = got.numpy() if hasattr(got, "numpy") else np.asarray(got)
+    assert got.shape == want.shape, f"{got.shape} != {want.shape}"
+    np.testing.assert_allclose(got, want.astype(got.dtype), rtol=rtol, atol=atol)
+
+
+def assert_eager_backward_matches_torch(loss_fn, x: np.ndarray, w: np.ndarray) -> None:
+    """`loss_fn(lib, x, w).backward()` with ember and with torch: loss and both gradients."""
+    import torch
+
+    import ember as em
+
+    ex, ew = em.tensor(x, requires_grad=True), em.tensor(w, requires_grad=True)
+    loss = loss_fn(em, ex, ew)
+    loss.backward()
+    tx, tw = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+    tloss = loss_fn(torch, tx, tw)
+    tloss.backward()
+    np.testing.assert_allclose(loss.item(), tloss.item(), rtol=1e-5)
+    assert_close_to_torch(ex.grad, tx.grad, 1e-4, 1e-5)
+    assert_close_to_torch(ew.grad, tw.grad, 1e-4, 1e-5)

@@ -7,6 +7,8 @@ import jax
 import numpy as np
 import pytest
 import torch
+from helpers import assert_close_to_torch as _close
+from helpers import assert_eager_backward_matches_torch
 from opinfo import run_graph
 
 import ember as em
@@ -14,13 +16,6 @@ from ember import nn, optim
 from ember.frontend.trace import trace_function
 
 RNG = np.random.default_rng(7)
-
-
-def _close(got, want, rtol=1e-5, atol=1e-6):
-    want = want.detach().numpy() if hasattr(want, "detach") else np.asarray(want)
-    got = got.numpy() if hasattr(got, "numpy") else np.asarray(got)
-    assert got.shape == want.shape, f"{got.shape} != {want.shape}"
-    np.testing.assert_allclose(got, want.astype(got.dtype), rtol=rtol, atol=atol)
 
 
 def test_allclose_is_a_python_bool_eagerly_and_explains_itself_in_a_trace():
@@ -117,15 +112,7 @@ def _loss(lib, x, w):
 def test_eager_backward_matches_torch():
     x = RNG.standard_normal((3, 5)).astype(np.float32)
     w = RNG.standard_normal((5, 2)).astype(np.float32)
-    ex, ew = em.tensor(x, requires_grad=True), em.tensor(w, requires_grad=True)
-    loss = _loss(em, ex, ew)
-    loss.backward()
-    tx, tw = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
-    tloss = _loss(torch, tx, tw)
-    tloss.backward()
-    np.testing.assert_allclose(loss.item(), tloss.item(), rtol=1e-5)
-    _close(ex.grad, tx.grad, 1e-4, 1e-5)
-    _close(ew.grad, tw.grad, 1e-4, 1e-5)
+    assert_eager_backward_matches_torch(_loss, x, w)
 
 
 class RobustHead(nn.Module):
