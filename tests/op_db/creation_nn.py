@@ -337,9 +337,7 @@ DROPOUT = OpInfo(
         ErrorSample(
             lambda a: F.dropout(a, 1.5), (_x,), ShapeError, r"between 0 and 1, but got 1.5"
         ),
-        ErrorSample(
-            lambda a: F.dropout2d(a), (randn(3, 4),), ShapeError, r"dropout2d: expects a 3-D"
-        ),
+        ErrorSample(lambda a: F.dropout2d(a), (randn(4),), ShapeError, r"dropout2d: expects a 3-D"),
     ],
 )
 
