@@ -393,8 +393,9 @@ class Optimizer:
         raise NotImplementedError(f"{type(self).__name__} updates per parameter")
 
     def keep_state(self, new_state: Any, old_state: Any, keep: list[bool]) -> Any:
-        """`new_state` with the state of the parameters `keep` marks as it was in
-        `old_state` (per parameter, as `opt_state`): torch does not step a parameter without
+        """`new_state` with the state of the units `keep` marks as it was in `old_state`
+        (per update unit, as the state is stored: a parameter, or a stack of them with
+        stacked storage): torch does not step a parameter without
         a gradient (`requires_grad=False`, or unused), so weight decay must not fill its
         momentum. An optax-native state is not per parameter: it is returned as it is."""
         return new_state

@@ -207,7 +207,7 @@ def train_step_function(program: Any, plan: StepPlan) -> Callable:
         new, new_state = op.optimizer.apply_gradients(
             grads, opt_state, current, hyper, ok, op.entries
         )
-        if any(op.frozen) and op.entries is None:  # stacked units: frozen layers keep params only
+        if any(op.frozen):  # per update unit, stacked or not, as the state is stored
             new_state = op.optimizer.keep_state(new_state, opt_state, list(op.frozen))
         opt_state = new_state
         params = list(params)
