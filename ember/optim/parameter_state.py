@@ -83,7 +83,8 @@ def _has_state(opt: Any, index: int) -> bool:
     if getattr(opt.params[index], "requires_grad", True):
         return True
     slots = opt.opt_state.inner.slots[index]
-    fresh = opt.fresh_slots()[index]
+    param, label = opt.params[index], opt._labels[index]  # labels: built by `_named`
+    fresh = opt._init_slots(jnp.asarray(param._materialized()), opt._groups[label])
     same = jax.tree.map(lambda a, b: bool(np.array_equal(a, b)), slots, fresh)
     return not all(jax.tree.leaves(same))
 
