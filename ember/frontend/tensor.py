@@ -20,6 +20,7 @@ import numpy as np
 
 from ember.errors import ShapeError, TraceError
 from ember.frontend.lazy import LazyValue, as_lazy, is_grad_enabled, materialize
+from ember.frontend.lent_arrays import lend
 from ember.frontend.print_options import array2string_options
 from ember.frontend.tracer import is_tracing
 from ember.graphdef.dtypes import as_dtype
@@ -292,7 +293,9 @@ class Tensor(metaclass=_TensorMeta):
         if self._lazy() and self.value.data is not None:
             from ember.frontend.lazy import leaf
 
-            return leaf(self.value.data)
+            out = leaf(self.value.data)
+            lend(out.value)  # it shares the array; a donating step copies it first
+            return out
         from ember.nn.functional import stop_gradient
 
         return stop_gradient(self)
@@ -342,6 +345,8 @@ class Tensor(metaclass=_TensorMeta):
         return self
 
     def clone(self, *args, **kwargs) -> Tensor:
+        if self._lazy() and self.value.data is not None:
+            lend(self.value)  # a snapshot (`w0 = p.clone()`) outlives the next donating step
         return Tensor(self.value, self.builder)
 
     def cpu(self) -> Tensor:

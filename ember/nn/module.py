@@ -22,6 +22,7 @@ import numpy as np
 from ember.errors import EmberError, StateDictError
 from ember.frontend import stored_tensors
 from ember.frontend.lazy import RECORDER, LazyValue, materialize
+from ember.frontend.lent_arrays import lend
 from ember.frontend.tensor import Tensor
 from ember.frontend.tracer import current_builder
 from ember.graphdef import dtypes
@@ -151,8 +152,9 @@ class Module(HookMixin):
                 return computed[name](self)
         raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
-    def _buffer_tensor(self, name: str):
-        """A buffer outside a trace: a tensor bound to its slot (in-place updates write back)."""
+    def _buffer_tensor(self, name: str, handed_out: bool = True):
+        """A buffer outside a trace: a tensor bound to its slot (in-place updates write back).
+        `handed_out=False`: an operand the runtime consumes at once, not a user's tensor."""
         value = self._buffers[name]
         if value is None:
             return None
@@ -162,6 +164,8 @@ class Module(HookMixin):
             lazy = LazyValue(slot_type(value), data=value)
         t = Tensor(lazy, RECORDER)
         t._slot = (self, name)
+        if handed_out:
+            lend(lazy)  # it shares the array a compiled step donates
         return t
 
     def _write_slot(self, name: str, tensor: Tensor) -> None:
@@ -419,7 +423,7 @@ class Module(HookMixin):
                 out[key] = obj if keep_vars else np.array(obj._materialized())
             else:
                 module, name = obj
-                out[key] = np.array(module._buffer_tensor(name))
+                out[key] = np.array(module._buffer_tensor(name, handed_out=False))
         return out
 
     def load_state_dict(self, state_dict: dict, strict: bool = True, assign: bool = False):

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from ember.frontend.lazy import RECORDER, LazyValue, as_lazy
+from ember.frontend.lent_arrays import lend
 from ember.frontend.tensor import Tensor
 from ember.frontend.tracer import current_builder
 from ember.graphdef import dtypes
@@ -102,6 +103,7 @@ def stored(value: Any) -> Any:
         v = value.value
         if not isinstance(v, LazyValue):
             raise TypeError("a tensor of a traced forward cannot be stored in a module")
+        lend(v)  # the tensor and the slot now share an array a step may donate
         return v.data if v.data is not None else v
     return value
 
@@ -297,6 +299,7 @@ class Parameter(Tensor):
             LazyValue(TensorType(self._shape, self._dtype), data=self._materialized()), RECORDER
         )
         out._slot = (self, "data")
+        lend(out.value)  # it shares the array a compiled step donates
         return out
 
     @data.setter

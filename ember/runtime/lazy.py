@@ -35,6 +35,7 @@ from ember.nn import module as module_lib
 from ember.nn.hooks import run_op_by_op
 from ember.nn.module import Module
 from ember.nn.parameter_stack import unstack_parameters
+from ember.runtime.donation import keep_lent
 
 from .eager import call_names
 from .program import CallSignature, ProgramCache, build_program, describe_context, describe_inputs
@@ -86,6 +87,7 @@ class Executor:
         unstack_parameters(params)  # this update writes each parameter's own array
         for p in params:
             p._materialized()  # pending initial values are computed first
+        keep_lent([p._data for p in params], optimizer.opt_state)  # snapshots keep values
         grad_values = [g.value for g in grads if g is not None]
         RECORDER.synced = RECORDER.recorded
         targets = list(grad_values)
@@ -272,7 +274,7 @@ class LazyCall:
                 operands.append(_as_declared(params[index], want))
             elif kind == "buffer":
                 m, b = slots[index]
-                operands.append(_as_declared(m._buffer_tensor(b), want))
+                operands.append(_as_declared(m._buffer_tensor(b, handed_out=False), want))
             else:
                 operands.append(RECORDER.rng_tensor())
         return operands

@@ -27,6 +27,7 @@ from ember.frontend.host_arrays import owned
 from ember.frontend.lazy import sync
 from ember.nn.module import Module
 from ember.nn.parameter import STATE_VERSION, initial_seed, next_stream
+from ember.runtime.donation import keep_lent
 from ember.training import gradients
 from ember.training.guard import empty_record
 from ember.training.metrics import resolve_metrics
@@ -389,7 +390,9 @@ class CompiledModel(
         step, inputs = self._step_for("train", x, y, sample_weight)
         self.poll_guard()
         sync()  # pending lazy tensors may read the arrays this step donates
-        params, buffers, opt_states, self.run, logs = step(*self._step_args(inputs))
+        args = self._step_args(inputs)
+        keep_lent(*args[:4])  # snapshots the user holds keep their values
+        params, buffers, opt_states, self.run, logs = step(*args)
         self._store(params, buffers, opt_states)
         status = logs.pop("status", None)  # the guard's verdict; not a user-facing log
         if self.check_numerics and status is not None and int(status) != 0:  # debug: a read
@@ -442,7 +445,9 @@ class CompiledModel(
         stacked = [np.stack([np.asarray(c[1][i]) for c in calls]) for i in range(len(calls[0][1]))]
         stacked = self._place_inputs(stacked, axis=1)
         sync()
-        params, buffers, opt_states, self.run, logs = step(*self._step_args(stacked))
+        args = self._step_args(stacked)
+        keep_lent(*args[:4])
+        params, buffers, opt_states, self.run, logs = step(*args)
         self._store(params, buffers, opt_states)
         status = logs.pop("status", None)  # cumulative: covers the K steps
         if self.guard == "raise":
