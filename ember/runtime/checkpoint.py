@@ -175,6 +175,11 @@ class CheckpointManager:
             self._mgr = ocp.CheckpointManager(self.directory, options=options)
         except Exception as e:  # noqa: BLE001 (orbax raises many types; report one)
             raise CheckpointError(f"cannot open checkpoint directory {self.directory}: {e}") from e
+        # orbax removes the unfinished writes of killed runs in a background thread; wait
+        # for it, so a directory just opened holds complete checkpoints only
+        await_cleanup = getattr(self._mgr, "_maybe_await_cleanup_tmp_directory", None)
+        if await_cleanup is not None:
+            await_cleanup()
 
     # -- orbax-like API --------------------------------------------------------------------
     def latest_step(self) -> int | None:
