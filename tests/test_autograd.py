@@ -93,7 +93,7 @@ def test_module_parameters_get_grads_like_torch():
     em.manual_seed(0)
     net = nn.Sequential(nn.Linear(4, 5), nn.Tanh(), nn.Linear(5, 2))
     tnet = torch.nn.Sequential(torch.nn.Linear(4, 5), torch.nn.Tanh(), torch.nn.Linear(5, 2))
-    tnet.load_state_dict({k: torch.tensor(v) for k, v in net.state_dict().items()})
+    tnet.load_state_dict({k: torch.tensor(v.numpy()) for k, v in net.state_dict().items()})
     x = R.standard_normal((6, 4)).astype("float32")
     y = R.integers(0, 2, 6)
     nn.CrossEntropyLoss()(net(x), y).backward()

@@ -122,7 +122,7 @@ def test_hostile_checkpoint_directories_raise_and_change_nothing(tmp_path):
     y = np.zeros(8, "int32")
     model.train_step(x, y)
     model.save_checkpoint(tmp_path / "good")
-    before = {k: v.copy() for k, v in net.state_dict().items()}
+    before = {k: np.array(v) for k, v in net.state_dict().items()}
 
     def unchanged():
         after = net.state_dict()

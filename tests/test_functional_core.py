@@ -235,7 +235,7 @@ def test_functional_call_matches_torch_func():
     em.manual_seed(0)
     net = EmberMLP()
     tnet = torch_mlp()
-    tnet.load_state_dict({k: torch.tensor(v) for k, v in net.state_dict().items()})
+    tnet.load_state_dict({k: torch.tensor(v.numpy()) for k, v in net.state_dict().items()})
     x, _ = mnist_like(4)
     w = np.random.default_rng(5).standard_normal((10, 128)).astype("float32")
     got = em.func.functional_call(net, {"fc2.weight": w}, (x,))

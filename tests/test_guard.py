@@ -27,7 +27,7 @@ def _model(guard="raise", **kw):
 
 
 def _snapshot(net):
-    return {k: v.copy() for k, v in net.state_dict().items()}
+    return {k: np.array(v) for k, v in net.state_dict().items()}
 
 
 def _same(a, b):

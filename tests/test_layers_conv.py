@@ -161,7 +161,7 @@ def test_default_init_matches_torch(name, args, kwargs):
     for k, v in got.items():
         assert v.dtype == np.float32
         assert np.abs(v).max() <= bound, f"{k} exceeds U(+-{bound})"
-        if v.size >= 50:  # a uniform draw, not a constant: spread close to bound/sqrt(3)
+        if v.numel() >= 50:  # a uniform draw, not a constant: spread close to bound/sqrt(3)
             assert 0.6 * bound / math.sqrt(3) < v.std() < 1.4 * bound / math.sqrt(3)
 
 

@@ -351,7 +351,7 @@ class _Net(nn.Module):
 def test_compiled_training_with_weighted_bce_with_logits_decreases_loss():
     em.manual_seed(0)
     net = _Net()
-    start = {k: torch.from_numpy(v.copy()) for k, v in net.state_dict().items()}
+    start = {k: torch.from_numpy(np.array(v)) for k, v in net.state_dict().items()}
     weight = np.array([1.0, 2.0, 0.5], np.float32)
     pos_weight = np.array([1.0, 3.0, 1.0], np.float32)
     loss = nn.BCEWithLogitsLoss(weight=weight, pos_weight=pos_weight)

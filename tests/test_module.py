@@ -139,7 +139,7 @@ def test_lazy_init_is_deterministic_and_follows_pytorch_bounds():
 def test_module_reflects_trained_values_and_load_after_compile_reaches_the_step():
     net = EmberMLP()
     model = em.compile(net, loss=nn.CrossEntropyLoss(), optimizer=optim.SGD(lr=0.5))
-    before = net.state_dict()["fc2.bias"].copy()
+    before = net.state_dict()["fc2.bias"].clone()
     x, y = mnist_like(32)
     model.train_step(x, y)
     assert not np.allclose(net.fc2.bias.numpy(), before)
@@ -178,7 +178,7 @@ def test_fit_accepts_an_iterable_of_batches_like_a_dataloader():
 def test_train_step_respects_submodules_the_user_put_in_eval_mode():
     net = nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4), nn.Dropout(0.5))
     net[1].eval()  # frozen statistics while fine-tuning, as in PyTorch
-    before = net.state_dict()["1.running_mean"].copy()
+    before = net.state_dict()["1.running_mean"].clone()
     model = em.compile(net, loss=nn.MSELoss(), optimizer=optim.SGD(lr=0.1))
     x = np.random.default_rng(0).standard_normal((8, 4)).astype(np.float32)
     model.train_step(x, x)

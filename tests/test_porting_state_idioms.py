@@ -283,3 +283,44 @@ def test_stored_tensor_collection_is_per_thread():
         thread.join()
     assert seen == [False]
     assert not stored_tensors.collecting()
+
+
+def test_a_model_ema_written_through_state_dict_entries_matches_torch():
+    """timm's ModelEmaV2 idiom: `ema_v.copy_(ema_v * d + (1 - d) * model_v)` over the
+    entries of `ema.state_dict()` (buffers and the int counter included), after every
+    step of the literal loop; and the tutorial's `state_dict()[k].size()` printout."""
+
+    def build(lib):
+        return lib.nn.Sequential(lib.nn.Linear(4, 6), lib.nn.BatchNorm1d(6), lib.nn.Linear(6, 2))
+
+    torch.manual_seed(0)
+    ref, ref_ema = build(torch), build(torch)
+    ref_ema.load_state_dict(ref.state_dict())
+    net, ema = build(em), build(em)
+    weights = {k: v.numpy() for k, v in ref.state_dict().items()}
+    net.load_state_dict(weights)
+    ema.load_state_dict(weights)
+    assert [tuple(v.size()) for v in net.state_dict().values()] == [
+        tuple(v.size()) for v in ref.state_dict().values()
+    ]
+    # SGD: the first bias feeds BatchNorm, so its gradient is rounding noise, which Adam
+    # would turn into +-lr steps of either sign
+    opt, ref_opt = optim.SGD(net.parameters(), lr=0.1), torch.optim.SGD(ref.parameters(), 0.1)
+    for k in range(3):
+        x, y = _x(k), _x(k + 10, (8, 2))
+        opt.zero_grad()
+        nn.functional.mse_loss(net(em.tensor(x)), em.tensor(y)).backward()
+        opt.step()
+        ref_opt.zero_grad()
+        torch.nn.functional.mse_loss(ref(torch.from_numpy(x)), torch.from_numpy(y)).backward()
+        ref_opt.step()
+        for model, averaged, lib in ((net, ema, em), (ref, ref_ema, torch)):
+            with lib.no_grad():
+                msd = model.state_dict()
+                for name, ema_v in averaged.state_dict().items():
+                    ema_v.copy_(ema_v * 0.9 + 0.1 * msd[name].detach())
+    got, want = ema.state_dict(), ref_ema.state_dict()
+    assert list(got) == list(want)
+    for name, v in want.items():
+        np.testing.assert_allclose(got[name].numpy(), v.numpy(), rtol=1e-5, atol=1e-6, err_msg=name)
+    assert not np.allclose(got["0.weight"].numpy(), net.state_dict()["0.weight"].numpy())

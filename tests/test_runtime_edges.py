@@ -54,7 +54,7 @@ def test_putting_a_submodule_in_eval_after_compiling_stops_its_statistics():
     x, y = _xy()
     model.train_step(x, y)
     net[1].eval()
-    stats = net.state_dict()["1.running_mean"].copy()
+    stats = net.state_dict()["1.running_mean"].clone()
     model.train_step(x, y)
     np.testing.assert_array_equal(net.state_dict()["1.running_mean"], stats)
     net(x)  # the eager path keys on every submodule's flag too

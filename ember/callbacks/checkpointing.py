@@ -261,7 +261,7 @@ class EarlyStopping(Callback):
         return value - self.min_delta > reference
 
     def _weights(self) -> dict:
-        return dict(self.model.module.state_dict())  # numpy copies (one device read)
+        return dict(self.model.module._state_arrays())  # numpy copies (one device read)
 
     def on_train_begin(self, logs: dict | None = None) -> None:
         if not self._restored:  # a fresh fit re-uses the instance; a resumed one continues

@@ -191,6 +191,10 @@ class Tensor(metaclass=_TensorMeta):
         arr = np.asarray(self._concrete("converting a tensor to a numpy array"))
         return arr.astype(dtype) if dtype is not None else arr
 
+    def __jax_array__(self):
+        """`jnp.asarray(t)` (and JAX functions given a tensor) take its array."""
+        return self._concrete("converting a tensor to a JAX array")
+
     def __repr__(self) -> str:
         if not self._lazy():
             return f"Tensor({self.value.type})"

@@ -416,11 +416,31 @@ class Module(HookMixin):
                 yield from m._state_items(prefix + name + ".")
 
     def state_dict(self, *, prefix: str = "", keep_vars: bool = False) -> OrderedDict:
-        """Parameters and persistent buffers as numpy arrays, under PyTorch's names."""
+        """Parameters and persistent buffers under PyTorch's names, as tensors without
+        autograd history (the parameters themselves with `keep_vars=True`).
+
+        Each entry holds the current value (a snapshot: it does not follow later steps,
+        unlike torch's shared storage), and in-place ops on it write into the module,
+        as in torch (`sd["fc.weight"].copy_(w)` under `no_grad`).
+
+        >>> for name, t in net.state_dict().items():
+        ...     print(name, t.size())
+        """
         out = OrderedDict()
         for key, obj, kind in self._state_items(prefix):
             if kind == "param":
-                out[key] = obj if keep_vars else np.array(obj._materialized())
+                out[key] = obj if keep_vars else obj.data
+            else:
+                module, name = obj
+                out[key] = module._buffer_tensor(name)
+        return out
+
+    def _state_arrays(self, prefix: str = "") -> OrderedDict:
+        """`state_dict()` as host numpy copies (what checkpoints write)."""
+        out = OrderedDict()
+        for key, obj, kind in self._state_items(prefix):
+            if kind == "param":
+                out[key] = np.array(obj._materialized())
             else:
                 module, name = obj
                 out[key] = np.array(module._buffer_tensor(name, handed_out=False))

@@ -36,7 +36,7 @@ class CheckpointMixin:
         """Model state (torch names), each optimizer's state and groups, and the step."""
         optimizers = {name: opt.state_dict() for name, opt in self.optimizers.items()}
         return {
-            "model": self.module.state_dict(),
+            "model": self.module._state_arrays(),
             "optimizers": optimizers,
             "step": int(self.run["step"]),
         }
