@@ -11,6 +11,7 @@ import torch
 
 import ember as em
 from ember import nn, optim
+from ember.graphdef import dtypes as em_dtypes
 
 
 def _data(seed: int = 0):
@@ -370,3 +371,15 @@ def test_batches_sliced_at_moving_offsets_compile_one_step_and_match_torch():
             np.asarray(net.state_dict()[k]), v.detach().numpy(), rtol=1e-5, atol=1e-6
         )
     np.testing.assert_allclose(np.asarray(emb), temb.detach().numpy(), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.skipif(em_dtypes.x64_enabled(), reason="float64 is real with JAX's x64 mode")
+def test_float64_requests_without_x64_warn_once_naming_the_fix_and_compute_in_float32():
+    em_dtypes._WARNED_FLOAT64[0] = False
+    with pytest.warns(UserWarning, match="jax_enable_x64") as caught:
+        x = em.tensor([1.0, 2.0]).double()
+        net = nn.Linear(2, 2).double()
+        y = em.zeros(2, dtype=em.float64)
+    assert len(caught) == 1 and caught[0].filename == __file__  # the user's line
+    assert x.dtype == y.dtype == em.float32
+    assert net(x).numpy().dtype == np.float32

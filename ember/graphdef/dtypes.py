@@ -94,6 +94,33 @@ def effective(dtype: str) -> str:
     return dtype
 
 
+_WARNED_FLOAT64 = [False]
+
+
+def requested(dtype) -> str:
+    """The effective dtype of one a user asked for (`x.double()`, `dtype=em.float64`),
+    warning once per process when float64 will compute as float32."""
+    name = canonical(dtype)
+    out = effective(name)
+    if out != name and name == "float64" and not _WARNED_FLOAT64[0]:
+        import os
+        import sys
+        import warnings
+
+        _WARNED_FLOAT64[0] = True
+        package, level, frame = os.path.dirname(os.path.dirname(__file__)), 1, sys._getframe()
+        while frame is not None and frame.f_code.co_filename.startswith(package):
+            frame, level = frame.f_back, level + 1  # point at the user's line
+        warnings.warn(
+            "float64 was requested, but JAX's 64-bit mode is off, so ember computes in "
+            "float32 (as JAX does); fix: jax.config.update('jax_enable_x64', True) or "
+            "JAX_ENABLE_X64=1 before creating tensors, or ask for float32",
+            UserWarning,
+            stacklevel=level,
+        )
+    return out
+
+
 def x64_enabled() -> bool:
     """Does the backend keep 64-bit types? (JAX's `jax_enable_x64`; read, never imported)."""
     import sys

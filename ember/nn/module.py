@@ -383,6 +383,7 @@ class Module(HookMixin):
                 f"{type(self).__name__}.to only casts to floating-point dtypes, got {dtype}; "
                 "fix: cast integer tensors themselves (t.to(em.int64))"
             )
+        dtypes.requested(dtype)  # warns once when float64 will compute as float32
         for p in self.parameters():
             if dtypes.is_floating(p._dtype):
                 p._cast(dtype)

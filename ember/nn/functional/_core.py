@@ -90,7 +90,7 @@ def as_tensor(x: Any, builder: GraphBuilder | None = None, dtype: str | None = N
 
 
 def cast(x: Tensor, dtype: str) -> Tensor:
-    dtype = dtypes.effective(dtypes.canonical(dtype))
+    dtype = dtypes.requested(dtype)
     if x.dtype == dtype:
         return x
     builder = active_builder()

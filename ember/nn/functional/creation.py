@@ -71,7 +71,7 @@ def _number(v):
 
 
 def _dtype(dtype, default: str) -> str:
-    return default if dtype is None else dtypes.effective(dtypes.canonical(dtype))
+    return default if dtype is None else dtypes.requested(dtype)
 
 
 def _filled(shape: tuple, value: Any, dtype: str, builder=None) -> Tensor:

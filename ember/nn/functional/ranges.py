@@ -24,7 +24,7 @@ def logspace(start, end, steps: int, base: float = 10.0, *, dtype=None, **kwargs
     >>> em.logspace(0, 2, 3)               # [1, 10, 100]
     """
     _options("logspace", kwargs)
-    dt = dtypes.DEFAULT_FLOAT if dtype is None else dtypes.effective(dtypes.canonical(dtype))
+    dt = dtypes.DEFAULT_FLOAT if dtype is None else dtypes.requested(dtype)
     work = dt if dtypes.is_floating(dt) else dtypes.DEFAULT_FLOAT
     exponents = linspace(start, end, steps, dtype=work)
     out = _pow(as_tensor(float(base), exponents.builder, dtype=work), exponents)
