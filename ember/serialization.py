@@ -20,7 +20,6 @@ import json
 import math
 import os
 import secrets
-import struct
 import sys
 import tempfile
 from collections import OrderedDict
@@ -28,35 +27,23 @@ from typing import Any
 
 import ml_dtypes
 import numpy as np
-from safetensors import safe_open
 from safetensors.numpy import save_file
 
 from ember.errors import CheckpointError
+from ember.safetensors_reader import (
+    DTYPE_TO_CODE,
+    MAX_HEADER,
+    SUPPORTED,
+    ObjectBuilder,
+    bad,
+    read_header,
+    read_tensors,
+)
 
 __all__ = ["save", "load", "save_safetensors", "load_safetensors"]
 
 PathLike = str | os.PathLike
 
-# safetensors dtype code <-> numpy dtype (the ones PyTorch, JAX and ember share).
-_CODES: dict[str, np.dtype] = {
-    "BOOL": np.dtype(np.bool_),
-    "U8": np.dtype(np.uint8),
-    "I8": np.dtype(np.int8),
-    "I16": np.dtype(np.int16),
-    "U16": np.dtype(np.uint16),
-    "I32": np.dtype(np.int32),
-    "U32": np.dtype(np.uint32),
-    "I64": np.dtype(np.int64),
-    "U64": np.dtype(np.uint64),
-    "F16": np.dtype(np.float16),
-    "BF16": np.dtype(ml_dtypes.bfloat16),
-    "F32": np.dtype(np.float32),
-    "F64": np.dtype(np.float64),
-}
-_DTYPE_TO_CODE = {dtype: code for code, dtype in _CODES.items()}
-_SUPPORTED = ", ".join(str(d) for d in _DTYPE_TO_CODE)
-
-_MAX_HEADER = 100_000_000  # the safetensors library's own limit
 _FORMAT_VERSION = 1
 _STRUCTURE_KEY = "ember"  # __metadata__ key holding the JSON structure of `save`
 _DIGEST_KEY = "ember_sha256"  # checksum of the structure and the tensor table
@@ -93,7 +80,7 @@ def save(obj: Any, path: PathLike) -> None:
     structure = json.dumps(
         {"version": _FORMAT_VERSION, "root": skeleton}, separators=(",", ":"), allow_nan=False
     )
-    if len(structure) > _MAX_HEADER // 2:  # readers refuse headers over _MAX_HEADER
+    if len(structure) > MAX_HEADER // 2:  # readers refuse headers over MAX_HEADER
         raise CheckpointError(
             f"cannot write {os.fspath(path)!r}: {len(structure)} bytes of non-array data "
             "(numbers, strings) do not fit in a safetensors header; store long lists of "
@@ -259,16 +246,16 @@ def _as_array(value: Any, where: str) -> np.ndarray | None:
     else:
         return None
     dtype = array.dtype.newbyteorder("<") if array.dtype.byteorder == ">" else array.dtype
-    if dtype not in _DTYPE_TO_CODE:
+    if dtype not in DTYPE_TO_CODE:
         raise TypeError(
             f"cannot save an array of dtype {array.dtype} at obj{where}: supported dtypes are "
-            f"{_SUPPORTED}"
+            f"{SUPPORTED}"
         )
     return np.asarray(array, dtype=dtype, order="C")  # (ascontiguousarray makes 0-d 1-d)
 
 
 def _table_entry(array: np.ndarray) -> list:
-    return [_DTYPE_TO_CODE[array.dtype], list(array.shape)]
+    return [DTYPE_TO_CODE[array.dtype], list(array.shape)]
 
 
 def _digest(structure: str, table: dict[str, list]) -> str:
@@ -341,32 +328,32 @@ def load(path: PathLike, map_location: Any = None, weights_only: bool = True) ->
                 copy.write(path.read())
             return load(name)
     path = os.fspath(path)
-    table, metadata = _read_header(path)
+    table, metadata = read_header(path)
     if _STRUCTURE_KEY not in metadata and _DIGEST_KEY not in metadata:  # a plain file
-        return _read_tensors(path, table)
+        return read_tensors(path, table)
     structure = metadata.get(_STRUCTURE_KEY, "")
     if metadata.get(_DIGEST_KEY) != _digest(structure, {k: [v[0], v[1]] for k, v in table.items()}):
-        raise _bad(path, "header checksum mismatch: the header was modified or corrupted")
+        raise bad(path, "header checksum mismatch: the header was modified or corrupted")
     try:
         parsed = json.loads(structure)
     except (ValueError, RecursionError) as e:
-        raise _bad(path, f"the ember structure in the metadata is not valid JSON ({e})") from None
+        raise bad(path, f"the ember structure in the metadata is not valid JSON ({e})") from None
     if not isinstance(parsed, dict) or parsed.get("version") != _FORMAT_VERSION:
         version = parsed.get("version") if isinstance(parsed, dict) else None
-        raise _bad(
+        raise bad(
             path,
             f"unknown ember format version {version!r} (this ember reads version "
             f"{_FORMAT_VERSION}); upgrade ember or re-save the file",
         )
-    arrays = _read_tensors(path, table)
-    builder = _Builder(path, arrays)
+    arrays = read_tensors(path, table)
+    builder = ObjectBuilder(path, arrays)
     try:
         obj = builder.node(parsed.get("root"))
     except RecursionError:
-        raise _bad(path, "the ember structure is nested too deeply") from None
+        raise bad(path, "the ember structure is nested too deeply") from None
     unused = sorted(set(arrays) - builder.used)
     if unused:
-        raise _bad(path, f"tensor(s) {unused[:5]} are not referenced by the ember structure")
+        raise bad(path, f"tensor(s) {unused[:5]} are not referenced by the ember structure")
     return obj
 
 
@@ -388,197 +375,5 @@ def load_safetensors(path: PathLike) -> dict[str, np.ndarray]:
         FileNotFoundError: there is no file at `path`.
     """
     path = os.fspath(path)
-    table, _ = _read_header(path)
-    return _read_tensors(path, table)
-
-
-def _bad(path: str, problem: str) -> CheckpointError:
-    return CheckpointError(f"cannot load {path!r}: {problem}")
-
-
-_NOT_SAFETENSORS = (
-    "; ember never unpickles (loading a pickle can run any code). Convert it once, in "
-    "PyTorch, from a source you trust: safetensors.torch.save_file(torch.load(p, "
-    "weights_only=True), 'model.safetensors'), then em.load_safetensors('model.safetensors')"
-)
-
-
-def _read_header(path: str) -> tuple[dict[str, tuple[str, list[int], int, int]], dict[str, str]]:
-    """Validate the whole header against the file; return {name: (code, shape, begin, end)}
-    (offsets absolute in the file) and the metadata. Every lie is a CheckpointError."""
-    with open(path, "rb") as f:
-        size = os.fstat(f.fileno()).st_size
-        head = f.read(8)
-        n = struct.unpack("<Q", head)[0] if len(head) == 8 else None
-        if n is None or n > min(_MAX_HEADER, size - 8):
-            raise _bad(path, _diagnose(head, size, n))
-        raw = f.read(n)
-    if len(raw) != n:
-        raise _bad(path, "the file changed size while being read")
-    try:
-        header = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicates)
-    except (UnicodeDecodeError, ValueError, RecursionError) as e:
-        raise _bad(path, f"the header is not valid JSON (corrupted?): {e}") from None
-    if not isinstance(header, dict):
-        raise _bad(path, f"the header is a JSON {type(header).__name__}, not an object")
-    metadata = header.pop("__metadata__", None) or {}
-    if not isinstance(metadata, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()
-    ):
-        raise _bad(path, "__metadata__ in the header must map strings to strings")
-    data_start, data_len = 8 + n, size - 8 - n
-    table = {}
-    for name, info in header.items():
-        if not (isinstance(info, dict) and set(info) == {"dtype", "shape", "data_offsets"}):
-            raise _bad(
-                path, f"header entry {name!r} must have exactly dtype, shape and data_offsets"
-            )
-        code, shape, offsets = info["dtype"], info["shape"], info["data_offsets"]
-        if code not in _CODES:
-            raise _bad(
-                path,
-                f"tensor {name!r} has dtype {code!r}, which ember does not read "
-                f"(supported: {', '.join(_CODES)})",
-            )
-        if not (isinstance(shape, list) and all(_is_count(d) for d in shape)):
-            raise _bad(path, f"tensor {name!r} has an invalid shape {shape!r}")
-        if not (
-            isinstance(offsets, list)
-            and len(offsets) == 2
-            and all(_is_count(o) for o in offsets)
-            and offsets[0] <= offsets[1]
-        ):
-            raise _bad(path, f"tensor {name!r} has invalid data_offsets {offsets!r}")
-        begin, end = offsets
-        nbytes = math.prod(shape) * _CODES[code].itemsize
-        if end - begin != nbytes:
-            raise _bad(
-                path,
-                f"tensor {name!r} is {code} with shape {shape} ({nbytes} bytes) but its "
-                f"data_offsets {offsets} span {end - begin} bytes: the header is inconsistent",
-            )
-        table[name] = (code, shape, begin, end)
-    position = 0
-    for name, (_, _, begin, end) in sorted(table.items(), key=lambda kv: (kv[1][2], kv[1][3])):
-        if begin != position:
-            problem = "overlaps the previous tensor" if begin < position else "leaves a gap"
-            raise _bad(
-                path, f"tensor {name!r} at data_offsets [{begin}, {end}] {problem}: corrupted"
-            )
-        position = end
-    if position > data_len:
-        raise _bad(
-            path,
-            f"the tensors need {position} bytes of data but the file holds {data_len}: "
-            "the file is truncated",
-        )
-    if position < data_len:
-        raise _bad(path, f"{data_len - position} unexpected bytes after the last tensor: corrupted")
-    return {k: (c, s, data_start + b, data_start + e) for k, (c, s, b, e) in table.items()}, (
-        metadata
-    )
-
-
-def _diagnose(head: bytes, size: int, n: int | None) -> str:
-    """Why the first 8 bytes cannot start a safetensors file (they give no valid length)."""
-    if head.startswith(b"PK\x03\x04"):
-        return "this is a zip archive, the format torch.save writes" + _NOT_SAFETENSORS
-    if head[:1] == b"\x80" and len(head) > 1 and 2 <= head[1] <= 5:
-        return "this is a Python pickle, not a safetensors file" + _NOT_SAFETENSORS
-    if head.startswith(b"\x93NUMPY"):
-        return "this is a numpy .npy file, not a safetensors file; read it with np.load"
-    if n is None:
-        return (
-            f"the file is {size} bytes, too short for the 8-byte safetensors header length: "
-            "it is truncated or not a safetensors file"
-        )
-    if n > _MAX_HEADER:
-        return (
-            f"the header length field says {n} bytes, over the {_MAX_HEADER}-byte limit: "
-            "the file is corrupted or not a safetensors file"
-        )
-    return (
-        f"the header length field says {n} bytes but only {size - 8} follow: the file is "
-        "truncated or corrupted"
-    )
-
-
-def _is_count(x: Any) -> bool:
-    return type(x) is int and 0 <= x < 2**63
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict:
-    out = {}
-    for k, v in pairs:
-        if k in out:
-            raise ValueError(f"duplicate key {k!r}")
-        out[k] = v
-    return out
-
-
-def _read_tensors(path: str, table: dict) -> dict[str, np.ndarray]:
-    """Read the (already validated) tensors with the safetensors library."""
-    out = {}
-    try:
-        with safe_open(path, framework="np") as f:
-            for name in sorted(table):
-                array = f.get_tensor(name)
-                code, shape = table[name][:2]
-                if array.dtype != _CODES[code] or list(array.shape) != shape:
-                    raise _bad(path, f"the file changed while being read (tensor {name!r})")
-                out[name] = array if array.flags.writeable else array.copy()
-    except CheckpointError:
-        raise
-    except OSError:
-        raise
-    except Exception as e:  # safetensors' own checks, as a second line of defence
-        raise _bad(path, f"safetensors rejected the file: {e}") from None
-    return out
-
-
-class _Builder:
-    """Rebuilds the object from the JSON skeleton; every malformed node is an error."""
-
-    def __init__(self, path: str, arrays: dict[str, np.ndarray]) -> None:
-        self.path, self.arrays, self.used = path, arrays, set()
-
-    def fail(self, what: str) -> CheckpointError:
-        return _bad(self.path, f"malformed ember structure: {what}")
-
-    def node(self, x: Any) -> Any:
-        if x is None or type(x) in (bool, int, float, str):
-            return x
-        if not (isinstance(x, dict) and len(x) in (1, 2)):
-            raise self.fail(f"unexpected node {str(x)[:80]}")
-        if "array" in x:
-            key = x["array"]
-            if key not in self.arrays or key in self.used:
-                raise self.fail(f"reference to a missing or reused tensor {key!r}")
-            if set(x) - {"array", "scalar"} or x.get("scalar", True) is not True:
-                raise self.fail(f"unexpected array node {str(x)[:80]}")
-            self.used.add(key)
-            array = self.arrays[key]
-            if "scalar" in x:
-                if array.shape != ():
-                    raise self.fail(f"scalar {key!r} has shape {array.shape}")
-                return array[()]
-            return array
-        if len(x) != 1:
-            raise self.fail(f"unexpected node {str(x)[:80]}")
-        ((tag, body),) = x.items()
-        if tag == "float" and body in ("nan", "inf", "-inf"):
-            return float(body)
-        if tag in ("list", "tuple") and isinstance(body, list):
-            items = [self.node(v) for v in body]
-            return items if tag == "list" else tuple(items)
-        if tag in ("dict", "odict") and isinstance(body, list):
-            out = {} if tag == "dict" else OrderedDict()
-            for pair in body:
-                if not (isinstance(pair, list) and len(pair) == 2):
-                    raise self.fail("a dict item is not a [key, value] pair")
-                k = pair[0]
-                if not (k is None or type(k) in (bool, int, float, str)):
-                    raise self.fail(f"invalid dict key {str(k)[:80]}")
-                out[k] = self.node(pair[1])
-            return out
-        raise self.fail(f"unknown node {tag!r}")
+    table, _ = read_header(path)
+    return read_tensors(path, table)

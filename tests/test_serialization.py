@@ -24,6 +24,7 @@ from ember import nn
 from ember import serialization as ser
 from ember.errors import CheckpointError, StateDictError
 from ember.nn.parameter import Parameter
+from ember.safetensors_reader import DTYPE_TO_CODE
 
 DTYPES = [
     np.float16,
@@ -393,7 +394,7 @@ def test_header_that_lies(tmp_path, header, data, match):
 
 def _ember_file(path, root, tensors, version=1):
     structure = json.dumps({"version": version, "root": root})
-    table = {k: [ser._DTYPE_TO_CODE[v.dtype], list(v.shape)] for k, v in tensors.items()}
+    table = {k: [DTYPE_TO_CODE[v.dtype], list(v.shape)] for k, v in tensors.items()}
     meta = {"ember": structure, "ember_sha256": ser._digest(structure, table)}
     header, data = {"__metadata__": meta}, b""
     for k, v in tensors.items():
