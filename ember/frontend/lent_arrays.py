@@ -26,6 +26,7 @@ import numpy as np
 _LENT: dict[int, list[weakref.ref]] = {}
 # values lent while still pending (an in-place op on a slot's tensor): noted once computed
 _PENDING: list[weakref.ref] = []
+_PRUNE_AT = [4096]
 
 
 def lend(value: Any) -> None:
@@ -33,6 +34,9 @@ def lend(value: Any) -> None:
     data = value.data
     if data is None:
         _PENDING.append(weakref.ref(value))
+        if len(_PENDING) > _PRUNE_AT[0]:  # no step ran to take them (an inference loop)
+            _PENDING[:] = [r for r in _PENDING if r() is not None]
+            _PRUNE_AT[0] = max(4096, 2 * len(_PENDING))
     elif not isinstance(data, np.ndarray | np.generic):  # host arrays are never donated
         key = id(data)
         refs = _LENT.setdefault(key, [])

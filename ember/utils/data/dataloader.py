@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from ember.frontend.host_arrays import frozen, owned
-from ember.frontend.lazy import leaf
+from ember.frontend.lazy import leaf, materialize
 from ember.frontend.tensor import Tensor
 from ember.utils.data.dataset import Dataset, IterableDataset, TensorDataset
 from ember.utils.data.sampler import BatchSampler, RandomSampler, SequentialSampler
@@ -35,6 +35,28 @@ def _as_tensor(arr: np.ndarray) -> Tensor:
     arr = np.ascontiguousarray(arr)
     # a batch ember made (stacked, gathered) needs no copy; a view is the dataset's memory
     return leaf(frozen(arr) if arr.base is None else owned(arr))
+
+
+def _computed(sample: Any) -> Any:
+    """Compute a sample's pending tensors now, one sample per program. A `__getitem__`
+    built with tensor ops (`x[1:1 + len(ix)] = ix`, shapes set by the example) would
+    otherwise join every sample of the batch in one lazy program, whose structure, and
+    so a new compilation, changes with each batch's mix of examples; per sample, there
+    is one program per kind of example."""
+    pending = []
+    stack = [sample]
+    while stack:
+        x = stack.pop()
+        if isinstance(x, Tensor):
+            if x._lazy() and x.value.data is None:
+                pending.append(x.value)
+        elif isinstance(x, (tuple, list)):
+            stack.extend(x)
+        elif isinstance(x, Mapping):
+            stack.extend(x.values())
+    if pending:
+        materialize(pending)
+    return sample
 
 
 def default_collate(batch: Sequence[Any]) -> Any:
@@ -140,7 +162,7 @@ class DataLoader:
         if isinstance(self.dataset, TensorDataset) and self.collate_fn is None:
             idx = np.asarray(indices)
             return tuple(_as_tensor(a[idx]) for a in self.dataset.arrays)
-        samples = [self.dataset[i] for i in indices]
+        samples = [_computed(self.dataset[i]) for i in indices]
         return (self.collate_fn or default_collate)(samples)
 
     def _iterable_batches(self) -> Iterator[Any]:
@@ -150,7 +172,7 @@ class DataLoader:
             return
         batch = []
         for sample in self.dataset:
-            batch.append(sample)
+            batch.append(_computed(sample))
             if len(batch) == self.batch_size:
                 yield collate(batch)
                 batch = []

@@ -12,6 +12,8 @@ import numpy as np
 
 from ember.frontend.generator import stream_of
 
+_CHUNK = 1 << 16  # indices drawn at a time by samplers of huge passes
+
 
 class Sampler:
     def __iter__(self) -> Iterator[int]:
@@ -69,7 +71,7 @@ class _Seeded(Sampler):
     def __iter__(self):
         order = self.draw(self._pass_stream())
         self.epoch += 1
-        return iter(order.tolist())
+        return iter(order.tolist()) if isinstance(order, np.ndarray) else order
 
 
 class RandomSampler(_Seeded):
@@ -96,11 +98,26 @@ class RandomSampler(_Seeded):
     def num_samples(self) -> int:
         return len(self.data_source) if self._num_samples is None else int(self._num_samples)
 
-    def draw(self, rng: np.random.Generator) -> np.ndarray:
-        n = len(self.data_source)
-        if self.replacement:
-            return rng.integers(0, n, self.num_samples)
-        return rng.permutation(n)[: self.num_samples]
+    def draw(self, rng: np.random.Generator) -> np.ndarray | Iterator[int]:
+        """One pass's indices. Drawn in chunks, as PyTorch does, so a huge `num_samples`
+        (an "infinite" loader) costs nothing up front; without replacement, as many whole
+        permutations as fit, then part of one more (torch's semantics)."""
+        n, total = len(self.data_source), self.num_samples
+        if total <= _CHUNK:  # the common case: one array (the order earlier versions drew)
+            if self.replacement:
+                return rng.integers(0, n, total)
+            if total <= n:
+                return rng.permutation(n)[:total]
+        return self._chunks(rng, n, total)
+
+    def _chunks(self, rng: np.random.Generator, n: int, total: int) -> Iterator[int]:
+        while total > 0:
+            if self.replacement:
+                part = rng.integers(0, n, min(_CHUNK, total))
+            else:
+                part = rng.permutation(n)[:total]
+            total -= len(part)
+            yield from part.tolist()
 
     def __len__(self) -> int:
         return self.num_samples
