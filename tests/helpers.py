@@ -78,3 +78,18 @@ def assert_eager_backward_matches_torch(loss_fn, x: np.ndarray, w: np.ndarray) -
     np.testing.assert_allclose(loss.item(), tloss.item(), rtol=1e-5)
     assert_close_to_torch(ex.grad, tx.grad, 1e-4, 1e-5)
     assert_close_to_torch(ew.grad, tw.grad, 1e-4, 1e-5)
+
+
+def mse_steps_side_by_side(net, opt, ref, ref_opt, x: np.ndarray, y: np.ndarray) -> None:
+    """One literal-loop step (`zero_grad; mse_loss(...).backward(); step`) of an ember
+    model and of its torch twin on the same batch."""
+    import torch
+
+    import ember as em
+
+    opt.zero_grad()
+    em.nn.functional.mse_loss(net(em.tensor(x)), em.tensor(y)).backward()
+    opt.step()
+    ref_opt.zero_grad()
+    torch.nn.functional.mse_loss(ref(torch.from_numpy(x)), torch.from_numpy(y)).backward()
+    ref_opt.step()

@@ -10,6 +10,7 @@ import copy
 import numpy as np
 import pytest
 import torch
+from helpers import mse_steps_side_by_side
 
 import ember as em
 from ember import nn, optim
@@ -308,12 +309,7 @@ def test_a_model_ema_written_through_state_dict_entries_matches_torch():
     opt, ref_opt = optim.SGD(net.parameters(), lr=0.1), torch.optim.SGD(ref.parameters(), 0.1)
     for k in range(3):
         x, y = _x(k), _x(k + 10, (8, 2))
-        opt.zero_grad()
-        nn.functional.mse_loss(net(em.tensor(x)), em.tensor(y)).backward()
-        opt.step()
-        ref_opt.zero_grad()
-        torch.nn.functional.mse_loss(ref(torch.from_numpy(x)), torch.from_numpy(y)).backward()
-        ref_opt.step()
+        mse_steps_side_by_side(net, opt, ref, ref_opt, x, y)
         for model, averaged, lib in ((net, ema, em), (ref, ref_ema, torch)):
             with lib.no_grad():
                 msd = model.state_dict()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from helpers import mse_steps_side_by_side
 
 import ember as em
 from ember import nn, optim
@@ -96,12 +97,7 @@ def test_an_ema_of_the_weights_matches_torch_over_the_literal_loop():
     ref_shadow = {n: p.detach().clone() for n, p in ref.named_parameters()}
     for k in range(4):
         x, y = np.roll(X, k, axis=0), np.roll(Y, k, axis=0)
-        opt.zero_grad()
-        nn.functional.mse_loss(net(em.tensor(x)), em.tensor(y)).backward()
-        opt.step()
-        ref_opt.zero_grad()
-        torch.nn.functional.mse_loss(ref(torch.from_numpy(x)), torch.from_numpy(y)).backward()
-        ref_opt.step()
+        mse_steps_side_by_side(net, opt, ref, ref_opt, x, y)
         with em.no_grad(), torch.no_grad():
             for n, p in net.named_parameters():
                 shadow[n].mul_(0.9).add_(p.detach(), alpha=0.1)
