@@ -30,7 +30,6 @@ import numpy as np
 
 from ember.errors import EmberError, TraceError, with_location
 from ember.frontend.host_arrays import owned
-from ember.frontend.lent_arrays import lend
 from ember.frontend.tracer import user_frame
 from ember.graphdef import dtypes
 from ember.graphdef.ir import FrozenDict, Graph, GraphInput, Node, Source, Value
@@ -374,7 +373,6 @@ def as_lazy(value: Any, like: TensorType | None = None):
             elif arr.dtype == np.int64:
                 arr = arr.astype(np.int32)
         out = leaf(owned(arr))  # the caller may still write its array: a step reads it later
-        lend(out.value)  # a device array may be a step's state (`em.tensor(opt_state_leaf)`)
     if like is not None and out.dtype != like.dtype:
         out = out.to(like.dtype)
     return out

@@ -20,7 +20,7 @@ import numpy as np
 
 from ember.errors import ShapeError, TraceError
 from ember.frontend.lazy import LazyValue, as_lazy, is_grad_enabled, materialize
-from ember.frontend.lent_arrays import lend
+from ember.frontend.lent_arrays import is_lent, lend
 from ember.frontend.print_options import array2string_options
 from ember.frontend.tracer import is_tracing
 from ember.graphdef.dtypes import as_dtype
@@ -293,12 +293,18 @@ class Tensor(metaclass=_TensorMeta):
 
         return register_hook(self, hook)
 
+    def _shares_state(self) -> bool:
+        """Whether this tensor's array may be a parameter's, buffer's or optimizer state's
+        (a parameter, a slot-bound tensor, or one made from those): see `lent_arrays`."""
+        return type(self) is not Tensor or self._slot is not None or is_lent(self.value.data)
+
     def detach(self) -> Tensor:
         if self._lazy() and self.value.data is not None:
             from ember.frontend.lazy import leaf
 
             out = leaf(self.value.data)
-            lend(out.value)  # it shares the array; a donating step copies it first
+            if self._shares_state():
+                lend(out.value)  # a donating step copies it first
             return out
         from ember.nn.functional import stop_gradient
 
@@ -349,7 +355,7 @@ class Tensor(metaclass=_TensorMeta):
         return self
 
     def clone(self, *args, **kwargs) -> Tensor:
-        if self._lazy() and self.value.data is not None:
+        if self._lazy() and self.value.data is not None and self._shares_state():
             lend(self.value)  # a snapshot (`w0 = p.clone()`) outlives the next donating step
         return Tensor(self.value, self.builder)
 

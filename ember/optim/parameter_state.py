@@ -31,6 +31,7 @@ import numpy as np
 
 from ember.errors import ShapeError
 from ember.frontend.host_arrays import owned
+from ember.frontend.lent_arrays import lend
 
 
 def _named(opt: Any, index: int) -> dict[str, tuple]:
@@ -115,6 +116,7 @@ class ParameterState(MutableMapping):
             if key not in names:
                 raise KeyError(key)
             out = tensor(_get(state.inner.slots[self._index], names[key]))
+            lend(out.value)  # it shares the array the next step donates
         out._slot = (self, key)  # in-place ops on it (`.zero_()`, `.mul_(0.5)`) write back
         return out
 
