@@ -1,4 +1,5 @@
-"""Data-loading idioms of public PyTorch programs (karpathy/makemore): an "infinite"
+"""Data-loading idioms of public PyTorch programs (karpathy/makemore, yunjey's
+pytorch-tutorial): an "infinite"
 loader built from `RandomSampler(replacement=True, num_samples=int(1e10))`, samplers
 asked for more samples than the dataset holds, and a `Dataset.__getitem__` that builds
 each example with tensor ops whose shapes depend on the example."""
@@ -6,10 +7,11 @@ each example with tensor ops whose shapes depend on the example."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 import ember as em
-from ember.utils.data import DataLoader, Dataset, RandomSampler
+from ember.utils.data import DataLoader, Dataset, RandomSampler, TensorDataset
 
 WORDS = ["ab", "abcdef", "abc", "abcdefgh", "a", "abcd", "abcdefg", "abcde"] * 4
 MAX_LEN = 8
@@ -73,3 +75,42 @@ def test_examples_built_with_tensor_ops_compile_once_per_kind_not_per_batch():
         np.testing.assert_array_equal(y.numpy(), np.stack([w[1].numpy() for w in want]))
     # one program per word length (before samples were computed one by one: one per mix)
     assert em.compile_count() - start <= len(set(map(len, WORDS)))
+
+
+def test_tensor_dataset_items_and_tensors_are_tensors_like_torch():
+    images = np.arange(5 * 3 * 2, dtype=np.float32).reshape(5, 3, 2)
+    labels = np.arange(5, dtype=np.int64)
+    ours = TensorDataset(em.tensor(images), em.tensor(labels))
+    theirs = torch.utils.data.TensorDataset(torch.from_numpy(images), torch.from_numpy(labels))
+    (image, label), (t_image, t_label) = ours[3], theirs[3]
+    assert tuple(image.size()) == tuple(t_image.size()) and label.dim() == t_label.dim() == 0
+    assert int(label) == int(t_label) and f"{label}" == f"{t_label}"
+    np.testing.assert_array_equal(image.numpy(), t_image.numpy())
+    assert ours.tensors[0].size(0) == theirs.tensors[0].size(0) == 5
+
+
+def test_shuffling_an_empty_dataset_is_an_error_like_torch():
+    with pytest.raises(ValueError, match="num_samples should be a positive integer"):
+        torch.utils.data.DataLoader([], shuffle=True)
+    with pytest.raises(ValueError, match="num_samples should be a positive integer"):
+        DataLoader([], shuffle=True)
+
+
+def test_fill_with_python_values_in_a_sampling_loop_compiles_once():
+    """language_model's sampler: `input.fill_(word_id)` with a new id each step."""
+    x, ref = em.zeros(1, 1, dtype=em.int32), torch.zeros(1, 1, dtype=torch.int32)
+    x.fill_(1)
+    x.sum().item()
+    start = em.compile_count()
+    for word in [3, 7, 11, 3, 5]:
+        x.fill_(word)
+        ref.fill_(word)
+        assert x.sum().item() == ref.sum().item() == word
+    assert em.compile_count() == start
+
+
+def test_zero_dim_tensors_format_as_numbers_like_torch():
+    for value in (11.0, 3, 0.125):
+        ours, theirs = em.tensor(value), torch.tensor(value)
+        assert f"{ours}" == f"{theirs}"
+        assert f"{ours:.2f}" == f"{theirs:.2f}"

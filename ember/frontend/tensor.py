@@ -208,7 +208,9 @@ class Tensor(metaclass=_TensorMeta):
         return "tensor(" + body + "".join(", " + e for e in extras) + ")"
 
     def __format__(self, spec: str) -> str:
-        if self._lazy() and self.numel() == 1 and spec:
+        """As torch, a 0-d tensor formats as its Python number (`"{}".format(acc)`);
+        a one-element tensor takes a number's spec too (`f"{loss:.3f}"`)."""
+        if self._lazy() and (not self.shape or (spec and self.numel() == 1)):
             return format(self.item(), spec)
         return repr(self) if not spec else format(repr(self), spec)
 

@@ -11,7 +11,10 @@ be expressed: aliasing through views (`y = x[0]; y.zero_()` does not change
 
 from __future__ import annotations
 
-from ember.frontend.tensor import Tensor
+import numpy as np
+
+from ember.frontend.lazy import leaf
+from ember.frontend.tensor import Tensor, _numpy_dtype
 from ember.nn.functional import elementwise as E
 from ember.nn.functional._core import as_tensor
 from ember.nn.functional.creation import full_like, zeros_like
@@ -147,6 +150,10 @@ def _zero_(self) -> Tensor:
 def _fill_(self, value) -> Tensor:
     if isinstance(value, Tensor):
         return self._assign(full_like(self, 0) + value.to(self.dtype))
+    if self._lazy():  # outside a trace the value is data: a sampling loop's
+        # `inp.fill_(word_id)` reuses one program instead of compiling one per value
+        scalar = leaf(np.asarray(value, dtype=_numpy_dtype(self.dtype)))
+        return self._assign(scalar.expand(*self.shape))
     return self._assign(full_like(self, value))
 
 

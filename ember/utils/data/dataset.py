@@ -10,6 +10,7 @@ import numpy as np
 
 from ember.errors import ShapeError
 from ember.frontend.generator import stream_of
+from ember.frontend.lazy import as_lazy
 
 
 class Dataset:
@@ -58,10 +59,15 @@ class TensorDataset(Dataset):
                 f"Size mismatch between tensors: TensorDataset needs the same first dimension, "
                 f"got shapes {shapes}"
             )
-        self.tensors = tuple(self.arrays)
+
+    @property
+    def tensors(self) -> tuple:
+        """The dataset's tensors (torch's attribute), over its host arrays."""
+        return tuple(as_lazy(a) for a in self.arrays)
 
     def __getitem__(self, index):
-        return tuple(a[index] for a in self.arrays)
+        """A tuple of tensors, as torch's (`x, y = dataset[i]`; `x.size()`)."""
+        return tuple(as_lazy(a[index]) for a in self.arrays)
 
     def __len__(self) -> int:
         return len(self.arrays[0])

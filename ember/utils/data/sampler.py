@@ -93,6 +93,11 @@ class RandomSampler(_Seeded):
         self.data_source = data_source
         self.replacement = replacement
         self._num_samples = num_samples
+        if not isinstance(self.num_samples, int) or self.num_samples <= 0:
+            raise ValueError(
+                "num_samples should be a positive integer value, but got "
+                f"num_samples={self.num_samples} (an empty dataset cannot be shuffled)"
+            )
 
     @property
     def num_samples(self) -> int:
