@@ -320,3 +320,26 @@ def test_a_model_ema_written_through_state_dict_entries_matches_torch():
     for name, v in want.items():
         np.testing.assert_allclose(got[name].numpy(), v.numpy(), rtol=1e-5, atol=1e-6, err_msg=name)
     assert not np.allclose(got["0.weight"].numpy(), net.state_dict()["0.weight"].numpy())
+
+
+def test_a_tensor_read_from_outside_the_module_in_an_eager_call_warns_naming_the_fix():
+    """`net(x)` reuses its traced program, so a global tensor forward reads is frozen at
+    its first value (torch reads it anew): a warning says so at the user's line; tensors
+    the module holds (attributes, lists of them) are not flagged."""
+    state = {"noise": em.ones(1, 2)}
+
+    class ReadsAGlobal(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(2, 2)
+            self.scale = em.full((1, 2), 2.0)
+            self.masks = [em.ones(1, 2)]
+
+        def forward(self, x):
+            return self.fc(x) * self.scale * self.masks[0] + state["noise"]
+
+    net = ReadsAGlobal()
+    with pytest.warns(UserWarning, match="made outside the module") as caught:
+        net(em.ones(1, 2))
+    assert len(caught) == 1 and caught[0].filename == __file__
+    assert "register_buffer" in str(caught[0].message)

@@ -17,6 +17,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from ember.frontend.tracer import user_frame
+
 # per thread, per trace being collected (innermost last): the forward's writes
 # {(id(module), name): (module, name, tensor, previous value)}, and the ids of lazy tensors
 # embedded as constants. Per thread like the tracer's own stack: two threads tracing at
@@ -46,7 +48,7 @@ def collect() -> Iterator[dict]:
     `{(id(module), name): (module, name, tensor, previous)}` dict being filled."""
     writes, embedded = _stacks()
     writes.append({})
-    embedded.append(set())
+    embedded.append({})
     try:
         yield writes[-1]
     finally:
@@ -75,14 +77,32 @@ def note_embedded(tensor: Any) -> str | None:
         )
     embedded = _stacks()[1]
     if embedded:
-        embedded[-1].add(id(tensor))
+        embedded[-1][id(tensor)] = (tensor, user_frame())
     return None
+
+
+def embedded_from_outside(modules: Any) -> list[tuple[Any, tuple[str, int]]]:
+    """The lazy tensors this trace embedded as constants that no module in `modules`
+    holds as an attribute (a global or closure variable): `(tensor, (file, line))`."""
+    stack = _stacks()[1]
+    if not stack or not stack[-1]:
+        return []
+    writes = _stacks()[0]
+    held = {id(w[3]) for w in writes[-1].values()} if writes else set()  # overwritten here
+    for m in modules:
+        for v in m.__dict__.values():
+            held.add(id(v))
+            if isinstance(v, (list, tuple)):  # `self.masks = [...]`
+                held.update(id(x) for x in v)
+            elif isinstance(v, dict):
+                held.update(id(x) for x in v.values())
+    return [(t, where) for key, (t, where) in stack[-1].items() if key not in held]
 
 
 def read_and_overwritten(writes: list) -> list[str]:
     """Attributes a forward both read (embedded) and overwrote: a running value."""
     stack = _stacks()[1]
-    embedded = stack[-1] if stack else set()
+    embedded = stack[-1] if stack else {}
     return [name for _, name, _, previous in writes if id(previous) in embedded]
 
 
@@ -90,6 +110,7 @@ __all__ = [
     "STORED",
     "collect",
     "collecting",
+    "embedded_from_outside",
     "note_embedded",
     "note_write",
     "read_and_overwritten",

@@ -11,6 +11,7 @@ in ONE XLA program.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import jax
@@ -148,6 +149,21 @@ lazy_lib.EXECUTOR[0] = EXECUTOR
 # -- module calls on lazy tensors -----------------------------------------------------------------
 
 
+def _warn_frozen_outside_tensor(module: Module, tensor: Tensor, file: str, line: int) -> None:
+    """`net(x)` reuses its traced program: a tensor forward reads from outside the module
+    tree (a global, a closure) is frozen at its value now, where torch reads it anew."""
+    warnings.warn_explicit(
+        f"{type(module).__name__}.forward reads a tensor made outside the module "
+        f"(shape {tuple(tensor.shape)}, {tensor.dtype}; a global or closure variable?). "
+        "`net(x)` reuses its traced program, which keeps this value for every later call, "
+        "while PyTorch would read the variable anew; fix: pass it to forward as an "
+        "argument, or make it a buffer (self.register_buffer) and update that",
+        UserWarning,
+        file or "<unknown>",
+        line,
+    )
+
+
 class LazyCall:
     """Records `net(tensors)` as one `call` node (the module's forward, traced once per
     input signature and modes)."""
@@ -221,6 +237,9 @@ class LazyCall:
                     root = current_builder()
                     writes = [w for w in collected.values() if w[2].builder is root]
                     running = stored_tensors.read_and_overwritten(writes)
+                    outside = stored_tensors.embedded_from_outside(module.modules())
+                for tensor, (file, line) in outside:
+                    _warn_frozen_outside_tensor(module, tensor, file, line)
                 if running:
                     raise root.error(
                         TraceError(
