@@ -105,3 +105,22 @@ def test_an_ema_of_the_weights_matches_torch_over_the_literal_loop():
                 ref_shadow[n].mul_(0.9).add_(p.detach(), alpha=0.1)
     for n, v in ref_shadow.items():
         np.testing.assert_allclose(shadow[n].numpy(), v.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_state_dict_entries_given_to_a_donating_jax_program_leave_the_module_intact():
+    """`jnp.asarray(net.state_dict()[k])` into the user's own `jax.jit(..., donate_argnums)`
+    (a hand-written JAX step started from ember's weights) must not delete the module's
+    arrays, nor may ember's next step delete the user's."""
+    import jax
+    import jax.numpy as jnp
+
+    net = _net()
+    step, _ = _compiled(net)
+    params = {k: jnp.asarray(v) for k, v in net.state_dict().items()}
+    before = {k: np.array(v) for k, v in params.items()}
+    halve = jax.jit(lambda p: jax.tree_util.tree_map(lambda a: a * 2, p), donate_argnums=0)
+    doubled = halve(params)
+    step()
+    assert np.isfinite(net[0].weight.numpy()).all()
+    for k, v in doubled.items():
+        np.testing.assert_array_equal(np.asarray(v), before[k] * 2)

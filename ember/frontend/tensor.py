@@ -192,8 +192,11 @@ class Tensor(metaclass=_TensorMeta):
         return arr.astype(dtype) if dtype is not None else arr
 
     def __jax_array__(self):
-        """`jnp.asarray(t)` (and JAX functions given a tensor) take its array."""
-        return self._concrete("converting a tensor to a JAX array")
+        """`jnp.asarray(t)` takes its array; a copy when the array is the state's
+        (`jnp.asarray(net.state_dict()[k])`): ember's steps donate those, and a JAX
+        program that donates its arguments would otherwise delete the module's."""
+        data = self._concrete("converting a tensor to a JAX array")
+        return np.array(data) if self._shares_state() else data
 
     def __repr__(self) -> str:
         if not self._lazy():
