@@ -71,7 +71,7 @@ def ember_step(batch: int):
     t0 = time.perf_counter()
     jax.block_until_ready(model.train_step(xs[0], ys[0])["loss"])
     compile_s = time.perf_counter() - t0
-    init = net.state_dict()
+    init = {k: v.numpy() for k, v in net.state_dict().items()}
     return (lambda x, y: model.train_step(x, y)["loss"]), compile_s, init
 
 
