@@ -85,6 +85,9 @@ class SubgraphBuilder(GraphBuilder):
 
     # -- state reads go through the enclosing trace, then get captured -------------------
     def emit(self, op: str, inputs: Sequence, attrs: dict | None = None, subgraphs: Sequence = ()):
+        for t in inputs:
+            if getattr(t, "_view", None) is not None:
+                t._current()
         inputs = [
             self.capture(t) if isinstance(t, Tensor) and t.builder in self.enclosing else t
             for t in inputs

@@ -48,7 +48,7 @@ class LazyValue(Value):
     `owner` is a weak reference to the leaf `Tensor` whose `.grad` it feeds.
     """
 
-    __slots__ = ("node", "index", "data", "requires_grad", "owner", "__weakref__")
+    __slots__ = ("node", "index", "data", "requires_grad", "owner")
 
     def __init__(self, type: TensorType, node=None, index: int = 0, data=None, requires_grad=False):
         super().__init__(type)
@@ -129,6 +129,8 @@ class LazyRecorder:
         for t in inputs:
             if not isinstance(t, Tensor):
                 raise self.error(TraceError(f"{op}: operand {t!r} is not a tensor"))
+            if t._view is not None:
+                t._current()  # a view whose root changed is recomputed first
             v = t.value
             if not isinstance(v, LazyValue):
                 raise self.error(

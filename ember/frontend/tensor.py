@@ -57,7 +57,7 @@ class _TensorMeta(type):
 
 
 class Tensor(metaclass=_TensorMeta):
-    __slots__ = ("value", "builder", "grad", "_slot", "__weakref__")
+    __slots__ = ("value", "builder", "grad", "_slot", "_view", "__weakref__")
     __array_priority__ = 1000  # numpy scalars/arrays defer to our operators
 
     def __init__(self, value: Value, builder):
@@ -65,6 +65,14 @@ class Tensor(metaclass=_TensorMeta):
         self.builder = builder
         self.grad = None
         self._slot = None
+        self._view = None  # a `ViewLink` when this tensor is a view of another (views.py)
+
+    def _current(self) -> Tensor:
+        """This tensor, recomputed first if it is a view whose root changed since."""
+        link = self._view
+        if link is not None and link.root.value is not link.seen():
+            link.refresh(self)
+        return self
 
     # -- type ---------------------------------------------------------------------------------
     @property
@@ -143,7 +151,7 @@ class Tensor(metaclass=_TensorMeta):
 
     def _array(self):
         """The concrete backend array (computing pending values: one compiled program)."""
-        value = self.value
+        value = self._current().value
         if value.data is None:
             materialize([value])
         return value.data
@@ -199,6 +207,7 @@ class Tensor(metaclass=_TensorMeta):
         return np.array(data) if self._shares_state() else data
 
     def __repr__(self) -> str:
+        self._current()
         if not self._lazy():
             return f"Tensor({self.value.type})"
         arr = np.asarray(self._array())
@@ -330,7 +339,8 @@ class Tensor(metaclass=_TensorMeta):
             )
         # a plain leaf updated under no_grad (`w -= lr * w.grad`) stays a leaf that requires
         # grad, as in PyTorch: its new value is computed now and becomes the leaf's data
-        keep_leaf = type(self) is Tensor and self._slot is None and self._lazy()
+        keep_leaf = type(self) is Tensor and self._slot is None and self._view is None
+        keep_leaf = keep_leaf and self._lazy()
         keep_leaf = keep_leaf and self.value.node is None and self.value.requires_grad
         if new_shape and new.shape != self.shape and self._slot is not None:
             raise ShapeError(
@@ -353,6 +363,12 @@ class Tensor(metaclass=_TensorMeta):
         if self._slot is not None:
             owner, key = self._slot
             owner._write_slot(key, self)
+        link = self._view
+        if link is not None:
+            if new_shape:
+                self._view = None  # `view.unsqueeze_(0)` reshapes the view alone
+            else:
+                link.write_back(self)
         return self
 
     # PyTorch idioms that are no-ops in a compiled graph

@@ -226,6 +226,9 @@ class GraphBuilder:
     ) -> list:
         from ember.frontend.tensor import Tensor
 
+        for t in inputs:
+            if getattr(t, "_view", None) is not None:
+                t._current()  # a view whose root changed is recomputed first
         inner = current_builder()
         if inner is not self and self in getattr(inner, "enclosing", ()):
             # an op on closed-over tensors inside a control-flow body belongs to the body

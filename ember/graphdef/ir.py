@@ -61,7 +61,7 @@ EMPTY = FrozenDict()
 class Value:
     """One SSA value: its type and an optional name hint (inputs keep theirs)."""
 
-    __slots__ = ("type", "name")
+    __slots__ = ("type", "name", "__weakref__")  # views note the value they came from
 
     def __init__(self, type: TensorType, name: str | None = None):
         self.type = type

@@ -136,6 +136,7 @@ class Parameter(Tensor):
     ):
         self.grad = None
         self._slot = None
+        self._view = None
         self._requires_grad = bool(requires_grad)
         self._stream = _next_stream()
         self._leaf: LazyValue | None = None
@@ -333,6 +334,7 @@ class Parameter(Tensor):
         memo[id(self)] = new
         new.grad = None
         new._slot = None
+        new._view = None
         new._requires_grad = self._requires_grad
         new._stream = self._stream
         new._shape, new._dtype, new._init = self._shape, self._dtype, self._init

@@ -305,7 +305,7 @@ def _positional_types(args: tuple):
     for a in args:
         if type(a) is not Tensor:
             return None
-        v = a.value
+        v = a._current().value
         if not isinstance(v, LazyValue):
             return None
         types.append(v.type)

@@ -9,6 +9,7 @@ from ember.graphdef.ops.common import normalize_dim
 from ember.nn.functional._core import as_tensor
 from ember.nn.functional.diagonal import diag
 from ember.nn.functional.shape import flip, narrow, reshape, squeeze, transpose
+from ember.nn.functional.views import returns_view
 
 __all__ = [
     "swapaxes",
@@ -35,6 +36,7 @@ def swapdims(input, dim0: int, dim1: int) -> Tensor:
 
 
 @tensor_method()
+@returns_view
 def adjoint(input) -> Tensor:
     """`torch.adjoint`: the last two dims swapped (conjugation is a no-op for real dtypes)."""
     x = as_tensor(input)
@@ -46,6 +48,7 @@ def adjoint(input) -> Tensor:
 
 
 @tensor_method()
+@returns_view(reshapes=True)
 def ravel(input) -> Tensor:
     """`torch.ravel`: the tensor flattened to 1-D."""
     x = as_tensor(input)
@@ -53,6 +56,7 @@ def ravel(input) -> Tensor:
 
 
 @tensor_method()
+@returns_view
 def select(input, dim: int, index: int) -> Tensor:
     """`torch.select`: `input[..., index, ...]` at `dim`, which is removed (index may be
     negative).

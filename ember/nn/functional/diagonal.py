@@ -14,6 +14,7 @@ from ember.nn.functional.creation import eye
 from ember.nn.functional.elementwise import where
 from ember.nn.functional.pad import pad
 from ember.nn.functional.shape import broadcast_to, movedim, reshape, slice_dims, unsqueeze
+from ember.nn.functional.views import returns_view
 
 __all__ = ["diagonal", "diag_embed", "diag"]
 
@@ -38,6 +39,7 @@ def _two_dims(op: str, x: Tensor, dim1: int, dim2: int, ndim: int) -> tuple[int,
 
 
 @tensor_method()
+@returns_view
 def diagonal(input, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
     """`torch.diagonal`: the `offset` diagonal of the (dim1, dim2) planes, as the last dim.
 

@@ -19,7 +19,9 @@ from ember.frontend.lazy import RECORDER
 from ember.frontend.tensor import Tensor, tensor_method
 from ember.graphdef.ops.common import broadcast_shapes, normalize_dim
 from ember.nn.functional._core import active_builder, as_tensor, cast, emit
+from ember.nn.functional.host_writes import read_on_host
 from ember.nn.functional.shape import broadcast_to, permute, reshape, slice_dims
+from ember.nn.functional.views import mark_view
 
 __internal__ = ("getitem", "setitem", "wrap_negative", "linear_index")
 
@@ -88,6 +90,28 @@ def _masks_to_indices(index: tuple) -> tuple:
 
 
 def getitem(x: Tensor, index) -> Tensor:
+    """`x[index]`; basic indexing (ints, slices, None, ...) returns a view of x, as in
+    PyTorch (`x[i][j] = v` writes x), index tensors and masks a copy."""
+    parts = index if isinstance(index, tuple) else (index,)
+    basic = all(_basic(i) for i in parts)
+    out = read_on_host(x, index) if basic and x.builder is RECORDER else None
+    if out is None:
+        out = _select(x, index)
+    if basic:
+        mark_view(out, x, _select, (index,), {})
+    return out
+
+
+def _basic(item) -> bool:
+    return (
+        item is None
+        or item is Ellipsis
+        or type(item) in (int, builtins.slice)
+        or (isinstance(item, np.integer))
+    )
+
+
+def _select(x: Tensor, index) -> Tensor:
     if not isinstance(index, tuple):
         index = (index,)
     if active_builder() is RECORDER:

@@ -3,9 +3,9 @@
 Each is the out-of-place op followed by a rebind of the tensor to the result
 (`Tensor._assign`), which also writes back to the owner of a bound tensor
 (`param.data.fill_(0)` updates the parameter; `module.running_mean.zero_()` the
-buffer). Rebinding is how in-place updates stay functional for XLA. What cannot
-be expressed: aliasing through views (`y = x[0]; y.zero_()` does not change
-`x` in ember). Like PyTorch, modifying a leaf that requires grad needs
+buffer). Rebinding is how in-place updates stay functional for XLA. A view
+(`x[0]`, `x.view(...)`, `x.t()`) writes its updates through to the tensor it came
+from (views.py). Like PyTorch, modifying a leaf that requires grad needs
 `with em.no_grad():`.
 """
 
@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from ember.frontend.lazy import leaf
+from ember.frontend.lazy import RECORDER, leaf
 from ember.frontend.tensor import Tensor, _numpy_dtype
 from ember.nn.functional import elementwise as E
 from ember.nn.functional._core import as_tensor
 from ember.nn.functional.creation import full_like, zeros_like
+from ember.nn.functional.host_writes import write_on_host
+from ember.nn.functional.indexing import _select
 
 __all__: list[str] = []
 
@@ -184,6 +186,8 @@ Tensor.__ixor__ = lambda self, other: self._assign(self ^ other)
 
 def setitem(x: Tensor, index, value) -> None:
     """`x[index] = value`: the positions `index` selects are overwritten (functional scatter)."""
+    if x.builder is RECORDER and write_on_host(x, index, value, _select):
+        return
     from ember.nn.functional.creation import arange
     from ember.nn.functional.shape import broadcast_to, reshape
 

@@ -8,6 +8,7 @@ from ember.errors import ShapeError
 from ember.frontend.tensor import Tensor, tensor_method
 from ember.graphdef.ops.common import normalize_dim
 from ember.nn.functional._core import active_builder, as_tensor, emit
+from ember.nn.functional.views import returns_view
 
 __internal__ = ("infer_reshape", "slice_dims")
 
@@ -34,6 +35,7 @@ def infer_reshape(old: tuple, new: tuple) -> tuple:
 
 
 @tensor_method("reshape", "view")
+@returns_view(reshapes=True)
 def reshape(input, *shape):
     x = as_tensor(input)
     try:
@@ -49,6 +51,7 @@ view = reshape
 
 
 @tensor_method()
+@returns_view(reshapes=True)
 def view_as(input, other):
     return reshape(input, other.shape)
 
@@ -59,6 +62,7 @@ def reshape_as(input, other):
 
 
 @tensor_method()
+@returns_view(reshapes=True)
 def flatten(input, start_dim: int = 0, end_dim: int = -1):
     x = as_tensor(input)
     if x.ndim == 0:
@@ -72,6 +76,7 @@ def flatten(input, start_dim: int = 0, end_dim: int = -1):
 
 
 @tensor_method()
+@returns_view(reshapes=True)
 def unflatten(input, dim: int, sizes):
     x = as_tensor(input)
     d = normalize_dim(dim, x.ndim)
@@ -83,6 +88,7 @@ def unflatten(input, dim: int, sizes):
 
 
 @tensor_method()
+@returns_view
 def permute(input, *dims):
     x = as_tensor(input)
     perm = tuple(normalize_dim(d, x.ndim) for d in _shape_arg(dims))
@@ -92,6 +98,7 @@ def permute(input, *dims):
 
 
 @tensor_method("transpose", "swapaxes", "swapdims")
+@returns_view
 def transpose(input, dim0: int, dim1: int):
     x = as_tensor(input)
     perm = list(range(x.ndim))
@@ -101,6 +108,7 @@ def transpose(input, dim0: int, dim1: int):
 
 
 @tensor_method()
+@returns_view
 def t(input):
     x = as_tensor(input)
     return x if x.ndim < 2 else transpose(x, 0, 1)
@@ -111,6 +119,7 @@ Tensor.mT = property(lambda self: transpose(self, -2, -1))
 
 
 @tensor_method()
+@returns_view
 def movedim(input, source, destination):
     x = as_tensor(input)
     src = [normalize_dim(d, x.ndim) for d in ((source,) if isinstance(source, int) else source)]
@@ -138,6 +147,7 @@ moveaxis = movedim
 
 
 @tensor_method()
+@returns_view(reshapes=True)
 def squeeze(input, dim=None):
     x = as_tensor(input)
     if dim is None:
@@ -149,6 +159,7 @@ def squeeze(input, dim=None):
 
 
 @tensor_method()
+@returns_view(reshapes=True)
 def unsqueeze(input, dim: int):
     x = as_tensor(input)
     if not -x.ndim - 1 <= dim <= x.ndim:  # the range is over the result's dimensions
@@ -230,6 +241,7 @@ def stack(tensors, dim: int = 0):
 
 
 @tensor_method()
+@returns_view
 def narrow(input, dim: int, start: int, length: int):
     x = as_tensor(input)
     d = normalize_dim(dim, x.ndim)
@@ -257,6 +269,7 @@ def slice_dims(x: Tensor, spec: dict) -> Tensor:
 
 
 @tensor_method()
+@returns_view
 def split(input, split_size_or_sections, dim: int = 0):
     x = as_tensor(input)
     d = normalize_dim(dim, x.ndim)
@@ -280,6 +293,7 @@ def split(input, split_size_or_sections, dim: int = 0):
 
 
 @tensor_method()
+@returns_view
 def chunk(input, chunks: int, dim: int = 0):
     x = as_tensor(input)
     if chunks <= 0:
@@ -291,6 +305,7 @@ def chunk(input, chunks: int, dim: int = 0):
 
 
 @tensor_method()
+@returns_view
 def unbind(input, dim: int = 0):
     x = as_tensor(input)
     d = normalize_dim(dim, x.ndim)

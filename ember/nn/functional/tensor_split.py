@@ -7,6 +7,7 @@ from ember.frontend.tensor import Tensor, tensor_method
 from ember.graphdef.ops.common import normalize_dim
 from ember.nn.functional._core import as_tensor
 from ember.nn.functional.shape import slice_dims
+from ember.nn.functional.views import returns_view
 
 __all__ = ["tensor_split"]
 
@@ -24,6 +25,7 @@ def _bounds(size: int, indices_or_sections) -> list[tuple[int, int]]:
 
 
 @tensor_method()
+@returns_view
 def tensor_split(input, indices_or_sections, dim: int = 0) -> tuple[Tensor, ...]:
     """`torch.tensor_split`: `n` nearly equal pieces along `dim`, or pieces cut at the
     given indices (`[2, 5]` -> `x[:2]`, `x[2:5]`, `x[5:]`); pieces may be empty.
