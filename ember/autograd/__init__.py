@@ -19,6 +19,7 @@ from ember.autograd.grad_mode import (
     set_detect_anomaly,
     set_grad_enabled,
 )
+from ember.autograd.variable import Variable
 
 __all__ = [
     "Function",
@@ -31,4 +32,5 @@ __all__ = [
     "no_grad",
     "set_detect_anomaly",
     "set_grad_enabled",
+    "Variable",
 ]

@@ -269,4 +269,5 @@ def backward(tensor, gradient=None, retain_graph=None, create_graph=False, input
         if owner is None or g is None:
             continue
         new = Tensor(g, RECORDER)
+        RECORDER.track(new)
         owner.grad = new if owner.grad is None else owner.grad + new

@@ -102,6 +102,13 @@ class LazyRecorder:
         # and inferred types are remembered (sub-graphs by identity, kept alive by the key).
         self._inference: dict = {}
 
+    def track(self, tensor) -> None:
+        """Count `tensor` (made outside `emit`, e.g. a `.grad`) among the live tensors, so the
+        next cut computes it: a second optimizer's step after one `backward()` must not
+        recompute the backward from parameters the first step donated."""
+        self.recorded = next(self._count)
+        self.live[self.recorded] = tensor
+
     def pin(self, tensor) -> None:
         """Keep `tensor` (a module's pending buffer update) in the next cut."""
         self.pinned.append(tensor)

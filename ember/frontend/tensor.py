@@ -106,6 +106,8 @@ class Tensor(metaclass=_TensorMeta):
     def numel(self) -> int:
         return self.value.type.size
 
+    nelement = numel
+
     def element_size(self) -> int:
         return np.dtype(_numpy_dtype(self.dtype)).itemsize
 
@@ -247,8 +249,15 @@ class Tensor(metaclass=_TensorMeta):
             )
         if requires_grad and self.dtype not in ("float16", "bfloat16", "float32", "float64"):
             raise RuntimeError("only Tensors of floating point dtype can require gradients")
-        self.value.requires_grad = bool(requires_grad)
-        self.value.owner = weakref.ref(self) if requires_grad else None
+        value = self.value
+        if bool(requires_grad) == value.requires_grad:
+            return self
+        if value.data is None:  # made by an op (`em.randn(3)`): a leaf, as in PyTorch
+            materialize([value])
+        # a new value: tensors sharing the old one (`y = x.clone()`) keep their flag
+        self.value = LazyValue(value.type, data=value.data, requires_grad=bool(requires_grad))
+        if requires_grad:
+            self.value.owner = weakref.ref(self)
         return self
 
     @property

@@ -141,3 +141,11 @@ def dims_arg(dim) -> tuple[int, ...] | None:
     if isinstance(dim, int):
         return (dim,)
     return tuple(int(d) for d in dim)
+
+
+def in_place(input, out: Tensor, inplace: bool) -> Tensor:
+    """`out`, or, for `inplace=True` (`nn.ReLU(inplace=True)`, `F.dropout(x, inplace=True)`),
+    `input` rebound to `out`: PyTorch overwrites the input, and code may read it after."""
+    if inplace and isinstance(input, Tensor) and input is not out:
+        return input._assign(out)
+    return out

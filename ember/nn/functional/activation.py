@@ -7,7 +7,7 @@ import numpy as np
 from ember.errors import ShapeError
 from ember.frontend.tensor import Tensor, tensor_method
 from ember.graphdef.ops.common import normalize_dim
-from ember.nn.functional._core import as_tensor, emit, to_float
+from ember.nn.functional._core import as_tensor, emit, in_place, to_float
 from ember.nn.functional.embeddings import one_hot
 from ember.nn.functional.random import rand
 
@@ -65,27 +65,31 @@ def gumbel_softmax(
 
 @tensor_method()
 def relu(input, inplace: bool = False):
-    return emit("relu", [as_tensor(input)])
+    return in_place(input, emit("relu", [as_tensor(input)]), inplace)
 
 
 def relu6(input, inplace: bool = False):
-    return emit("relu6", [to_float(as_tensor(input))])
+    return in_place(input, emit("relu6", [to_float(as_tensor(input))]), inplace)
 
 
 def leaky_relu(input, negative_slope: float = 0.01, inplace: bool = False):
-    return emit("leaky_relu", [to_float(as_tensor(input))], negative_slope=float(negative_slope))
+    return in_place(
+        input,
+        emit("leaky_relu", [to_float(as_tensor(input))], negative_slope=float(negative_slope)),
+        inplace,
+    )
 
 
 def elu(input, alpha: float = 1.0, inplace: bool = False):
-    return emit("elu", [to_float(as_tensor(input))], alpha=float(alpha))
+    return in_place(input, emit("elu", [to_float(as_tensor(input))], alpha=float(alpha)), inplace)
 
 
 def celu(input, alpha: float = 1.0, inplace: bool = False):
-    return emit("celu", [to_float(as_tensor(input))], alpha=float(alpha))
+    return in_place(input, emit("celu", [to_float(as_tensor(input))], alpha=float(alpha)), inplace)
 
 
 def selu(input, inplace: bool = False):
-    return emit("selu", [to_float(as_tensor(input))])
+    return in_place(input, emit("selu", [to_float(as_tensor(input))]), inplace)
 
 
 def gelu(input, approximate: str = "none"):
@@ -95,11 +99,11 @@ def gelu(input, approximate: str = "none"):
 
 
 def silu(input, inplace: bool = False):
-    return emit("silu", [to_float(as_tensor(input))])
+    return in_place(input, emit("silu", [to_float(as_tensor(input))]), inplace)
 
 
 def mish(input, inplace: bool = False):
-    return emit("mish", [to_float(as_tensor(input))])
+    return in_place(input, emit("mish", [to_float(as_tensor(input))]), inplace)
 
 
 def softplus(input, beta: float = 1.0, threshold: float = 20.0):
@@ -113,17 +117,21 @@ def softsign(input):
 
 
 def hardtanh(input, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False):
-    return emit(
-        "hardtanh", [to_float(as_tensor(input))], min_val=float(min_val), max_val=float(max_val)
+    return in_place(
+        input,
+        emit(
+            "hardtanh", [to_float(as_tensor(input))], min_val=float(min_val), max_val=float(max_val)
+        ),
+        inplace,
     )
 
 
 def hardswish(input, inplace: bool = False):
-    return emit("hardswish", [to_float(as_tensor(input))])
+    return in_place(input, emit("hardswish", [to_float(as_tensor(input))]), inplace)
 
 
 def hardsigmoid(input, inplace: bool = False):
-    return emit("hardsigmoid", [to_float(as_tensor(input))])
+    return in_place(input, emit("hardsigmoid", [to_float(as_tensor(input))]), inplace)
 
 
 def logsigmoid(input):
@@ -148,8 +156,8 @@ def prelu(input, weight):
     return where(x >= 0, x, x * w)
 
 
-def threshold(input, threshold: float, value: float):
+def threshold(input, threshold: float, value: float, inplace: bool = False):
     from ember.nn.functional.elementwise import where
 
     x = as_tensor(input)
-    return where(x > threshold, x, value)
+    return in_place(input, where(x > threshold, x, value), inplace)

@@ -6,7 +6,7 @@ import warnings
 
 from ember.errors import ShapeError
 from ember.frontend.tensor import Tensor
-from ember.nn.functional._core import active_builder, as_tensor
+from ember.nn.functional._core import active_builder, as_tensor, in_place
 
 
 def _dropout(x, p: float, training: bool, mode: str) -> Tensor:
@@ -25,7 +25,7 @@ def _dropout(x, p: float, training: bool, mode: str) -> Tensor:
 
 
 def dropout(input, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
-    return _dropout(input, p, training, "element")
+    return in_place(input, _dropout(input, p, training, "element"), inplace)
 
 
 def _channel_dropout(batched_ndim: int, name: str):
@@ -33,6 +33,9 @@ def _channel_dropout(batched_ndim: int, name: str):
     unbatched (C, ...) input, except that dropout2d reads 3-D input as (N, C, L) like PyTorch."""
 
     def fn(input, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
+        return in_place(input, channels(input, p, training), inplace)
+
+    def channels(input, p: float, training: bool) -> Tensor:
         x = as_tensor(input)
         if name == "dropout2d" and x.ndim == 2:
             # PyTorch (deprecated, with a warning) drops each element of a 2-D (N, C) input:
@@ -70,4 +73,4 @@ dropout3d = _channel_dropout(5, "dropout3d")
 
 
 def alpha_dropout(input, p: float = 0.5, training: bool = False, inplace: bool = False) -> Tensor:
-    return _dropout(input, p, training, "alpha")
+    return in_place(input, _dropout(input, p, training, "alpha"), inplace)

@@ -21,21 +21,23 @@ def _activation(name: str, fn, _check=None, **defaults):
         values = dict(defaults)
         values.update(zip(defaults, args, strict=False))
         values.update(kwargs)
-        unknown = set(values) - set(defaults) - {"inplace"}
+        unknown = set(values) - set(defaults)
         if unknown:
             raise TypeError(f"{name}() got unexpected arguments {sorted(unknown)}")
-        values.pop("inplace", None)
         if _check is not None:
-            _check(values)
+            _check({k: v for k, v in values.items() if k != "inplace"})
         for k, v in values.items():
             object.__setattr__(self, k, v)
-        object.__setattr__(self, "_options", tuple(k for k in defaults if k != "inplace"))
+        object.__setattr__(self, "_options", tuple(defaults))
 
     def forward(self, input):
         return fn(input, **{k: getattr(self, k) for k in self._options})
 
     def extra_repr(self) -> str:
-        return ", ".join(f"{k}={getattr(self, k)}" for k in self._options)
+        shown = [f"{k}={getattr(self, k)}" for k in self._options if k != "inplace"]
+        if getattr(self, "inplace", False):
+            shown.append("inplace=True")  # as PyTorch prints it
+        return ", ".join(shown)
 
     return type(
         name,

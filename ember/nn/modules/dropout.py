@@ -14,7 +14,7 @@ def _dropout_module(name: str, fn):
         self.p, self.inplace = p, inplace
 
     def forward(self, input):
-        return fn(input, self.p, self.training)
+        return fn(input, self.p, self.training, self.inplace)
 
     def extra_repr(self) -> str:
         return f"p={self.p}, inplace={self.inplace}"

@@ -1,0 +1,117 @@
+"""Idioms of PyTorch's tutorials and of PyTorch-GAN / minGPT, each against torch."""
+
+import numpy as np
+import pytest
+import torch
+
+import ember as em
+from ember import nn
+from ember.autograd import Variable
+
+
+def _copy_weights(ours, theirs) -> None:
+    theirs.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in ours.state_dict().items()})
+
+
+def test_two_optimizers_stepped_after_one_backward_match_torch():
+    """seq2seq_translation_tutorial: `loss.backward(); encoder_optimizer.step();
+    decoder_optimizer.step()` (the second step used to recompute the backward from the
+    encoder weights the first step had donated)."""
+    em.manual_seed(0)
+    enc, dec = nn.Embedding(10, 8), nn.Linear(8, 3)
+    enc_t, dec_t = torch.nn.Embedding(10, 8), torch.nn.Linear(8, 3)
+    _copy_weights(enc, enc_t)
+    _copy_weights(dec, dec_t)
+    opts = [em.optim.Adam(enc.parameters(), lr=1e-2), em.optim.SGD(dec.parameters(), lr=0.1)]
+    opts_t = [
+        torch.optim.Adam(enc_t.parameters(), lr=1e-2),
+        torch.optim.SGD(dec_t.parameters(), lr=0.1),
+    ]
+    tokens = [[1, 2, 3], [4, 5, 6], [7, 8, 9]]
+    for step in range(3):
+        for opt in opts + opts_t:
+            opt.zero_grad()
+        loss = dec(enc(em.tensor([tokens[step]]))).pow(2).mean()
+        loss_t = dec_t(enc_t(torch.tensor([tokens[step]]))).pow(2).mean()
+        loss.backward()
+        loss_t.backward()
+        for opt in opts + opts_t:
+            opt.step()
+        np.testing.assert_allclose(loss.item(), loss_t.item(), rtol=1e-5)
+    np.testing.assert_allclose(enc.weight.numpy(), enc_t.weight.detach().numpy(), atol=1e-6)
+    np.testing.assert_allclose(dec.weight.numpy(), dec_t.weight.detach().numpy(), atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda m: m.nn.ReLU(inplace=True),
+        lambda m: m.nn.LeakyReLU(0.2, inplace=True),
+        lambda m: m.nn.ELU(inplace=True),
+        lambda m: m.nn.Hardtanh(-0.5, 0.5, inplace=True),
+        lambda m: m.nn.Threshold(0.1, 20.0, inplace=True),
+    ],
+)
+def test_inplace_activations_overwrite_their_input_like_torch(make):
+    values = [[-1.0, 0.05, 2.0]]
+    x, x_t = em.tensor(values), torch.tensor(values)
+    with em.no_grad():
+        layer = make(em)
+    layer_t = make(torch)
+    assert layer.inplace and repr(layer) == repr(layer_t)
+    # the functional forms overwrite the tensor passed in; an eager module call returns
+    # the result (its traced program does not write the caller's tensor)
+    out, out_t = layer(x), layer_t(x_t)
+    np.testing.assert_allclose(out.numpy(), out_t.numpy(), rtol=1e-6)
+    z, z_t = em.tensor(values), torch.tensor(values)
+    em.nn.functional.leaky_relu(z, 0.2, inplace=True)
+    torch.nn.functional.leaky_relu(z_t, 0.2, inplace=True)
+    np.testing.assert_allclose(z.numpy(), z_t.numpy(), rtol=1e-6)
+
+
+def test_inplace_activation_inside_a_forward_is_seen_by_later_reads():
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(3, 3)
+            self.act = nn.LeakyReLU(0.2, inplace=True)
+
+        def forward(self, x):
+            h = self.fc(x)
+            self.act(h)  # return value ignored: h itself is overwritten, as in torch
+            return h * 2
+
+    em.manual_seed(0)
+    net = Block()
+    ref = torch.nn.Linear(3, 3)
+    _copy_weights(net.fc, ref)
+    x = np.random.default_rng(0).standard_normal((4, 3)).astype(np.float32)
+    h_t = ref(torch.from_numpy(x))
+    torch.nn.functional.leaky_relu(h_t, 0.2, inplace=True)
+    np.testing.assert_allclose(
+        net(em.tensor(x)).detach().numpy(), (h_t * 2).detach().numpy(), rtol=1e-5
+    )
+
+
+def test_variable_is_the_tensor_and_nelement_counts():
+    t = em.ones(2, 1).fill_(1.0)
+    assert Variable(t, requires_grad=False) is t
+    v = Variable(em.FloatTensor(3).fill_(2.0), requires_grad=True)
+    assert v.requires_grad and v.is_leaf and isinstance(v, Variable)
+    (v * v).sum().backward()
+    np.testing.assert_allclose(v.grad.numpy(), [4.0, 4.0, 4.0])
+    assert em.zeros(2, 3).nelement() == 6
+
+
+def test_requires_grad_on_a_tensor_made_by_an_op_makes_a_leaf_like_torch():
+    x = em.randn(3)
+    x.requires_grad_()
+    twin = em.ones(3) + 0  # a computed tensor, flagged through the attribute
+    twin.requires_grad = True
+    ((x * x).sum() + (twin * 3).sum()).backward()
+    assert x.is_leaf and twin.is_leaf
+    np.testing.assert_allclose(x.grad.numpy(), 2 * x.detach().numpy(), rtol=1e-6)
+    np.testing.assert_allclose(twin.grad.numpy(), [3.0, 3.0, 3.0])
+    kept = x.detach()
+    x.requires_grad_(False)
+    assert not x.requires_grad and not kept.requires_grad
