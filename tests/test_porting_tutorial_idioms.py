@@ -115,3 +115,41 @@ def test_requires_grad_on_a_tensor_made_by_an_op_makes_a_leaf_like_torch():
     kept = x.detach()
     x.requires_grad_(False)
     assert not x.requires_grad and not kept.requires_grad
+
+
+def test_a_retained_graph_reused_after_an_optimizer_step_matches_torch():
+    """A GAN loop: `backward(retain_graph=True)`, a step, then a second backward through
+    the kept graph (it read weights the step donated: "Array has been deleted")."""
+    z = np.random.default_rng(0).standard_normal((5, 3)).astype(np.float32)
+
+    def run(m, G, D):
+        opt = m.optim.SGD(G.parameters(), lr=0.1)
+        h = G(m.tensor(z))
+        D(h).mean().backward(retain_graph=True)
+        opt.step()
+        (h**2).mean().backward()
+        opt.step()
+        return G.weight.detach().numpy()
+
+    em.manual_seed(0)
+    G, D = nn.Linear(3, 2), nn.Linear(2, 4)
+    G_t, D_t = torch.nn.Linear(3, 2), torch.nn.Linear(2, 4)
+    _copy_weights(G, G_t)
+    _copy_weights(D, D_t)
+    np.testing.assert_allclose(run(em, G, D), run(torch, G_t, D_t), rtol=1e-5, atol=1e-6)
+
+
+def test_a_sampling_loop_that_never_reads_a_value_keeps_its_pending_graph_bounded():
+    """minGPT's generate(): `idx = cat((idx, multinomial(probs, 1)), 1)` with no read until
+    the end recorded one graph growing every step (generate(500): > 10 minutes)."""
+    from ember.frontend.lazy import MAX_PENDING_DEPTH
+
+    em.manual_seed(0)
+    net = nn.Sequential(nn.Embedding(11, 8), nn.Linear(8, 11))
+    idx = em.zeros(1, 4, dtype=em.long)
+    with em.no_grad():
+        for _ in range(40):
+            probs = em.softmax(net(idx[:, -4:])[:, -1, :], dim=-1)
+            idx = em.cat((idx, em.multinomial(probs, num_samples=1)), dim=1)
+            assert len(em.graph_of(idx).nodes) <= MAX_PENDING_DEPTH + 16
+    assert idx.shape == (1, 44) and 0 <= int(idx.min()) and int(idx.max()) < 11

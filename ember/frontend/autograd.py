@@ -27,6 +27,7 @@ from ember.frontend.lazy import (
     intern_graph,
     set_grad_enabled_flag,
 )
+from ember.frontend.lent_arrays import lend
 from ember.frontend.tensor import Tensor
 from ember.graphdef.ir import FrozenDict, Graph, GraphInput, Node, Value
 
@@ -265,6 +266,10 @@ def backward(tensor, gradient=None, retain_graph=None, create_graph=False, input
         owners = [v.owner() if v.owner is not None else None for v in leaves]
     retain = create_graph if retain_graph is None else retain_graph
     grads = gradients(value, targets, cot, retain, create_graph, allow_unused=True, nodes=nodes)
+    if retain:  # the kept graph reads these leaves' arrays again at the next backward, after
+        for v in targets:  # an optimizer step may have donated them (GAN loops): keep copies
+            if v.data is not None:
+                lend(v)
     for owner, g in zip(owners, grads, strict=True):
         if owner is None or g is None:
             continue

@@ -39,6 +39,12 @@ from ember.graphdef.types import TensorType
 # The runtime installs an object with `materialize(values)` (fills `value.data` for each).
 EXECUTOR: list[Any] = [None]
 
+# A chain of pending ops this deep, not needed for a gradient, is computed where it stands:
+# a sampling loop that never reads a value (`idx = cat((idx, multinomial(probs, 1)), 1)`)
+# would otherwise record one graph that grows every step and compile it, in superlinear
+# time, only at the end (minGPT's generate(500): over 10 minutes and 14 GB).
+MAX_PENDING_DEPTH = 64
+
 
 class LazyValue(Value):
     """A value of the lazy graph: a leaf with `data`, or output `index` of `node`.
@@ -48,7 +54,7 @@ class LazyValue(Value):
     `owner` is a weak reference to the leaf `Tensor` whose `.grad` it feeds.
     """
 
-    __slots__ = ("node", "index", "data", "requires_grad", "owner")
+    __slots__ = ("node", "index", "data", "requires_grad", "owner", "depth")
 
     def __init__(self, type: TensorType, node=None, index: int = 0, data=None, requires_grad=False):
         super().__init__(type)
@@ -57,6 +63,7 @@ class LazyValue(Value):
         self.data = data
         self.requires_grad = requires_grad
         self.owner = None
+        self.depth = 0  # the longest chain of pending nodes ending here (`MAX_PENDING_DEPTH`)
 
     @property
     def pending(self) -> bool:
@@ -165,16 +172,20 @@ class LazyRecorder:
                 raise self.error(e) from None
             self._remember(op, in_types, attrs, subgraphs, types)
         grad = opdef.differentiable and is_grad_enabled() and any(v.requires_grad for v in values)
+        depth = 1 + max([v.depth for v in values if v.data is None], default=0)
         outs = tuple(
             LazyValue(t, None, i, None, grad and _floating(t)) for i, t in enumerate(types)
         )
         node = Node(op, tuple(values), attrs, outs, self.source(), subgraphs)
         for v in outs:
             v.node = node
+            v.depth = depth
         tensors = [Tensor(v, self) for v in outs]
         for t in tensors:
             self.recorded = next(self._count)
             self.live[self.recorded] = t
+        if depth > MAX_PENDING_DEPTH and not any(v.requires_grad for v in outs):
+            materialize(list(outs))  # a loop that never reads a value (sampling) stays linear
         return tensors
 
     def _inferred(self, op, in_types, attrs, subgraphs):
