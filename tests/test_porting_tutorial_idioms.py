@@ -153,3 +153,44 @@ def test_a_sampling_loop_that_never_reads_a_value_keeps_its_pending_graph_bounde
             idx = em.cat((idx, em.multinomial(probs, num_samples=1)), dim=1)
             assert len(em.graph_of(idx).nodes) <= MAX_PENDING_DEPTH + 16
     assert idx.shape == (1, 44) and 0 <= int(idx.min()) and int(idx.max()) < 11
+
+
+def test_a_forward_that_draws_from_pythons_random_runs_anew_each_eager_call_like_torch():
+    """PyTorch's "Learning PyTorch with Examples" dynamic_net: forward picks its depth with
+    `random.randint` at every call (ember's eager call used to freeze the first draw)."""
+    import math
+    import random
+    import warnings
+
+    def run(m):
+        class DynamicNet(m.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.a, self.b, self.c, self.d, self.e = (
+                    m.nn.Parameter(m.tensor(0.1 * k)) for k in range(1, 6)
+                )
+
+            def forward(self, x):
+                y = self.a + self.b * x + self.c * x**2 + self.d * x**3
+                for exp in range(4, random.randint(4, 6)):
+                    y = y + self.e * x**exp
+                return y
+
+        x = m.tensor(np.linspace(-math.pi, math.pi, 200, dtype=np.float32))
+        y = m.sin(x)
+        net = DynamicNet()
+        opt = m.optim.SGD(net.parameters(), lr=1e-8, momentum=0.9)
+        random.seed(0)
+        losses = []
+        for _ in range(12):
+            loss = (net(x) - y).pow(2).sum()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+        return losses
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no TracedRandomnessWarning: nothing is frozen
+        ours = run(em)
+    np.testing.assert_allclose(ours, run(torch), rtol=1e-5)

@@ -86,10 +86,32 @@ def _differentiable_slice(outputs: Sequence[LazyValue], stop: set[int]):
                     "retain_graph=True to the first backward() or grad() call"
                 )
             work.append((v, True))
-            for x in reversed(node.inputs):
-                if x.requires_grad:
+            used = _used_operands(node)
+            for k in reversed(range(len(node.inputs))):
+                x = node.inputs[k]
+                if x.requires_grad and (used is None or used[k]):
                     work.append((x, False))
     return order, leaves
+
+
+_USED: dict[int, tuple] = {}
+
+
+def _used_operands(node: Node) -> tuple[bool, ...] | None:
+    """For a module call, which operands its traced forward reads: a parameter it skipped
+    (`for _ in range(random.randint(0, 3))`) gets no gradient, so `.grad` stays None as in
+    PyTorch (and an optimizer leaves it and its state alone). None: every operand."""
+    if node.op != "call" or not node.subgraphs:
+        return None
+    graph = node.subgraphs[0]
+    got = _USED.get(id(graph))
+    if got is None or got[0] is not graph:
+        if len(_USED) > 4096:  # traces of a forward that draws are new graphs each call
+            _USED.clear()
+        read = {id(v) for n in graph.nodes for v in n.inputs}
+        read |= {id(v) for v in graph.outputs} | {id(v) for _, v in graph.updates}
+        got = _USED[id(graph)] = (graph, tuple(id(gi.value) in read for gi in graph.inputs))
+    return got[1]
 
 
 def _body(nodes: list[Node], wrt: list[LazyValue], output: LazyValue, cotangent: bool):

@@ -29,7 +29,7 @@ import numpy as np
 from ember.errors import ShapeError, TraceError
 from ember.frontend.lazy import RECORDER, LazyValue, as_lazy
 from ember.frontend.tensor import Tensor
-from ember.frontend.tracer import current_builder
+from ember.frontend.tracer import EAGER_CALL_TRACE, current_builder
 from ember.graphdef import dtypes
 
 Hook = Callable[[Tensor], Any]
@@ -61,10 +61,9 @@ class HookHandle:
         self.remove()
 
 
-# > 0 while an eager call (`net(x)` on lazy tensors) traces its module's forward: a tensor
-# hook registered there must run on every call with real gradients, so the call gives up
-# the trace and runs that module op by op (see `runtime/lazy.py`, `LazyCall`)
-EAGER_CALL_TRACE = [0]
+# EAGER_CALL_TRACE > 0 while an eager call (`net(x)` on lazy tensors) traces its module's
+# forward: a tensor hook registered there must run on every call with real gradients, so
+# the call gives up the trace and runs that module op by op (see `runtime/lazy.py`)
 
 
 class NeedsEagerForward(Exception):  # noqa: N818 (a signal, not an error users see)

@@ -1,9 +1,11 @@
 """Warn when traced code draws from Python's `random` or `numpy.random`.
 
-A value drawn while tracing is a constant of the compiled program: seq2seq
-teacher forcing written as `use_tf = random.random() < 0.5` would freeze the
-first draw into every step. While a trace runs, these functions warn once per
-call site (the user's file:line) with the fix, then behave as usual.
+A value drawn while tracing a compiled step is a constant of the compiled program:
+seq2seq teacher forcing written as `use_tf = random.random() < 0.5` would freeze
+the first draw into every step. While such a trace runs, these functions warn once
+per call site (the user's file:line) with the fix, then behave as usual. An eager
+call (`net(x)` outside a compiled step) whose forward draws is traced anew at every
+call instead, as PyTorch runs it (`DRAWS`, read by `runtime/lazy.py`).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from ember.frontend.tracer import user_frame
+from ember.frontend.tracer import EAGER_CALL_TRACE, user_frame
 
 _PYTHON = (
     "random",
@@ -46,6 +48,9 @@ _NUMPY = (
     "standard_normal",
 )
 _WARNED: set[tuple[str, int]] = set()
+# draws made while a trace ran: an eager module call whose forward drew does not reuse that
+# trace (`for _ in range(random.randint(0, 3))` in PyTorch's dynamic_net example)
+DRAWS = [0]
 _DEPTH = [0]
 
 
@@ -58,6 +63,9 @@ def _watch(module, name: str, label: str):
 
     @functools.wraps(original)
     def watched(*args, **kwargs):
+        DRAWS[0] += 1
+        if EAGER_CALL_TRACE[0]:  # an eager `net(x)` traces anew for every call that draws
+            return original(*args, **kwargs)
         file, line = user_frame()
         if (file, line) not in _WARNED:
             _WARNED.add((file, line))

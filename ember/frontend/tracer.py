@@ -20,6 +20,9 @@ from ember.graphdef.ir import Graph, GraphInput, Node, Source, Value
 from ember.graphdef.registry import check_attr, get_op
 from ember.graphdef.types import TensorType
 
+# > 0 while an eager call (`net(x)` on lazy tensors) traces its module's forward
+EAGER_CALL_TRACE = [0]
+
 
 def is_grad_enabled() -> bool:
     from ember.frontend.lazy import is_grad_enabled as enabled

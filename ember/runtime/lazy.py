@@ -20,7 +20,7 @@ import numpy as np
 from ember.compiler import DEFAULT_PASSES, lower, run_passes
 from ember.errors import TraceError
 from ember.frontend import lazy as lazy_lib
-from ember.frontend import stored_tensors
+from ember.frontend import python_random, stored_tensors
 from ember.frontend.autograd import release_freed
 from ember.frontend.grad_hooks import (
     EAGER_CALL_TRACE,
@@ -179,6 +179,9 @@ class LazyCall:
         self._attrs = FrozenDict({"name": type(module).__name__})
         # per program: the (module, name) attributes its forward stores tensors in
         self._attributes: dict = {}
+        # traces of a forward that draws from Python's random, by printed graph
+        self._drawn: dict = {}
+        self._volatile: set = set()
 
     def __call__(self, args: tuple, kwargs: dict):
         self.view.refresh()
@@ -198,8 +201,8 @@ class LazyCall:
             if program is None:  # forward registers tensor hooks: run it op by op
                 run_op_by_op(self.module)
                 return self.module(*args, **kwargs)
-            if fast is not None:  # not the leaves: the cache must not keep tensors alive
-                self._fast[fast] = (program, recipe)
+            if fast is not None and id(program) not in self._volatile:
+                self._fast[fast] = (program, recipe)  # not the leaves: they'd be kept alive
         else:
             (program, recipe), leaves = entry, args
         operands = self._operands(recipe, leaves)
@@ -252,6 +255,7 @@ class LazyCall:
                 written.extend((m, name, value) for m, name, value, _ in writes)
                 return out, [value for _, _, value in written]
 
+            draws = python_random.DRAWS[0]
             with parameter_hooks_left_to_backward():  # parameters are leaves of backward()
                 program = build_program(
                     forward,
@@ -261,13 +265,19 @@ class LazyCall:
                     names=names,
                     graph_name=type(module).__name__,
                 )
-            self.programs.add(
-                key,
-                program,
-                "__call__",
-                describe_inputs(signature, names),
-                describe_context(signature, self.view),
-            )
+            if python_random.DRAWS[0] != draws:
+                # forward drew from Python's random: trace it anew at every call, as PyTorch
+                # runs it; equal traces share one program (and one compiled cut)
+                program = self._drawn.setdefault(str(program.graph), program)
+                self._volatile.add(id(program))
+            else:
+                self.programs.add(
+                    key,
+                    program,
+                    "__call__",
+                    describe_inputs(signature, names),
+                    describe_context(signature, self.view),
+                )
             self._attributes[key] = tuple((m, name) for m, name, _ in written)
         param_index = {n: i for i, n in enumerate(self.view.param_names)}
         buffer_index = {n: i for i, n in enumerate(self.view.buffer_names)}
