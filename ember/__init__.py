@@ -50,7 +50,7 @@ from ember.training import metrics  # noqa: E402,F401
 from ember.runtime.checkpoint import CheckpointManager  # noqa: E402,F401
 from ember import callbacks  # noqa: E402,F401
 from ember.runtime.summary import summary  # noqa: E402,F401
-from ember.frontend.device import device  # noqa: E402,F401
+from ember.frontend.device import device, get_default_device, set_default_device  # noqa: E402,F401
 from ember.frontend.generator import Generator  # noqa: E402,F401
 from ember.frontend.lazy import graph_of  # noqa: E402,F401
 from ember.serialization import load, load_safetensors, save, save_safetensors  # noqa: E402,F401

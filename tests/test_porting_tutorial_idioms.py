@@ -194,3 +194,28 @@ def test_a_forward_that_draws_from_pythons_random_runs_anew_each_eager_call_like
         warnings.simplefilter("error")  # no TracedRandomnessWarning: nothing is frozen
         ours = run(em)
     np.testing.assert_allclose(ours, run(torch), rtol=1e-5)
+
+
+def test_pre_0_4_sgd_through_data_keeps_the_leaf_and_matches_torch():
+    """Older examples_autograd: `w1.data -= lr * w1.grad.data; w1.grad.data.zero_()`."""
+
+    def run(m):
+        w = m.tensor([1.0, 2.0], requires_grad=True)
+        x = m.tensor([0.5, -1.5])
+        for _ in range(3):
+            ((w * x).sum() ** 2).backward()
+            w.data -= 0.1 * w.grad.data
+            w.grad.data.zero_()
+        assert w.requires_grad and w.is_leaf
+        return w.detach().numpy()
+
+    np.testing.assert_allclose(run(em), run(torch), rtol=1e-6)
+
+
+def test_causal_mask_is_a_tensor_and_default_device_is_accepted():
+    mask = nn.Transformer.generate_square_subsequent_mask(4).to("cpu")
+    np.testing.assert_array_equal(
+        mask.numpy(), torch.nn.Transformer.generate_square_subsequent_mask(4).numpy()
+    )
+    em.set_default_device("cpu")
+    assert em.get_default_device() == em.device("cpu")

@@ -31,3 +31,16 @@ class device:  # noqa: N801 (PyTorch's name)
 
     def __hash__(self) -> int:
         return hash((self.type, self.index))
+
+
+_DEFAULT = [device("cpu")]
+
+
+def set_default_device(device_: str | device | None) -> None:
+    """`torch.set_default_device("cuda")`: recorded (`get_default_device`); ember's
+    tensors live where JAX places them, so nothing else changes."""
+    _DEFAULT[0] = device(device_ if device_ is not None else "cpu")
+
+
+def get_default_device() -> device:
+    return _DEFAULT[0]

@@ -417,7 +417,18 @@ class Tensor(metaclass=_TensorMeta):
 
     @data.setter
     def data(self, value: Any) -> None:
-        self.value = as_lazy(value, self.value.type).value
+        self._set_data(as_lazy(value, self.value.type).value)
+
+    def _set_data(self, new: Value) -> None:
+        """`t.data = v`, `t.data -= lr * t.grad` (pre-0.4 SGD): new values, the same leaf;
+        a leaf that requires grad keeps requiring it, as in PyTorch."""
+        old = self.value
+        if isinstance(old, LazyValue) and old.requires_grad and old.node is None:
+            if new.data is None:
+                materialize([new])
+            new = LazyValue(new.type, data=new.data, requires_grad=True)
+            new.owner = weakref.ref(self)
+        self.value = new
 
 
 class _DataOwner:
@@ -429,7 +440,7 @@ class _DataOwner:
         self.tensor = tensor
 
     def _write_slot(self, key: str, new: Tensor) -> None:
-        self.tensor.value = new.value
+        self.tensor._set_data(new.value)
 
 
 def _numpy_dtype(dtype: str):

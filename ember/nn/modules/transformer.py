@@ -62,13 +62,16 @@ def generate_square_subsequent_mask(sz: int, device=None, dtype=None):
     """Float (sz, sz) mask: 0 on and below the diagonal, -inf above (PyTorch's causal mask).
 
     Inside a traced forward it is built from iota ops (no literal in the IR); outside it is
-    a numpy array.
+    a tensor holding its values, as in PyTorch (`.to(device)` and all).
     """
+    from ember.frontend.host_arrays import frozen
+    from ember.frontend.lazy import leaf
+
     dt = dtypes.canonical(dtype or "float32")
     builder = current_builder()
     if builder is not None:
         return where(causal_allowed(builder, sz, sz), 0.0, float("-inf")).to(dt)
-    return np.triu(np.full((sz, sz), -np.inf), 1).astype(dt)
+    return leaf(frozen(np.triu(np.full((sz, sz), -np.inf), 1).astype(dt)))
 
 
 class _TransformerLayer(Module):
