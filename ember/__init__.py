@@ -13,7 +13,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from ember import errors, graphdef  # noqa: F401
+import numpy as _np
+
+# importing JAX draws from numpy's global generator (its cluster detection): a program that
+# seeds numpy and then imports ember must see the same numbers as under PyTorch
+_NUMPY_RANDOM_STATE = _np.random.get_state()
+
+from ember import errors, graphdef  # noqa: E402,F401
 from ember.errors import (  # noqa: F401
     CheckpointError,
     DTypeError,
@@ -121,3 +127,5 @@ def _public_names() -> list[str]:
 
 
 __all__ = _public_names()
+_np.random.set_state(_NUMPY_RANDOM_STATE)
+del _NUMPY_RANDOM_STATE
