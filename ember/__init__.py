@@ -11,6 +11,7 @@ model.fit(x_train, y_train, batch_size=64, epochs=10)
 
 from __future__ import annotations
 
+import inspect as _inspect
 from typing import Any
 
 import numpy as _np
@@ -46,6 +47,15 @@ from ember.graphdef.dtypes import DType as _DType
 from ember.graphdef.dtypes import as_dtype as _as_dtype
 from ember.nn.functional import *  # noqa: F401,F403
 from ember.nn.functional import all, any, max, min, pow, round, sum  # noqa: F401
+from ember.nn import functional as _functional  # noqa: E402
+from ember.frontend.out_argument import accepting_out as _accepting_out  # noqa: E402
+
+# `em.add(x, y, out=result)`: the namespace's tensor functions take PyTorch's `out=`
+for _name in _functional.__all__:
+    _fn = globals().get(_name)
+    if _inspect.isfunction(_fn) and _fn is getattr(_functional, _name):
+        globals()[_name] = _accepting_out(_fn)
+del _name, _fn
 from ember.nn.module import Module  # noqa: F401
 from ember.nn.parameter import Parameter, initial_seed, manual_seed  # noqa: F401
 from ember.runtime import CompiledModel, compile, compile_count  # noqa: F401

@@ -219,3 +219,19 @@ def test_causal_mask_is_a_tensor_and_default_device_is_accepted():
     )
     em.set_default_device("cpu")
     assert em.get_default_device() == em.device("cpu")
+
+
+def test_out_argument_writes_the_result_like_torch():
+    """The 60-minute blitz: `torch.add(x, y, out=result)`, `torch.matmul(a, b, out=c)`."""
+    x = np.arange(6, dtype=np.float32).reshape(2, 3)
+    result, result_t = em.empty(2, 3), torch.empty(2, 3)
+    em.add(em.tensor(x), em.tensor(x), out=result)
+    torch.add(torch.tensor(x), torch.tensor(x), out=result_t)
+    np.testing.assert_array_equal(result.numpy(), result_t.numpy())
+    product = em.zeros(1)  # resized to the result, as torch does
+    em.matmul(em.tensor(x), em.tensor(x).T, out=product)
+    np.testing.assert_array_equal(product.numpy(), x @ x.T)
+    values, indices = em.zeros(2), em.zeros(2, dtype=em.int32)
+    em.max(em.tensor(x), 1, out=(values, indices))
+    np.testing.assert_array_equal(values.numpy(), [2, 5])
+    np.testing.assert_array_equal(indices.numpy(), [2, 2])
