@@ -235,3 +235,19 @@ def test_out_argument_writes_the_result_like_torch():
     em.max(em.tensor(x), 1, out=(values, indices))
     np.testing.assert_array_equal(values.numpy(), [2, 5])
     np.testing.assert_array_equal(indices.numpy(), [2, 2])
+
+
+def test_grad_fn_is_walkable_and_size_has_numel_like_torch():
+    """The blitz's neural-network page follows `loss.grad_fn.next_functions`."""
+
+    def walk(m):
+        x = m.ones(2, requires_grad=True)
+        y = (x * 2).sum()
+        first = y.grad_fn.next_functions[0][0]
+        leaf = first.next_functions[0][0]
+        return y.grad_fn.name(), first.name(), type(leaf).__name__, leaf.variable is x
+
+    assert walk(em) == walk(torch)
+    assert em.ones(2).grad_fn is None
+    size = em.zeros(2, 3).size()
+    assert size == torch.zeros(2, 3).size() and size.numel() == 6 and size[1:] == (3,)

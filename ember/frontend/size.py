@@ -1,6 +1,6 @@
 """`Size`: PyTorch's `torch.Size`, a tuple of dimension sizes.
 
-`Tensor.shape` and `Tensor.size()` return plain tuples (equal to a `Size` of the
+`Tensor.size()` returns a `Size`; `Tensor.shape` a plain tuple (equal to a `Size` of the
 same sizes); `em.Size` is for code that builds or checks shapes by that name.
 """
 

@@ -101,7 +101,12 @@ class Tensor(metaclass=_TensorMeta):
         return self.ndim
 
     def size(self, dim: int | None = None):
-        return self.shape if dim is None else self.shape[dim]
+        """`t.size()`: an `em.Size` (a tuple with `numel()`), `t.size(d)`: an int."""
+        if dim is not None:
+            return self.shape[dim]
+        from ember.frontend.size import Size
+
+        return tuple.__new__(Size, self.shape)
 
     def numel(self) -> int:
         return self.value.type.size
@@ -285,8 +290,13 @@ class Tensor(metaclass=_TensorMeta):
 
     @property
     def grad_fn(self):
+        """The autograd node that made this tensor (None for a leaf): `GradFn`."""
         node = getattr(self.value, "node", None)
-        return None if node is None or not self.requires_grad else node.op
+        if node is None or not self.requires_grad:
+            return None
+        from ember.frontend.grad_fn import GradFn
+
+        return GradFn(node)
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None) -> None:
         if not self._lazy():
