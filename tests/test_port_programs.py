@@ -191,11 +191,15 @@ def test_seq2seq_em_rand_teacher_forcing_with_where():
     assert model.compile_count == 1
 
 
-def test_python_random_in_forward_warns_traced_randomness():
+def test_python_random_in_forward_warns_traced_randomness_in_a_compiled_step():
     _, enet = ported(pm.define_seq2seq, lambda cls: cls[1](V, H))
-    src, tgt_in, _ = _s2s_batches(n=1)[0]
+    src, tgt_in, tgt_out = _s2s_batches(n=1)[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        enet(src, tgt_in)  # an eager call draws anew each call, as torch runs it: no warning
+    model = _s2s_compile(enet, optim.SGD(enet.parameters(), lr=0.0), seed=0)
     with pytest.warns(TracedRandomnessWarning, match=r"random\.random\(\).*em\.rand"):
-        enet(src, tgt_in)  # traced (and compiled) like any forward
+        model.train_step((src, tgt_in), tgt_out)  # the compiled step freezes the draw
 
 
 # -- 2. EmbeddingBag text classifier ----------------------------------------------------------

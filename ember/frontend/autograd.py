@@ -296,5 +296,9 @@ def backward(tensor, gradient=None, retain_graph=None, create_graph=False, input
         if owner is None or g is None:
             continue
         new = Tensor(g, RECORDER)
-        RECORDER.track(new)
-        owner.grad = new if owner.grad is None else owner.grad + new
+        if owner.grad is None:
+            RECORDER.track(new)
+            owner.grad = new
+        else:  # accumulated: another optimizer's step needs only `g` computed (see `stand_in`)
+            owner.grad = owner.grad + new
+            RECORDER.stand_in(owner.grad.value, g)

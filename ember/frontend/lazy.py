@@ -105,6 +105,7 @@ class LazyRecorder:
         self.recorded = 0  # number of the last recorded tensor
         self.synced = 0  # `recorded` when every live tensor was last computed
         self.pinned: list = []  # pending module buffers, kept until the next cut computes them
+        self.stand_ins: dict = {}  # id(value) -> (weak value, the value a step computes instead)
         # A loop records the same ops on the same types every iteration: their checked attrs
         # and inferred types are remembered (sub-graphs by identity, kept alive by the key).
         self._inference: dict = {}
@@ -115,6 +116,21 @@ class LazyRecorder:
         recompute the backward from parameters the first step donated."""
         self.recorded = next(self._count)
         self.live[self.recorded] = tensor
+
+    def stand_in(self, value: LazyValue, needed: LazyValue) -> None:
+        """When a cut computes live values only because they read arrays a step donates
+        (another optimizer's `.grad`, accumulated as `old + g` by a GAN's G-step backward),
+        it computes `needed` (g) in place of `value`: the cut keeps one structure whether
+        or not a gradient was there to accumulate into (one compile, not two)."""
+        self.stand_ins[id(value)] = (weakref.ref(value), needed)
+
+    def replacing_stand_ins(self, values: list) -> list:
+        out = []
+        for v in values:
+            entry = self.stand_ins.get(id(v))
+            out.append(entry[1] if entry is not None and entry[0]() is v else v)
+        self.stand_ins = {k: e for k, e in self.stand_ins.items() if e[0]() is not None}
+        return out
 
     def pin(self, tensor) -> None:
         """Keep `tensor` (a module's pending buffer update) in the next cut."""
