@@ -302,3 +302,15 @@ def test_a_gan_loop_compiles_its_steps_once_and_matches_torch():
     ours = run(em, G, D, batches, counts)
     np.testing.assert_allclose(ours, run(torch, G_t, D_t, batches), rtol=1e-5)
     assert counts[-1] == counts[0], f"compiles after each iteration: {counts}"
+
+
+def test_autograd_grad_with_respect_to_a_value_and_one_computed_from_it_matches_torch():
+    def run(m):
+        x = m.tensor([1.0, 2.0, 3.0], requires_grad=True)
+        h = x * 2
+        y = h * 3
+        loss = (y**2).sum()
+        return [g.numpy() for g in m.autograd.grad(loss, [x, h, y])]
+
+    for ours, theirs in zip(run(em), run(torch), strict=True):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-6)

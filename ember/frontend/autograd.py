@@ -195,6 +195,22 @@ def gradients(
         return grad_hooks.gradients_with_hooks(
             output, wrt, gradient, retain_graph, create_graph, allow_unused, nodes
         )
+    if nodes is None and _nested(wrt):
+        # `grad(loss, [h, y])` with y computed from h: each gradient is a total derivative,
+        # so differentiate once per target, each stopping only at its own
+        last = len(wrt) - 1
+        return [
+            gradients(
+                output,
+                [v],
+                gradient,
+                retain_graph or k < last,
+                create_graph,
+                allow_unused,
+                hooks=hooks,
+            )[0]
+            for k, v in enumerate(wrt)
+        ]
     if nodes is None:
         nodes, _ = _differentiable_slice([output], {id(v) for v in wrt})
     used = check_used(nodes, output, wrt, allow_unused)
@@ -209,6 +225,26 @@ def gradients(
         free(nodes)
     by_id = {id(v): t.value for v, t in zip(used, outs, strict=True)}
     return [by_id.get(id(v)) for v in wrt]
+
+
+def _nested(wrt: Sequence[LazyValue]) -> bool:
+    """Whether a computed `wrt` value depends on another `wrt` value."""
+    if len(wrt) < 2:
+        return False
+    targets = {id(v) for v in wrt}
+    for v in wrt:
+        if v.node is None:
+            continue
+        work, seen = list(v.node.inputs), set()
+        while work:
+            x = work.pop()
+            if id(x) in targets:
+                return True
+            if id(x) in seen or x.node is None or not x.requires_grad:
+                continue
+            seen.add(id(x))
+            work.extend(x.node.inputs)
+    return False
 
 
 def check_used(
