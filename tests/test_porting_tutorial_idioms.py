@@ -314,3 +314,25 @@ def test_autograd_grad_with_respect_to_a_value_and_one_computed_from_it_matches_
 
     for ours, theirs in zip(run(em), run(torch), strict=True):
         np.testing.assert_allclose(ours, theirs, rtol=1e-6)
+
+
+def test_manual_in_place_updates_read_only_through_the_loss_compile_once():
+    """jcjohnson's two_layer_net_tensor: `w -= lr * grad` each iteration while only the
+    loss is read; the update used to be replayed from the start at every read."""
+
+    def run(m):
+        rng = np.random.default_rng(0)
+        x = m.tensor(rng.standard_normal((16, 10)).astype(np.float32))
+        y = m.tensor(rng.standard_normal((16, 2)).astype(np.float32))
+        w = m.tensor(rng.standard_normal((10, 2)).astype(np.float32))
+        losses, counts = [], []
+        for _ in range(8):
+            pred = x.mm(w)
+            losses.append((pred - y).pow(2).sum().item())
+            w -= 1e-3 * x.t().mm(2.0 * (pred - y))
+            counts.append(em.compile_count())
+        return losses, counts
+
+    (ours, counts), (theirs, _) = run(em), run(torch)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-5)
+    assert counts[-1] == counts[2], f"compiles after each iteration: {counts}"

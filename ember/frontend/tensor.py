@@ -375,6 +375,10 @@ class Tensor(metaclass=_TensorMeta):
                 new = broadcast_to(new, self.shape)
         self.value = new.value
         self.builder = new.builder
+        if isinstance(self.value, LazyValue) and self.value.data is None:
+            # a live pending value: the next cut computes it, so `w -= lr * g` in a loop
+            # that reads only the loss does not replay every earlier update
+            self.builder.track(self)
         if keep_leaf:
             materialize([self.value])
             self.value = LazyValue(self.value.type, data=self.value.data, requires_grad=True)
