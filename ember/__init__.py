@@ -51,10 +51,11 @@ from ember.nn import functional as _functional  # noqa: E402
 from ember.frontend.out_argument import accepting_out as _accepting_out  # noqa: E402
 
 # `em.add(x, y, out=result)`: the namespace's tensor functions take PyTorch's `out=`
+_WITH_OUT = {}  # id(function) -> its `out=` form (em.special shares them)
 for _name in _functional.__all__:
     _fn = globals().get(_name)
     if _inspect.isfunction(_fn) and _fn is getattr(_functional, _name):
-        globals()[_name] = _accepting_out(_fn)
+        globals()[_name] = _WITH_OUT.setdefault(id(_fn), _accepting_out(_fn))
 del _name, _fn
 from ember.nn.module import Module  # noqa: F401
 from ember.nn.parameter import Parameter, initial_seed, manual_seed  # noqa: F401
@@ -98,6 +99,10 @@ from ember.numerics import (  # noqa: E402,F401
 from ember.frontend.print_options import set_printoptions  # noqa: E402,F401
 from ember import testing  # noqa: E402,F401
 from ember import special  # noqa: E402,F401
+
+for _name in special.__all__:  # `em.special.logit is em.logit`, both taking `out=`
+    setattr(special, _name, _WITH_OUT.get(id(getattr(special, _name)), getattr(special, _name)))
+del _name, _WITH_OUT
 
 
 __version__ = "0.1.0"

@@ -93,3 +93,14 @@ def mse_steps_side_by_side(net, opt, ref, ref_opt, x: np.ndarray, y: np.ndarray)
     ref_opt.zero_grad()
     torch.nn.functional.mse_loss(ref(torch.from_numpy(x)), torch.from_numpy(y)).backward()
     ref_opt.step()
+
+
+def settle_pending_tensors_of_earlier_tests() -> None:
+    """Before counting compiles: lazy tensors an earlier test left in reference cycles
+    join every cut until the collector frees them, which changes the cut mid-test."""
+    import gc
+
+    from ember.frontend import lazy
+
+    gc.collect()
+    lazy.sync()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from helpers import settle_pending_tensors_of_earlier_tests
 
 import ember as em
 from ember import nn, optim
@@ -218,6 +219,7 @@ def test_an_eager_call_of_a_hooked_module_does_not_retrace_the_compiled_step():
             self.last_map = out  # ViT-style bookkeeping on self
             return out
 
+    settle_pending_tensors_of_earlier_tests()
     net = Attention()
     net.register_forward_hook(lambda m, args, out: None)
     model = em.compile(net, loss=nn.MSELoss(), optimizer=optim.SGD(net.parameters(), lr=0.1))

@@ -4,6 +4,7 @@ same function on ember and torch and compares the results."""
 import numpy as np
 import pytest
 import torch
+from helpers import settle_pending_tensors_of_earlier_tests
 
 import ember as em
 from ember import nn
@@ -242,6 +243,7 @@ def test_a_data_building_loop_matches_torch_and_stays_linear():
             onehot[li][0][vocab[words[li]]] = 1
         return ids, onehot
 
+    settle_pending_tensors_of_earlier_tests()
     before = em.compile_count()
     ids, onehot = build(em)
     ids_t, onehot_t = build(torch)

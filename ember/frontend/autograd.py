@@ -191,10 +191,6 @@ def gradients(
     """Record d(output)/d(wrt) as lazy values (None for unused ones when allowed).
     `nodes`: the differentiable slice from `wrt` to `output`, when the caller has it.
     With tensor hooks registered, `grad_hooks` splits the differentiation at them."""
-    if hooks and grad_hooks.has_hooks():
-        return grad_hooks.gradients_with_hooks(
-            output, wrt, gradient, retain_graph, create_graph, allow_unused, nodes
-        )
     if nodes is None and _nested(wrt):
         # `grad(loss, [h, y])` with y computed from h: each gradient is a total derivative,
         # so differentiate once per target, each stopping only at its own
@@ -211,6 +207,10 @@ def gradients(
             )[0]
             for k, v in enumerate(wrt)
         ]
+    if hooks and grad_hooks.has_hooks():
+        return grad_hooks.gradients_with_hooks(
+            output, wrt, gradient, retain_graph, create_graph, allow_unused, nodes
+        )
     if nodes is None:
         nodes, _ = _differentiable_slice([output], {id(v) for v in wrt})
     used = check_used(nodes, output, wrt, allow_unused)

@@ -63,8 +63,8 @@ class Executor:
         RECORDER.synced = RECORDER.recorded  # every live pending value is in this cut
         targets = list(values)
         seen = {id(v) for v in targets}
-        for v in RECORDER.replacing_stand_ins(pending_live_values()):
-            if id(v) not in seen and v.data is None:
+        for v in pending_live_values():
+            if id(v) not in seen:
                 seen.add(id(v))
                 targets.append(v)
         cut = collect(targets)
