@@ -26,6 +26,7 @@ from ember.errors import (  # noqa: F401
     DTypeError,
     EmberError,
     GraphParseError,
+    IndexOutOfRangeError,
     NonFiniteError,
     ShapeError,
     StateDictError,

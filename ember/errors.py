@@ -21,6 +21,11 @@ class ShapeError(EmberError, ValueError):
     """Shapes that do not fit together (matmul sizes, broadcasting, loss targets)."""
 
 
+class IndexOutOfRangeError(ShapeError, IndexError):
+    """An index past a dimension's size (`x[5]` on 3 rows, `t[0]` on a 0-d tensor): an
+    `IndexError`, as PyTorch raises, and a `ShapeError`."""
+
+
 class DTypeError(EmberError, TypeError):
     """A dtype an op does not accept (float op on bool, int index expected, ...)."""
 

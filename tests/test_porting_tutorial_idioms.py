@@ -339,3 +339,12 @@ def test_manual_in_place_updates_read_only_through_the_loss_compile_once():
     (ours, counts), (theirs, _) = run(em), run(torch)
     np.testing.assert_allclose(ours, theirs, rtol=1e-5)
     assert counts[-1] == counts[2], f"compiles after each iteration: {counts}"
+
+
+def test_indexing_past_the_end_raises_index_error_like_torch():
+    """Old programs' `loss.data[0]` on a 0-d tensor (PyTorch-GAN's began): IndexError."""
+    for make in (lambda m: m.tensor(3.0)[0], lambda m: m.zeros(3)[5]):
+        with pytest.raises(IndexError):
+            make(torch)
+        with pytest.raises(IndexError):
+            make(em)

@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from ember.errors import DTypeError, ShapeError, TraceError
+from ember.errors import DTypeError, IndexOutOfRangeError, ShapeError, TraceError
 from ember.frontend.lazy import RECORDER
 from ember.frontend.tensor import Tensor, tensor_method
 from ember.graphdef.ops.common import broadcast_shapes, normalize_dim
@@ -129,7 +129,9 @@ def _select(x: Tensor, index) -> Tensor:
     except ShapeError as e:
         raise x.builder.error(e) from None
     if builtins.sum(1 for i in index if i is not None) > x.ndim:
-        raise x.builder.error(ShapeError(f"too many indices for a tensor of shape {x.shape}"))
+        raise x.builder.error(
+            IndexOutOfRangeError(f"too many indices for a tensor of shape {x.shape}")
+        )
     # `layout` lists the result's dims: ('new',), ('dim', d) or ('adv', is_first_index_tensor)
     spec, layout, advanced, dim = {}, [], {}, 0
     for item in index:
@@ -148,7 +150,9 @@ def _select(x: Tensor, index) -> Tensor:
         elif isinstance(item, int):
             if not -size <= item < size:
                 raise x.builder.error(
-                    ShapeError(f"index {item} is out of bounds for dim {dim} with size {size}")
+                    IndexOutOfRangeError(
+                        f"index {item} is out of bounds for dim {dim} with size {size}"
+                    )
                 )
             spec[dim] = (item % size, item % size + 1, 1)
         else:  # an index tensor; a 0-d one selects like an int
