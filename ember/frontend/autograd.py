@@ -191,7 +191,7 @@ def gradients(
     """Record d(output)/d(wrt) as lazy values (None for unused ones when allowed).
     `nodes`: the differentiable slice from `wrt` to `output`, when the caller has it.
     With tensor hooks registered, `grad_hooks` splits the differentiation at them."""
-    if nodes is None and _nested(wrt):
+    if hooks and nodes is None and _nested(wrt):  # (the hook path's own calls cut at stops)
         # `grad(loss, [h, y])` with y computed from h: each gradient is a total derivative,
         # so differentiate once per target, each stopping only at its own
         last = len(wrt) - 1
