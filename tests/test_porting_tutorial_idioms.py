@@ -348,3 +348,24 @@ def test_indexing_past_the_end_raises_index_error_like_torch():
             make(torch)
         with pytest.raises(IndexError):
             make(em)
+
+
+def test_get_batch_over_random_offsets_matches_torch_and_iteration_yields_views():
+    """ng-video-lecture's get_batch: `torch.stack([data[i:i+8] for i in ix])`; iterating a
+    tensor computes it once and hands out rows that are views, as in torch."""
+    tokens = np.random.default_rng(0).integers(0, 65, 500).tolist()
+    offsets = [3, 100, 41, 250]
+
+    def get_batch(m):
+        data = m.tensor(tokens, dtype=m.long)
+        ix = m.tensor(offsets)
+        x = m.stack([data[i : i + 8] for i in ix])
+        y = m.stack([data[i + 1 : i + 9] for i in ix])
+        return x.numpy(), y.numpy()
+
+    for ours, theirs in zip(get_batch(em), get_batch(torch), strict=True):
+        np.testing.assert_array_equal(ours, theirs)
+    x = em.arange(6.0).reshape(3, 2)
+    for row in x:
+        row.mul_(2)
+    np.testing.assert_array_equal(x.numpy(), np.arange(6.0).reshape(3, 2) * 2)

@@ -122,6 +122,20 @@ class Tensor(metaclass=_TensorMeta):
         return self.shape[0]
 
     def __iter__(self):
+        if self._lazy() and not self.requires_grad and len(self):
+            # `for i in ix` (ix from randint): the values once, then host rows, not one
+            # recorded select and one computed program per element
+            from ember.frontend.host_arrays import frozen
+            from ember.frontend.lazy import leaf
+            from ember.nn.functional.indexing import _select
+            from ember.nn.functional.views import mark_view
+
+            rows = np.asarray(self._array())
+            for i in range(len(self)):
+                row = leaf(frozen(np.array(rows[i])))
+                mark_view(row, self, _select, (i,), {})  # `for row in x: row.zero_()`
+                yield row
+            return
         for i in range(len(self)):
             yield self[i]
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from ember.errors import DTypeError, TraceError
+from ember.frontend.host_arrays import frozen
+from ember.frontend.lazy import leaf
 from ember.frontend.tensor import Tensor, tensor_method
 from ember.frontend.tracer import current_builder
 from ember.graphdef import dtypes
@@ -265,10 +269,28 @@ def _reflected(fn):
     return lambda self, other: fn(other, self)
 
 
-Tensor.__add__ = add
-Tensor.__radd__ = _reflected(add)
-Tensor.__sub__ = sub
-Tensor.__rsub__ = _reflected(sub)
+def _index_arithmetic(fn, host):
+    """`i + block_size` on a concrete 0-d integer host tensor (a loop's `for i in ix`)
+    computes on the host: a slice bound (`data[i : i + 8]`) then needs no program."""
+
+    def method(self, other):
+        value = self.value
+        if (
+            type(other) is int
+            and not value.type.shape
+            and type(getattr(value, "data", None)) is np.ndarray
+            and value.type.dtype in ("int32", "int64")
+        ):
+            return leaf(frozen(np.asarray(host(value.data, other), dtype=value.data.dtype)))
+        return fn(self, other)
+
+    return method
+
+
+Tensor.__add__ = _index_arithmetic(add, lambda a, b: a + b)
+Tensor.__radd__ = _index_arithmetic(_reflected(add), lambda a, b: b + a)
+Tensor.__sub__ = _index_arithmetic(sub, lambda a, b: a - b)
+Tensor.__rsub__ = _index_arithmetic(_reflected(sub), lambda a, b: b - a)
 Tensor.__mul__ = mul
 Tensor.__rmul__ = _reflected(mul)
 Tensor.__truediv__ = div
