@@ -261,3 +261,49 @@ def test_host_writes_raise_embers_errors_and_cast_like_torch():
     with pytest.raises(em.ShapeError):
         x[0:2] = em.ones(3)
     np.testing.assert_array_equal(x.numpy(), [2, 0, 0])
+
+
+def _random_program(seed: int) -> None:
+    """Writes, views (rows, columns, flat), clones, in-place ops and iteration in a random
+    order on ember and torch; every tensor held must agree after every op."""
+    import random
+
+    rnd = random.Random(seed)
+    shape = (rnd.randint(1, 4), rnd.randint(1, 4))
+    base = np.arange(np.prod(shape), dtype=np.float32).reshape(shape)
+    ours, theirs = {"x": em.tensor(base.copy())}, {"x": torch.tensor(base.copy())}
+    done = []
+    for step in range(16):
+        name = rnd.choice(list(ours))
+        e, t = ours[name], theirs[name]
+        op = rnd.choice(["set", "row", "column", "clone", "add_", "flat", "iterate"])
+        done.append((op, name))
+        if op == "set":
+            i, v = rnd.randrange(e.shape[0]), float(rnd.randint(-9, 9))
+            e[i], t[i] = v, v
+        elif op == "row" and e.ndim == 2:
+            i = rnd.randrange(e.shape[0])
+            ours[f"r{step}"], theirs[f"r{step}"] = e[i], t[i]
+        elif op == "column" and e.ndim == 2:
+            j = rnd.randrange(e.shape[1])
+            ours[f"c{step}"], theirs[f"c{step}"] = e[:, j], t[:, j]
+        elif op == "clone":
+            ours[f"k{step}"], theirs[f"k{step}"] = e.clone(), t.clone()
+        elif op == "add_":
+            e.add_(1.5)
+            t.add_(1.5)
+        elif op == "flat":
+            ours[f"f{step}"], theirs[f"f{step}"] = e.reshape(-1), t.reshape(-1)
+        elif op == "iterate" and e.ndim >= 1:
+            for a, b in zip(e, t, strict=True):
+                a.mul_(2)
+                b.mul_(2)
+        for key, tensor in ours.items():
+            np.testing.assert_array_equal(
+                tensor.numpy(), theirs[key].numpy(), err_msg=f"seed {seed}, {key} after {done}"
+            )
+
+
+def test_random_programs_of_views_and_writes_match_torch():
+    for seed in range(40):
+        _random_program(seed)
