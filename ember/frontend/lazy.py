@@ -125,6 +125,8 @@ class LazyRecorder:
         self.stand_ins[id(value)] = (weakref.ref(value), needed)
 
     def replacing_stand_ins(self, values: list) -> list:
+        if not self.stand_ins:  # the common step: nothing accumulated into another's .grad
+            return values
         out = []
         for v in values:
             entry = self.stand_ins.get(id(v))
