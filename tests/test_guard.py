@@ -114,6 +114,47 @@ def test_guard_off_lets_nan_through_and_guard_costs_nothing_when_clean():
     assert _same(_snapshot(a_net), _snapshot(b_net))  # a clean step is bit-identical
 
 
+@pytest.mark.parametrize("shape", [(128, 784), (64, 8, 3, 3), (9000,), (5, 7)])
+def test_gradient_sums_are_finite_exactly_when_every_element_is(shape):
+    from ember.training.guard import _sum
+
+    rng = np.random.default_rng(len(shape))
+    for bad in (None, np.nan, np.inf, -np.inf):
+        g = rng.standard_normal(shape).astype(np.float32)
+        if bad is not None:
+            g.flat[rng.integers(g.size)] = bad
+        # the large ones are summed as `ones @ g` on CPU: the same verdict as numpy's
+        total = jax.jit(_sum)(g)
+        assert bool(np.isfinite(total)) == bool(np.isfinite(g).all())
+        if bad is None:
+            np.testing.assert_allclose(total, g.astype(np.float64).sum(), rtol=1e-4, atol=1e-2)
+
+
+def test_a_nan_gradient_under_a_finite_loss_is_caught_in_a_large_weight():
+    class NormHead(nn.Module):  # d sqrt(h * h) at h = 0 is inf * 0: NaN, the loss finite
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(100, 64, bias=False)  # 6,400 weights: the matrix-vector sum
+
+        def forward(self, x):
+            h = self.fc(x)
+            return em.sqrt(h * h).sum(dim=1, keepdim=True)
+
+    em.manual_seed(0)
+    net = NormHead()
+    model = em.compile(net, loss=nn.MSELoss(), optimizer=optim.SGD(net.parameters(), lr=0.1))
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((8, 100)).astype(np.float32)
+    y = np.ones((8, 1), np.float32)
+    model.train_step(x, y)
+    before = _snapshot(net)
+    x[2] = 0.0  # that row's pre-activations are exactly 0
+    model.train_step(x, y)
+    with pytest.raises(em.NonFiniteError, match="step 1: a gradient is NaN or infinite"):
+        model.check_guard()
+    assert _same(before, _snapshot(net))
+
+
 def test_check_numerics_names_the_module_and_line():
     class Net(nn.Module):
         def __init__(self):
