@@ -226,6 +226,42 @@ def test_max_pool_slices_sends_gradients_where_the_default_does_ties_included(sh
 
 
 @pytest.mark.parametrize(
+    ("shape", "kernel", "stride", "padding", "ceil_mode"),
+    [
+        ((2, 3, 9, 9), (3, 3), (2, 2), (1, 1), False),  # ResNet's stem pool
+        ((2, 3, 10, 7), (3, 2), (2, 1), (1, 0), False),
+        ((2, 3, 10, 7), (3, 3), (2, 2), (1, 1), True),
+        ((2, 3, 8, 8), (2, 2), (1, 1), (0, 0), False),
+        ((2, 3, 11), (3,), (2,), (1,), True),
+        ((1, 2, 5, 6, 7), (3, 2, 3), (2, 2, 2), (1, 0, 1), False),
+    ],
+)
+def test_max_pool_strided_sends_gradients_where_the_default_does_ties_included(
+    shape, kernel, stride, padding, ceil_mode
+):
+    """Overlapping windows: an input that is the maximum of several windows gets the sum
+    of their gradients, in another order than select_and_scatter adds them (float64)."""
+    attrs = {
+        "kernel_size": list(kernel),
+        "stride": list(stride),
+        "padding": list(padding),
+        "dilation": [1] * len(kernel),
+        "ceil_mode": ceil_mode,
+        "return_indices": False,
+    }
+    with jax.enable_x64(True):
+        x = jnp.asarray(np.maximum(np.random.default_rng(1).standard_normal(shape), 0))
+        outs = []
+        for rule in (POOL_RULES["max_pool"], ALTERNATIVE_LOWERING["max_pool_strided"]):
+            y, vjp = jax.vjp(lambda x, r=rule: r(None, x, **attrs), x)
+            outs.append((y, *vjp(jnp.cos(jnp.arange(y.size, dtype=y.dtype).reshape(y.shape)))))
+    (want_y, want_dx), (got_y, got_dx) = outs
+    np.testing.assert_array_equal(np.asarray(got_y), np.asarray(want_y))
+    np.testing.assert_allclose(np.asarray(got_dx), np.asarray(want_dx), rtol=1e-12, atol=1e-12)
+    assert np.count_nonzero(np.asarray(got_dx)) == np.count_nonzero(np.asarray(want_dx))
+
+
+@pytest.mark.parametrize(
     ("x_shape", "w_shape"), [((0, 3, 5, 5), (4, 3, 3, 3)), ((2, 0, 5, 5), (4, 0, 3, 3))]
 )
 def test_conv_im2col_handles_empty_batches_and_channels(x_shape, w_shape):

@@ -11,7 +11,9 @@ values and gradients (tests/test_backend_rules.py).
 CPU, `conv_im2col` (see `conv_cpu.py`): plain convs as im2col and a matmul per batch
 chunk, forward and backward; XLA:CPU runs them several times faster than its own
 convolutions. `max_pool_slices` (see `pooling_cpu.py`): max pooling whose windows
-tile the input, with a gradient that avoids XLA:CPU's slow `select_and_scatter`.
+tile the input, with a gradient that avoids XLA:CPU's slow `select_and_scatter`;
+`max_pool_strided` (see `pooling_overlap_cpu.py`): overlapping windows (ResNet's stem
+pool), with a gradient that avoids JAX's full-size index arrays.
 
 GPU, `fused_attention`: `dot_product_attention` nodes (made by the `fuse_attention`
 pass, which runs on GPU only) lower to `jax.nn.dot_product_attention`, cuDNN's fused
@@ -27,6 +29,7 @@ from ember.graphdef import Node
 from .attention import fused_attention
 from .conv_cpu import conv_im2col, plain_conv
 from .pooling_cpu import max_pool_slices, tiling_windows
+from .pooling_overlap_cpu import max_pool_strided, strided_windows
 
 
 def _heads_layout(node: Node) -> bool:
@@ -40,12 +43,16 @@ def _heads_layout(node: Node) -> bool:
 BACKEND_RULES: dict[str, dict[str, list[tuple[str, Callable[[Node], bool]]]]] = {
     "cpu": {
         "conv": [("conv_im2col", plain_conv)],
-        "max_pool": [("max_pool_slices", tiling_windows)],
+        "max_pool": [
+            ("max_pool_slices", tiling_windows),
+            ("max_pool_strided", strided_windows),
+        ],
     },
     "gpu": {"dot_product_attention": [("fused_attention", _heads_layout)]},
 }
 ALTERNATIVE_LOWERING: dict[str, Callable] = {
     "conv_im2col": conv_im2col,
     "max_pool_slices": max_pool_slices,
+    "max_pool_strided": max_pool_strided,
     "fused_attention": fused_attention,
 }

@@ -83,12 +83,17 @@ def _patches(xc, kernel, stride, pads, dilation, out):
     (C, b, ...) order so that the matmul needs no transpose."""
     xt = jnp.moveaxis(_pad(xc, pads), 1, 0)
     cols = [xt[(slice(None), slice(None), *w)] for w in _windows(kernel, stride, dilation, out)]
-    # one stack per kernel dim (C, k1, k2, ..., b, *out): XLA:CPU fuses a concatenate of
-    # at most 8 operands into one loop, so a flat stack of a 3x3 kernel's nine windows
-    # would run as nine copies and a memcpy of the whole patch matrix
+    return stack_windows(cols, kernel, 1).reshape(xt.shape[0] * math.prod(kernel), -1)
+
+
+def stack_windows(slabs: list, kernel, axis: int):
+    """`jnp.stack(slabs, axis)` for a kernel's window positions (row-major), as one stack
+    per kernel dim: XLA:CPU fuses a concatenate of at most 8 operands into one loop, so a
+    flat stack of a 3x3 kernel's nine windows would run as nine copies and a memcpy of
+    the result. Shape: the slabs' with (k1, ..., kd) inserted at `axis`."""
     for k in reversed(kernel[1:]):
-        cols = [jnp.stack(cols[i : i + k], 1) for i in range(0, len(cols), k)]
-    return jnp.stack(cols, 1).reshape(xt.shape[0] * math.prod(kernel), -1)
+        slabs = [jnp.stack(slabs[i : i + k], axis) for i in range(0, len(slabs), k)]
+    return jnp.stack(slabs, axis)
 
 
 def _chunk(n: int, row_bytes: int) -> int:
