@@ -261,6 +261,27 @@ def test_max_pool_strided_sends_gradients_where_the_default_does_ties_included(
     assert np.count_nonzero(np.asarray(got_dx)) == np.count_nonzero(np.asarray(want_dx))
 
 
+def test_max_pool_strided_supports_forward_mode():
+    """ResNet's stem pool under `jacfwd` and `hessian`: its derivative is a custom JVP."""
+    attrs = {
+        "kernel_size": [3, 3],
+        "stride": [2, 2],
+        "padding": [1, 1],
+        "dilation": [1, 1],
+        "ceil_mode": False,
+        "return_indices": False,
+    }
+    x = jnp.asarray(np.random.default_rng(2).standard_normal((1, 2, 7, 7)), jnp.float32)
+    rules = (POOL_RULES["max_pool"], ALTERNATIVE_LOWERING["max_pool_strided"])
+    want, got = (jax.jacfwd(lambda x, r=r: r(None, x, **attrs))(x) for r in rules)
+    np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
+    rev = jax.jacrev(lambda x: rules[1](None, x, **attrs))(x)
+    np.testing.assert_array_equal(np.asarray(got), np.asarray(rev))
+    hess = jax.hessian(lambda x: jnp.sum(jnp.sin(rules[1](None, x, **attrs))))(x)
+    want_hess = jax.hessian(lambda x: jnp.sum(jnp.sin(rules[0](None, x, **attrs))))(x)
+    np.testing.assert_allclose(np.asarray(hess), np.asarray(want_hess), rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.parametrize(
     ("x_shape", "w_shape"), [((0, 3, 5, 5), (4, 3, 3, 3)), ((2, 0, 5, 5), (4, 0, 3, 3))]
 )
