@@ -261,18 +261,26 @@ def test_max_pool_strided_sends_gradients_where_the_default_does_ties_included(
     assert np.count_nonzero(np.asarray(got_dx)) == np.count_nonzero(np.asarray(want_dx))
 
 
-def test_max_pool_strided_supports_forward_mode():
-    """ResNet's stem pool under `jacfwd` and `hessian`: its derivative is a custom JVP."""
+@pytest.mark.parametrize(
+    ("rule", "kernel", "stride", "padding", "shape"),
+    [
+        ("max_pool_strided", [3, 3], [2, 2], [1, 1], (1, 2, 7, 7)),  # ResNet's stem pool
+        ("max_pool_slices", [2, 2], [2, 2], [0, 0], (1, 2, 7, 6)),  # max_pool2d(x, 2)
+    ],
+)
+def test_cpu_max_pool_rules_support_forward_mode(rule, kernel, stride, padding, shape):
+    """`jacfwd` and `hessian` through the CPU pool rules: their derivatives are custom
+    JVPs, equal to the default rule's in both modes."""
     attrs = {
-        "kernel_size": [3, 3],
-        "stride": [2, 2],
-        "padding": [1, 1],
+        "kernel_size": kernel,
+        "stride": stride,
+        "padding": padding,
         "dilation": [1, 1],
         "ceil_mode": False,
         "return_indices": False,
     }
-    x = jnp.asarray(np.random.default_rng(2).standard_normal((1, 2, 7, 7)), jnp.float32)
-    rules = (POOL_RULES["max_pool"], ALTERNATIVE_LOWERING["max_pool_strided"])
+    x = jnp.asarray(np.random.default_rng(2).standard_normal(shape), jnp.float32)
+    rules = (POOL_RULES["max_pool"], ALTERNATIVE_LOWERING[rule])
     want, got = (jax.jacfwd(lambda x, r=r: r(None, x, **attrs))(x) for r in rules)
     np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
     rev = jax.jacrev(lambda x: rules[1](None, x, **attrs))(x)
