@@ -18,7 +18,6 @@ rule, `pooling_overlap_cpu.py`. Values and gradients equal the default rule
 
 from __future__ import annotations
 
-import itertools
 import math
 from functools import partial
 
@@ -29,6 +28,7 @@ from jax import lax
 from ember.graphdef import Node
 
 from .pooling import _geometry
+from .pooling_overlap_cpu import max_and_first
 
 
 def tiling_windows(node: Node) -> bool:
@@ -43,22 +43,13 @@ def tiling_windows(node: Node) -> bool:
     )
 
 
-def _slices(x, kernel, out):
-    """(k, *lead, *out): each window position's strided slice of `x`."""
-    lead = x.ndim - len(kernel)
-    slabs = []
-    for offsets in itertools.product(*(range(k) for k in kernel)):
-        starts = [0] * lead + list(offsets)
-        limits = list(x.shape[:lead]) + [
-            o + (n - 1) * k + 1 for o, n, k in zip(offsets, out, kernel, strict=True)
-        ]
-        slabs.append(lax.slice(x, starts, limits, (1,) * lead + tuple(kernel)))
-    return jnp.stack(slabs)
+def _no_padding(kernel) -> tuple:
+    return ((0, 0),) * len(kernel)
 
 
 @partial(jax.custom_jvp, nondiff_argnums=(1, 2))
 def _max_pool_slices(x, kernel, out):
-    return _slices(x, kernel, out).max(axis=0)
+    return max_and_first(x, kernel, kernel, _no_padding(kernel), out)[0]
 
 
 def _blocks(t, kernel, out):
@@ -77,8 +68,7 @@ def _tangent(kernel, out, primals, tangents):
     the tangent's blocks: linear, so reverse mode is its transpose, the output gradient
     broadcast over each window and masked, reshaped back in place (no transposes)."""
     (x,), (t,) = primals, tangents
-    windows = _slices(x, kernel, out)
-    first = jnp.argmax(windows, axis=0).astype(jnp.int32)
+    top, first = max_and_first(x, kernel, kernel, _no_padding(kernel), out)
     blocks = _blocks(t, kernel, out)
     lead = t.ndim - len(kernel)
     window_axes = tuple(lead + 2 * i + 1 for i in range(len(kernel)))
@@ -88,7 +78,7 @@ def _tangent(kernel, out, primals, tangents):
         position = position + lax.broadcasted_iota(jnp.int32, blocks.shape, axis) * step
     chosen = jnp.expand_dims(first, window_axes) == position
     tangent_out = jnp.where(chosen, blocks, jnp.zeros((), t.dtype)).sum(axis=window_axes)
-    return windows.max(axis=0), tangent_out
+    return top, tangent_out
 
 
 def max_pool_slices(ctx, x, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
