@@ -104,3 +104,34 @@ def test_a_refilled_torch_buffer_trains_like_fresh_tensors():
         model.train_step(xb, yb)
         xb.fill_(1e3)  # the loader's next refill starts while the step may still run
     np.testing.assert_array_equal(np.asarray(net[0].weight), want_w)
+
+
+def test_staged_batches_reuse_a_buffer_only_once_nothing_else_holds_it():
+    from ember.frontend import host_arrays
+
+    x = np.arange(12, dtype=np.float32).reshape(3, 4)
+    first = host_arrays.staged(x)
+    assert first.ctypes.data % 64 == 0 and not first.flags.writeable
+    held = host_arrays.staged(x)
+    assert held is not first  # `first` is still referenced here
+    view = first.reshape(12)  # a view keeps the memory in use
+    del first
+    again = host_arrays.staged(x + 1)
+    assert not np.shares_memory(again, view) and not np.shares_memory(again, held)
+    np.testing.assert_array_equal(view, np.arange(12))  # values survive
+    np.testing.assert_array_equal(again, x + 1)
+    address = again.ctypes.data
+    del again
+    assert host_arrays.staged(x * 3).ctypes.data == address  # now idle: reused
+
+
+def test_staged_buffers_stay_within_their_byte_budget(monkeypatch):
+    from ember.frontend import host_arrays
+
+    pool = host_arrays._StagingPool()
+    monkeypatch.setattr(host_arrays, "_POOL_BYTES", 10_000)
+    for n in range(1, 40):
+        pool.copy_of(np.zeros((n, 64), np.float32))
+    newest = 39 * 64 * 4 + 64
+    assert pool.nbytes <= 10_000 + newest
+    assert pool.nbytes == sum(e[0].nbytes for v in pool.entries.values() for e in v)

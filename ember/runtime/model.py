@@ -23,7 +23,7 @@ import numpy as np
 from ember.compiler.passes.rematerialize import rematerialize
 from ember.compiler.passes.scan_repeated_blocks import scan_repeated_blocks
 from ember.errors import TraceError
-from ember.frontend.host_arrays import owned
+from ember.frontend.host_arrays import staged
 from ember.frontend.lazy import sync
 from ember.nn.module import Module
 from ember.nn.parameter import STATE_VERSION, initial_seed, next_stream
@@ -374,7 +374,7 @@ class CompiledModel(
             key = _pair_key(kind, x, y) if self._version == STATE_VERSION[0] else None
             step = None if key is None else self._fast.get(key)
             if step is not None:
-                return step, [owned(x), owned(y)]
+                return step, [staged(x), staged(y)]
         tree = self._tree(kind, x, y, sample_weight)
         step, inputs = self._lookup(kind, tree, _fast_key(kind, tree))
         return step, self._place_inputs(inputs, strict=kind == "train")

@@ -26,7 +26,7 @@ import numpy as np
 
 from ember.compiler import LoweredGraph, lower, passes_for, run_passes
 from ember.errors import TraceError
-from ember.frontend.host_arrays import owned
+from ember.frontend.host_arrays import owned, staged
 from ember.frontend.tensor import Tensor
 from ember.frontend.trace import spec_of, trace_function
 from ember.graphdef import Graph, TensorType
@@ -48,7 +48,7 @@ _WIDE = (np.dtype(np.float64), np.dtype(np.int64))
 def canonical_array(x: Any) -> Any:
     """Host arrays in JAX's default precision (float64 -> float32, int64 -> int32)."""
     if type(x) is np.ndarray and x.dtype not in _WIDE:  # the per-step common case
-        return owned(x)  # a step runs after this returns: the caller may refill its array
+        return staged(x)  # a step runs after this returns: the caller may refill its array
     if isinstance(x, (jax.Array, TensorType)):
         return x
     if isinstance(x, Tensor):
