@@ -52,7 +52,7 @@ def _writable(x: np.ndarray) -> bool:
 
 _ALIGN = 64  # XLA:CPU takes host memory in place only at this alignment
 _PER_SHAPE = 4  # buffers per (shape, dtype): steps in flight at once
-_POOL_BYTES = 256 << 20  # above this, idle buffers of the least recent shapes are dropped
+_POOL_BYTES = 128 << 20  # above this, idle buffers of the least recent shapes are dropped
 
 
 class _StagingPool:
@@ -87,7 +87,7 @@ class _StagingPool:
         entry = _aligned_entry(x)
         if self.idle is None:
             self.idle = _counts(entry)
-        if len(entries) < _PER_SHAPE:
+        if len(entries) < _PER_SHAPE and x.nbytes <= _POOL_BYTES // _PER_SHAPE:
             entries.append(entry)
             self.nbytes += entry[0].nbytes
             if self.nbytes > _POOL_BYTES:
