@@ -6,6 +6,7 @@ the trained weights by ~1e-2, `em.tensor(buf)` followed later writes to `buf`.""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 import ember as em
@@ -131,10 +132,45 @@ def test_staged_buffers_stay_within_their_byte_budget(monkeypatch):
     pool = host_arrays._StagingPool()
     monkeypatch.setattr(host_arrays, "_POOL_BYTES", 10_000)
     for n in range(1, 40):
-        pool.copy_of(np.zeros((n, 64), np.float32))
+        pool.filled((n, 64), np.float32, lambda out: out.fill(0))
     assert 0 < pool.nbytes <= 10_000 + 2_500  # the budget, plus the shape just used
     assert pool.nbytes == sum(e[0].nbytes for v in pool.entries.values() for e in v)
     big = np.zeros(5_000, np.uint8)  # over a quarter of the budget: copied, not kept
-    assert pool.copy_of(big).ctypes.data % 64 == 0 and (big.shape, "|u1") not in [
-        k for k, v in pool.entries.items() if v
-    ]
+    assert pool.filled(big.shape, big.dtype, lambda out: None).ctypes.data % 64 == 0 and (
+        big.shape,
+        "|u1",
+    ) not in [k for k, v in pool.entries.items() if v]
+
+
+def test_batches_ember_assembles_are_aligned_so_xla_takes_them_in_place():
+    from ember.frontend.host_arrays import owned
+    from ember.runtime.data import array_batches
+    from ember.utils.data import DataLoader, TensorDataset, default_collate
+
+    x = np.random.default_rng(0).standard_normal((50, 3, 5)).astype(np.float64)
+    y = np.arange(50)
+    seen = []
+    for xb, yb, _ in array_batches(x, y, 8, shuffle=True, seed=1):
+        assert xb.ctypes.data % 64 == 0 and not xb.flags.writeable and owned(xb) is xb
+        seen.append(yb)
+        np.testing.assert_array_equal(xb, x[yb])
+    assert sorted(np.concatenate(seen).tolist()) == list(range(50))
+    loader = DataLoader(TensorDataset(x, y), batch_size=8, shuffle=True)
+    for xb, yb in loader:
+        data = xb._array()
+        assert data.dtype == np.float32 and data.ctypes.data % 64 == 0
+        np.testing.assert_array_equal(data, x[np.asarray(yb._array())].astype(np.float32))
+    stacked = default_collate([x[0], x[1]])._array()
+    assert stacked.dtype == np.float32 and stacked.ctypes.data % 64 == 0
+    np.testing.assert_array_equal(stacked, x[:2].astype(np.float32))
+
+
+def test_a_sampler_index_out_of_range_still_raises_numpys_index_error():
+    from ember.utils.data import DataLoader, TensorDataset
+
+    x = np.zeros((4, 2), np.float32)
+    loader = DataLoader(TensorDataset(x), batch_size=2, sampler=[0, 7])
+    with pytest.raises(IndexError, match="out of bounds"):
+        next(iter(loader))
+    loader = DataLoader(TensorDataset(x), batch_size=2, sampler=[-4, 3])
+    np.testing.assert_array_equal(next(iter(loader))[0]._array(), x[[-4, 3]])

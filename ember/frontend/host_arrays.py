@@ -19,9 +19,11 @@ but the pool refers to it (measured on the seed MLP: a fresh `copy()` per step c
 
 from __future__ import annotations
 
+import math
 import sys
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -69,12 +71,16 @@ class _StagingPool:
         self.idle: tuple[int, int] | None = None
         self.lock = threading.Lock()  # two threads must not both take one idle buffer
 
-    def copy_of(self, x: np.ndarray) -> np.ndarray:
+    def filled(self, shape: tuple, dtype: Any, fill: Callable[[np.ndarray], Any]) -> np.ndarray:
+        """An idle (or new) buffer written by `fill`, handed out read-only."""
+        dtype = np.dtype(dtype)
         with self.lock:
-            return self._copy_of(x)
+            entry = self._idle_entry(shape, dtype)
+            fill(entry[2])  # the writable alias: the view handed out stays read-only
+            return entry[1]
 
-    def _copy_of(self, x: np.ndarray) -> np.ndarray:
-        key = (x.shape, x.dtype.str)
+    def _idle_entry(self, shape: tuple, dtype: np.dtype) -> tuple:
+        key = (shape, dtype.str)
         entries = self.entries.get(key)
         if entries is None:
             entries = self.entries[key] = []
@@ -82,17 +88,16 @@ class _StagingPool:
             self.entries.move_to_end(key)
         for entry in entries:
             if _counts(entry) == self.idle:
-                np.copyto(entry[2], x)  # the writable alias: the view handed out stays read-only
-                return entry[1]
-        entry = _aligned_entry(x)
+                return entry
+        entry = _new_entry(shape, dtype)
         if self.idle is None:
             self.idle = _counts(entry)
-        if len(entries) < _PER_SHAPE and x.nbytes <= _POOL_BYTES // _PER_SHAPE:
+        if len(entries) < _PER_SHAPE and entry[0].nbytes <= _POOL_BYTES // _PER_SHAPE:
             entries.append(entry)
             self.nbytes += entry[0].nbytes
             if self.nbytes > _POOL_BYTES:
                 self._shrink()
-        return entry[1]
+        return entry
 
     def _shrink(self) -> None:
         for key in list(self.entries)[:-1]:  # never the shape just used
@@ -105,15 +110,53 @@ def _counts(entry: tuple) -> tuple[int, int]:
     return sys.getrefcount(entry[0]), sys.getrefcount(entry[1])
 
 
-def _aligned_entry(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(memory block, read-only aligned copy of `x`, writable alias of that copy)."""
-    raw = np.empty(x.nbytes + _ALIGN, np.uint8)
+def aligned_empty(shape: tuple, dtype: Any) -> np.ndarray:
+    """An uninitialized, writable array at XLA:CPU's alignment, so a step takes it in
+    place (no copy of its own). Its memory block is read-only, so once the array is
+    `frozen` nothing can write it (`owned` and `staged` pass it through).
+
+    >>> aligned_empty((3, 5), np.float32).ctypes.data % 64
+    0
+    """
+    dtype = np.dtype(dtype)
+    if dtype.hasobject:  # object arrays cannot view raw bytes; XLA does not take them
+        return np.empty(shape, dtype)
+    nbytes = math.prod(shape) * dtype.itemsize
+    raw = np.empty(nbytes + _ALIGN, np.uint8)
     start = -raw.ctypes.data % _ALIGN
-    writable = raw[start : start + x.nbytes].view(x.dtype).reshape(x.shape)
-    np.copyto(writable, x)
+    out = raw[start : start + nbytes].view(dtype).reshape(shape)
+    raw.flags.writeable = False  # views made before keep their own flag
+    return out
+
+
+def aligned_stack(arrays: list, dtype: Any = None) -> np.ndarray:
+    """`np.stack(arrays)` (cast to `dtype`) into an aligned, read-only array of ember's
+    own (see `aligned_empty`): how ember assembles batches."""
+    arrays = [np.asarray(a) for a in arrays]
+    dtype = np.result_type(*arrays) if dtype is None else dtype
+    out = aligned_empty((len(arrays), *arrays[0].shape), dtype)
+    np.stack(arrays, out=out, casting="same_kind")
+    return frozen(out)
+
+
+def aligned_take(array: np.ndarray, idx: np.ndarray, dtype: Any = None) -> np.ndarray:
+    """`array[idx]` (rows `idx`, cast to `dtype`) as an aligned, read-only array of
+    ember's own: a shuffled batch. Indices must be within [-len(array), len(array))."""
+    out = aligned_empty((len(idx), *array.shape[1:]), array.dtype)
+    np.take(array, idx, axis=0, out=out, mode="wrap")  # "raise" would copy twice
+    if dtype is not None and np.dtype(dtype) != out.dtype:
+        cast = aligned_empty(out.shape, dtype)
+        np.copyto(cast, out, casting="same_kind")
+        out = cast
+    return frozen(out)
+
+
+def _new_entry(shape: tuple, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(memory block, read-only aligned array, writable alias of that array)."""
+    writable = aligned_empty(shape, dtype)
     out = writable.view()
     out.flags.writeable = False
-    return raw, out, writable
+    return writable.base, out, writable
 
 
 _POOL = _StagingPool()
@@ -128,8 +171,21 @@ def staged(x: Any) -> Any:
     0.0
     """
     if type(x) is np.ndarray and _writable(x):
-        return _POOL.copy_of(x)
+        if x.dtype.hasobject:
+            return owned(x)
+        return _POOL.filled(x.shape, x.dtype, lambda out: np.copyto(out, x))
     return x
+
+
+def staged_stack(arrays: list) -> np.ndarray:
+    """`np.stack(arrays)` into a reused aligned buffer (see `staged`): K batches that one
+    dispatch of K steps reads."""
+    arrays = [np.asarray(a) for a in arrays]
+    dtype = np.result_type(*arrays)
+    if dtype.hasobject:
+        return frozen(np.stack(arrays))
+    shape = (len(arrays), *arrays[0].shape)
+    return _POOL.filled(shape, dtype, lambda out: np.stack(arrays, out=out))
 
 
 def frozen(x: Any) -> Any:
@@ -140,4 +196,12 @@ def frozen(x: Any) -> Any:
     return x
 
 
-__all__ = ["frozen", "owned", "staged"]
+__all__ = [
+    "aligned_empty",
+    "aligned_stack",
+    "aligned_take",
+    "frozen",
+    "owned",
+    "staged",
+    "staged_stack",
+]

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ember.errors import ShapeError
-from ember.frontend.host_arrays import frozen
+from ember.frontend.host_arrays import aligned_take, frozen
 from ember.graphdef.pytree import describe, tree_flatten, tree_unflatten
 from ember.nn.parameter import to_numpy
 
@@ -59,12 +59,16 @@ def _take(tree: Any, idx: Any) -> Any:
     if tree is None:
         return None
     leaves, treedef = tree_flatten(tree)
-    # a fresh gather is ember's own: read-only, so the step takes it without the copy
-    # `owned` makes; a slice is a view of the caller's array (a callback may write it)
-    return tree_unflatten(treedef, [_own_batch(leaf[idx]) for leaf in leaves])
+    return tree_unflatten(treedef, [_own_batch(leaf, idx) for leaf in leaves])
 
 
-def _own_batch(batch: Any) -> Any:
+def _own_batch(leaf: Any, idx: Any) -> Any:
+    """A fresh gather is ember's own: read-only, so the step takes it without the copy a
+    caller's array gets, and aligned, so XLA:CPU takes it without a copy of its own. A
+    slice is a view of the caller's array (a callback may write it): the step copies it."""
+    if type(leaf) is np.ndarray and isinstance(idx, np.ndarray):
+        return aligned_take(leaf, idx)
+    batch = leaf[idx]
     return frozen(batch) if getattr(batch, "base", None) is None else batch
 
 

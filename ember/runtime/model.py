@@ -18,12 +18,11 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from ember.compiler.passes.rematerialize import rematerialize
 from ember.compiler.passes.scan_repeated_blocks import scan_repeated_blocks
 from ember.errors import TraceError
-from ember.frontend.host_arrays import staged
+from ember.frontend.host_arrays import staged, staged_stack
 from ember.frontend.lazy import sync
 from ember.nn.module import Module
 from ember.nn.parameter import STATE_VERSION, initial_seed, next_stream
@@ -442,7 +441,7 @@ class CompiledModel(
         if step is None:
             step = build_train_step(program, self._plan(program), steps_per_execution=k)
             self.programs.add(key, step, f"train x{k}", {"steps": str(k)}, {})
-        stacked = [np.stack([np.asarray(c[1][i]) for c in calls]) for i in range(len(calls[0][1]))]
+        stacked = [staged_stack([c[1][i] for c in calls]) for i in range(len(calls[0][1]))]
         stacked = self._place_inputs(stacked, axis=1)
         sync()
         args = self._step_args(stacked)

@@ -20,21 +20,38 @@ from typing import Any
 
 import numpy as np
 
-from ember.frontend.host_arrays import frozen, owned
+from ember.frontend.host_arrays import aligned_stack, aligned_take, frozen, owned
 from ember.frontend.lazy import leaf, materialize
 from ember.frontend.tensor import Tensor
 from ember.utils.data.dataset import Dataset, IterableDataset, TensorDataset
 from ember.utils.data.sampler import BatchSampler, RandomSampler, SequentialSampler
 
+_NARROW = {np.dtype(np.float64): np.dtype(np.float32), np.dtype(np.int64): np.dtype(np.int32)}
+
 
 def _as_tensor(arr: np.ndarray) -> Tensor:
-    if arr.dtype == np.float64:
-        arr = arr.astype(np.float32)
-    elif arr.dtype == np.int64:
-        arr = arr.astype(np.int32)
-    arr = np.ascontiguousarray(arr)
+    arr = np.ascontiguousarray(arr, _NARROW.get(arr.dtype, arr.dtype))
     # a batch ember made (stacked, gathered) needs no copy; a view is the dataset's memory
     return leaf(frozen(arr) if arr.base is None else owned(arr))
+
+
+def _gathered(array: Any, idx: np.ndarray) -> Tensor:
+    """Rows `idx` of a TensorDataset's array, aligned (see `_stacked`)."""
+    n = len(array)
+    if (
+        type(array) is not np.ndarray
+        or idx.dtype.kind not in "iu"
+        or (idx.size and (idx.min() < -n or idx.max() >= n))  # numpy's IndexError
+    ):
+        return _as_tensor(np.asarray(array[idx]))
+    return leaf(aligned_take(array, idx, _NARROW.get(array.dtype, array.dtype)))
+
+
+def _stacked(batch: Sequence[Any]) -> Tensor:
+    """Samples stacked into one aligned batch of ember's own (XLA:CPU takes it in place)."""
+    arrays = [np.asarray(b) for b in batch]
+    dtype = np.result_type(*arrays)
+    return leaf(aligned_stack(arrays, _NARROW.get(dtype, dtype)))
 
 
 def _computed(sample: Any) -> Any:
@@ -70,9 +87,7 @@ def default_collate(batch: Sequence[Any]) -> Any:
         return type(first)(default_collate(list(s)) for s in zip(*batch, strict=True))
     if isinstance(first, (str, bytes)):
         return list(batch)
-    if isinstance(first, Tensor):
-        return _as_tensor(np.stack([np.asarray(b) for b in batch]))
-    return _as_tensor(np.stack([np.asarray(b) for b in batch]))
+    return _stacked(batch)
 
 
 class DataLoader:
@@ -161,7 +176,7 @@ class DataLoader:
             return self.collate_fn(sample) if self.collate_fn else sample
         if isinstance(self.dataset, TensorDataset) and self.collate_fn is None:
             idx = np.asarray(indices)
-            return tuple(_as_tensor(a[idx]) for a in self.dataset.arrays)
+            return tuple(_gathered(a, idx) for a in self.dataset.arrays)
         samples = [_computed(self.dataset[i]) for i in indices]
         return (self.collate_fn or default_collate)(samples)
 
