@@ -11,10 +11,11 @@ itself just made (batches that `fit` and `DataLoader` assemble) are marked read-
 (`frozen`) so they pass through without a copy.
 
 Per-step batches take `staged` instead: the copy goes into a reused, 64-byte-aligned
-buffer. Aligned host memory is what XLA:CPU takes without a second copy of its own, and
-a buffer it still reads keeps a reference to it, so a buffer is reused only once nothing
-but the pool refers to it (measured on the seed MLP: a fresh `copy()` per step cost
-+25-35 us at batch 64 and ~10 % of the step at batch 1024; see bench/RESULTS.md).
+buffer. XLA:CPU takes aligned host memory in place and copies anything else once more
+itself, and a buffer it still reads keeps a reference to it, so a buffer is reused only
+once nothing but the pool refers to it. Batches ember assembles (`aligned_take`,
+`aligned_stack`) are aligned for the same reason. Measured on the seed MLP at batch 1024:
+1.21x -> 1.12x the hand-written step (bench/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ class _StagingPool:
     `sys.getrefcount` counts differs between Python versions."""
 
     def __init__(self) -> None:
-        self.entries: OrderedDict[tuple, list[tuple[np.ndarray, np.ndarray]]] = OrderedDict()
+        self.entries: OrderedDict[tuple, list[tuple]] = OrderedDict()  # key -> _new_entry()s
         self.nbytes = 0
         self.idle: tuple[int, int] | None = None
         self.lock = threading.Lock()  # two threads must not both take one idle buffer
