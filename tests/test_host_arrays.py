@@ -25,20 +25,29 @@ def _data(n: int):
 
 
 def _train(batches, reuse: bool, use_eval: bool = False):
+    return _trainer(batches, reuse, use_eval)()
+
+
+def _trainer(batches, reuse: bool, use_eval: bool = False):
+    """A model built now, and the loop that trains it (run it later, in any thread)."""
     em.manual_seed(0)
     net = nn.Sequential(nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 10))
     model = em.compile(
         net, optimizer=optim.SGD(net.parameters(), lr=0.1), loss=nn.CrossEntropyLoss()
     )
-    xb, yb = np.empty((256, 784), np.float32), np.empty(256, np.int32)
-    losses = []
-    for x, y in batches:
-        if reuse:  # a loader that refills one buffer
-            xb[:], yb[:] = x, y
-            x, y = xb, yb
-        logs = model.eval_step(x, y) if use_eval else model.train_step(x, y)
-        losses.append(logs["loss"])
-    return np.asarray(net[0].weight), [float(v) for v in losses]
+
+    def loop():
+        xb, yb = np.empty((256, 784), np.float32), np.empty(256, np.int32)
+        losses = []
+        for x, y in batches:
+            if reuse:  # a loader that refills one buffer
+                xb[:], yb[:] = x, y
+                x, y = xb, yb
+            logs = model.eval_step(x, y) if use_eval else model.train_step(x, y)
+            losses.append(logs["loss"])
+        return np.asarray(net[0].weight), [float(v) for v in losses]
+
+    return loop
 
 
 def test_a_refilled_batch_buffer_trains_like_fresh_arrays():
@@ -174,3 +183,24 @@ def test_a_sampler_index_out_of_range_still_raises_numpys_index_error():
         next(iter(loader))
     loader = DataLoader(TensorDataset(x), batch_size=2, sampler=[-4, 3])
     np.testing.assert_array_equal(next(iter(loader))[0]._array(), x[[-4, 3]])
+
+
+def test_two_threads_stepping_with_refilled_buffers_train_like_fresh_arrays():
+    import threading
+
+    batches = _data(16)
+    want_w, want_losses = _train(batches, reuse=False)
+    results = {}
+    loops = [_trainer(batches, reuse=True) for _ in range(2)]  # seeded here, not in threads
+
+    def run(k):
+        results[k] = loops[k]()
+
+    threads = [threading.Thread(target=run, args=(k,)) for k in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for got_w, got_losses in results.values():
+        np.testing.assert_array_equal(got_w, want_w)
+        assert got_losses == want_losses
