@@ -1,6 +1,7 @@
 """Nothing lost on bad data: guarded steps and the NaN locator."""
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 from models import EmberMLP, mnist_like
@@ -116,7 +117,7 @@ def test_guard_off_lets_nan_through_and_guard_costs_nothing_when_clean():
 
 @pytest.mark.parametrize("shape", [(128, 784), (128, 64, 3, 3), (9000,), (5, 7)])
 def test_gradient_sums_are_finite_exactly_when_every_element_is(shape):
-    from ember.training.guard import _sum
+    from ember.training.guard import grad_sum
 
     rng = np.random.default_rng(len(shape))
     for bad in (None, np.nan, np.inf, -np.inf):
@@ -124,7 +125,7 @@ def test_gradient_sums_are_finite_exactly_when_every_element_is(shape):
         if bad is not None:
             g.flat[rng.integers(g.size)] = bad
         # the large ones are summed as `ones @ g` on CPU: the same verdict as numpy's
-        total = jax.jit(_sum)(g)
+        total = jax.jit(grad_sum)(g)
         assert bool(np.isfinite(total)) == bool(np.isfinite(g).all())
         if bad is None:
             np.testing.assert_allclose(total, g.astype(np.float64).sum(), rtol=1e-4, atol=1e-2)
@@ -282,3 +283,23 @@ def test_a_skipped_step_keeps_parameters_and_optimizer_state_bit_for_bit(depth, 
     model.train_step(x, y)
     off.train_step(x, y)
     assert _same(_snapshot(net_off), _snapshot(net))
+
+
+@pytest.mark.parametrize(
+    "values", [[1.0, 2.0], [np.nan, 0.0], [np.inf, 1.0], [np.inf, -np.inf], [3e38, 3e38]]
+)
+def test_the_unguarded_steps_ordering_predicate_is_always_true(values):
+    """guard="off" on CPU runs the updates under `lax.cond(after_all(grads))`: the
+    predicate must hold for any gradients, or an unguarded step would skip updates."""
+    from ember.training.steps import after_all
+
+    grads = [jnp.full((300, 300), v, jnp.float32) for v in values]  # the dot-sum path too
+    assert bool(jax.jit(after_all)(grads))
+    assert bool(jax.jit(after_all)([]))
+    # the step built for guard="off" on CPU does take that route
+    net, model = _model(guard="off")
+    x, y = _data()
+    jaxpr = jax.make_jaxpr(model._step_for("train", x, y, None)[0])(
+        *model._step_args(model._step_for("train", x, y, None)[1])
+    )
+    assert ("cond" in str(jaxpr)) == (jax.default_backend() == "cpu")

@@ -45,7 +45,7 @@ def guard_status(status, result: dict, loss_name: str, grads) -> jax.Array:
     # A plain sum is finite exactly when every element is (NaN and inf propagate; finite
     # values overflow it only past 3e38), and it is the cheapest reduction XLA can emit:
     # the global norm's squares would be materialized as one more pass over the gradients.
-    total = sum(_sum(g) for g in grads) if grads else 0.0
+    total = sum(grad_sum(g) for g in grads) if grads else 0.0
     grads_ok = jnp.isfinite(total)
     # The first failing check by priority, as ONE reduction: XLA then computes the status
     # once (the gradient sums' last stages fused into it), where nested `where`s were
@@ -56,13 +56,13 @@ def guard_status(status, result: dict, loss_name: str, grads) -> jax.Array:
     return jnp.where(status != OK, status, code)
 
 
-# Gradients at least this large are summed by a matrix-vector product on CPU (see `_sum`):
+# Gradients at least this large are summed by a matrix-vector product on CPU (see `grad_sum`):
 # below it the product's call costs more than the chain of adds (measured: 36,864
 # elements slower, 65,536 faster, 100,352 ~20 us faster per step)
 DOT_SUM_MIN_SIZE = 1 << 16
 
 
-def _sum(g) -> jax.Array:
+def grad_sum(g) -> jax.Array:
     """The sum of `g` in float32. On XLA:CPU a full reduction of a large array runs as one
     sequential chain of adds (float order is kept, so it is not vectorized: ~30 us for a
     784x128 gradient, a tenth of the seed MLP's step), while `ones @ g` runs as a
