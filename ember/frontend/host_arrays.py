@@ -130,25 +130,31 @@ def aligned_empty(shape: tuple, dtype: Any) -> np.ndarray:
     return out
 
 
+def _stacking(arrays: list, dtype: Any = None) -> tuple[tuple, np.dtype, Callable]:
+    """(shape, dtype, fill) of `np.stack(arrays)` cast to `dtype`: `fill(out)` writes it."""
+    arrays = [np.asarray(a) for a in arrays]
+    dtype = np.dtype(np.result_type(*arrays) if dtype is None else dtype)
+
+    def fill(out: np.ndarray) -> None:
+        np.stack(arrays, out=out, casting="same_kind")
+
+    return (len(arrays), *arrays[0].shape), dtype, fill
+
+
 def aligned_stack(arrays: list, dtype: Any = None) -> np.ndarray:
     """`np.stack(arrays)` (cast to `dtype`) into an aligned, read-only array of ember's
     own (see `aligned_empty`): how ember assembles batches."""
-    arrays = [np.asarray(a) for a in arrays]
-    dtype = np.result_type(*arrays) if dtype is None else dtype
-    out = aligned_empty((len(arrays), *arrays[0].shape), dtype)
-    np.stack(arrays, out=out, casting="same_kind")
+    shape, dtype, fill = _stacking(arrays, dtype)
+    out = aligned_empty(shape, dtype)
+    fill(out)
     return frozen(out)
 
 
 def aligned_take(array: np.ndarray, idx: np.ndarray, dtype: Any = None) -> np.ndarray:
     """`array[idx]` (rows `idx`, cast to `dtype`) as an aligned, read-only array of
     ember's own: a shuffled batch. Indices must be within [-len(array), len(array))."""
-    out = aligned_empty((len(idx), *array.shape[1:]), array.dtype)
+    out = aligned_empty((len(idx), *array.shape[1:]), array.dtype if dtype is None else dtype)
     np.take(array, idx, axis=0, out=out, mode="wrap")  # "raise" would copy twice
-    if dtype is not None and np.dtype(dtype) != out.dtype:
-        cast = aligned_empty(out.shape, dtype)
-        np.copyto(cast, out, casting="same_kind")
-        out = cast
     return frozen(out)
 
 
@@ -181,12 +187,12 @@ def staged(x: Any) -> Any:
 def staged_stack(arrays: list) -> np.ndarray:
     """`np.stack(arrays)` into a reused aligned buffer (see `staged`): K batches that one
     dispatch of K steps reads."""
-    arrays = [np.asarray(a) for a in arrays]
-    dtype = np.result_type(*arrays)
+    shape, dtype, fill = _stacking(arrays)
     if dtype.hasobject:
-        return frozen(np.stack(arrays))
-    shape = (len(arrays), *arrays[0].shape)
-    return _POOL.filled(shape, dtype, lambda out: np.stack(arrays, out=out))
+        out = np.empty(shape, dtype)
+        fill(out)
+        return frozen(out)
+    return _POOL.filled(shape, dtype, fill)
 
 
 def frozen(x: Any) -> Any:
