@@ -153,8 +153,12 @@ def aligned_stack(arrays: list, dtype: Any = None) -> np.ndarray:
 def aligned_take(array: np.ndarray, idx: np.ndarray, dtype: Any = None) -> np.ndarray:
     """`array[idx]` (rows `idx`, cast to `dtype`) as an aligned, read-only array of
     ember's own: a shuffled batch. Indices must be within [-len(array), len(array))."""
-    out = aligned_empty((len(idx), *array.shape[1:]), array.dtype if dtype is None else dtype)
+    out = aligned_empty((len(idx), *array.shape[1:]), array.dtype)
     np.take(array, idx, axis=0, out=out, mode="wrap")  # "raise" would copy twice
+    if dtype is not None and np.dtype(dtype) != out.dtype:  # a cast inside np.take buffers
+        cast = aligned_empty(out.shape, dtype)
+        np.copyto(cast, out, casting="same_kind")
+        out = cast
     return frozen(out)
 
 
