@@ -10,11 +10,13 @@ is a numpy assignment instead: into the tensor's own host array when no one else
 that array or its value (reference counts), else into a copy that the tensor is then
 rebound to. Writes through basic-indexing views (`t[li][0]`) go into the root's array
 the same way, and the view is recomputed from the root at its next use. Reads with a
-basic index copy the selection with numpy, so no pending op holds the root's array.
+basic index copy the selection with numpy, so no pending op holds the root's array; a
+small computed array is read that way too (a sampling loop's `idx[:, -block_size:]`).
 """
 
 from __future__ import annotations
 
+import math
 import sys
 from typing import Any
 
@@ -29,6 +31,10 @@ from ember.graphdef.types import TensorType
 __all__: list[str] = []  # internal: indexing and in-place ops use these
 
 _NOT_ON_HOST = object()
+
+# Computed (backend) arrays up to this many elements are read on the host too; larger ones
+# stay recorded, so a big array (on an accelerator, say) is not copied out and back.
+MAX_HOST_ELEMENTS = 1 << 17
 
 
 def _gone() -> None:
@@ -91,13 +97,18 @@ def read_on_host(x: Tensor, index: Any) -> Tensor | None:
     if not isinstance(current, LazyValue) or current.requires_grad:
         return None
     array = current.data
+    dtype = None
     if type(array) is not np.ndarray:
-        return None
+        # a small computed array too: a sampling loop's `idx[:, -block_size:]` then gives
+        # the next step a host window of one shape (see growing_concat)
+        if array is None or math.prod(current.type.shape) > MAX_HOST_ELEMENTS:
+            return None
+        array, dtype = np.asarray(array), current.type.dtype
     try:
         selected = np.array(array[index])
     except IndexError:
         return None  # the recorded path raises ember's error naming the shapes
-    return leaf(frozen(selected))
+    return leaf(frozen(selected), dtype=dtype)
 
 
 def _basic(item: Any) -> bool:

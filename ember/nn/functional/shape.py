@@ -5,9 +5,11 @@ from __future__ import annotations
 import math
 
 from ember.errors import ShapeError
+from ember.frontend.lazy import RECORDER
 from ember.frontend.tensor import Tensor, tensor_method
 from ember.graphdef.ops.common import normalize_dim
 from ember.nn.functional._core import active_builder, as_tensor, emit
+from ember.nn.functional.growing_concat import concat_on_host
 from ember.nn.functional.views import returns_view
 
 __internal__ = ("infer_reshape", "slice_dims")
@@ -215,7 +217,12 @@ def cat(tensors, dim: int = 0):
     ts = [t.to(dt) for t in ts]
     if len(ts) == 1:
         return ts[0]
-    return emit("concatenate", ts, dim=normalize_dim(dim, ts[0].ndim))
+    dim = normalize_dim(dim, ts[0].ndim)
+    if builder is RECORDER:
+        on_host = concat_on_host(ts, dim)
+        if on_host is not None:
+            return on_host
+    return emit("concatenate", ts, dim=dim)
 
 
 concat = concatenate = cat
