@@ -258,8 +258,17 @@ class Tensor(metaclass=_TensorMeta):
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         if not self._lazy():
+            if not requires_grad and self.builder.input_kinds.get(self.value) != "param":
+                # PyTorch allows it only on a tensor that needs no gradient, where it does
+                # nothing (`self.pe[:, :n].requires_grad_(False)` on a buffer)
+                return self
             raise self.builder.error(
-                TraceError("requires_grad_() inside a traced forward: gradients flow already")
+                TraceError(
+                    f"requires_grad_({requires_grad}) inside a traced forward: gradients flow "
+                    "already, and a parameter's flag is set outside forward; fix: "
+                    "p.requires_grad_(False) before compiling or stepping (freezes it), or "
+                    "x.detach() for a value that must not be differentiated"
+                )
             )
         if not self.is_leaf:
             raise RuntimeError(

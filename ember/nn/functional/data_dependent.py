@@ -2,10 +2,11 @@
 `masked_select`, `unique`, `unique_consecutive`.
 
 A compiled program has static shapes, so these work where values are known: on tensors
-outside a traced `forward` (lazy tensors are computed first, as `.item()` does). Inside
-a trace they raise `TraceError` naming the static alternative. `masked_select` keeps its
-gradient path (it gathers the selected elements); `unique`'s values carry none, as in
-PyTorch.
+outside a traced `forward` (lazy tensors are computed first, as `.item()` does), and in a
+module called on tensors (`criterion(out, y)`), which then runs its forward op by op.
+Inside a compiled step's trace they raise `TraceError` naming the static alternative.
+`masked_select` keeps its gradient path (it gathers the selected elements); `unique`'s
+values carry none, as in PyTorch.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from __future__ import annotations
 import numpy as np
 
 from ember.errors import ShapeError, TraceError
+from ember.frontend.grad_hooks import NeedsEagerForward
 from ember.frontend.tensor import Tensor, tensor_method
-from ember.frontend.tracer import current_builder
+from ember.frontend.tracer import EAGER_CALL_TRACE, current_builder
 from ember.nn.functional._core import active_builder, as_tensor
 from ember.nn.functional.creation import tensor
 from ember.nn.functional.shape import broadcast_to
@@ -33,6 +35,8 @@ _STATIC = {
 def _values(x: Tensor, what: str) -> np.ndarray:
     """The concrete values of `x`, or the error that a trace cannot give them."""
     if current_builder() is not None:
+        if EAGER_CALL_TRACE[0]:  # `criterion(out, y)` on tensors: run that module op by op
+            raise NeedsEagerForward
         raise x.builder.error(
             TraceError(
                 f"{what}: the result's size depends on the values of the {x.shape} input, "

@@ -15,8 +15,10 @@ import math
 import numpy as np
 
 from ember.errors import DTypeError, IndexOutOfRangeError, ShapeError, TraceError
+from ember.frontend.grad_hooks import NeedsEagerForward
 from ember.frontend.lazy import RECORDER
 from ember.frontend.tensor import Tensor, tensor_method
+from ember.frontend.tracer import EAGER_CALL_TRACE
 from ember.graphdef.ops.common import broadcast_shapes, normalize_dim
 from ember.nn.functional._core import active_builder, as_tensor, cast, emit
 from ember.nn.functional.host_writes import read_on_host
@@ -58,6 +60,8 @@ def linear_index(indices: list[Tensor], sizes: tuple[int, ...]) -> Tensor:
 def _index_tensor(x: Tensor, item) -> Tensor:
     idx = as_tensor(item, x.builder)
     if idx.dtype == "bool":
+        if EAGER_CALL_TRACE[0]:  # `criterion(out, y)` on tensors: run that module op by op
+            raise NeedsEagerForward
         raise x.builder.error(
             TraceError(
                 f"boolean-mask indexing gives a data-dependent shape (mask {idx.shape}); "
