@@ -89,15 +89,26 @@ from ember.amp import autocast  # noqa: E402,F401
 from ember.numerics import (  # noqa: E402,F401
     finfo,
     get_default_dtype,
+    get_num_interop_threads,
+    get_num_threads,
     iinfo,
     is_tensor,
     numel,
     seed,
     set_default_dtype,
     set_float32_matmul_precision,
+    set_num_interop_threads,
+    set_num_threads,
     use_deterministic_algorithms,
 )
 from ember.frontend.print_options import set_printoptions  # noqa: E402,F401
+from ember.memory_format import (  # noqa: E402,F401
+    channels_last,
+    channels_last_3d,
+    contiguous_format,
+    memory_format,
+    preserve_format,
+)
 from ember import testing  # noqa: E402,F401
 from ember import special  # noqa: E402,F401
 

@@ -1,6 +1,6 @@
 """PyTorch's top-level numeric queries and switches: `finfo`, `iinfo`, `is_tensor`,
 `numel`, `get_default_dtype`/`set_default_dtype`, `seed`, and switches accepted for porting
-(`use_deterministic_algorithms`, `set_float32_matmul_precision`).
+(`use_deterministic_algorithms`, `set_float32_matmul_precision`, `set_num_threads`).
 
 >>> em.finfo(em.bfloat16).eps
 0.0078125
@@ -87,12 +87,53 @@ def set_float32_matmul_precision(precision: str) -> None:
         raise ValueError(f"precision must be 'highest', 'high' or 'medium', got {precision!r}")
 
 
+# what `set_num_threads` / `set_num_interop_threads` were told (None: never called)
+_THREADS: dict[str, int | None] = {"intra": None, "inter": None}
+
+
+def set_num_threads(n: int) -> None:
+    """Accepted for porting: XLA sizes its CPU thread pool once, when JAX starts (for one
+    thread, `XLA_FLAGS=--xla_cpu_multi_thread_eigen=false` or `taskset -c 0`).
+    `get_num_threads()` returns `n` afterwards, as in PyTorch."""
+    _THREADS["intra"] = _positive(n, "set_num_threads")
+
+
+def get_num_threads() -> int:
+    """The count given to `set_num_threads`, else the CPUs this process may use."""
+    return _THREADS["intra"] or _cpus()
+
+
+def set_num_interop_threads(n: int) -> None:
+    """Accepted for porting, like `set_num_threads`."""
+    _THREADS["inter"] = _positive(n, "set_num_interop_threads")
+
+
+def get_num_interop_threads() -> int:
+    return _THREADS["inter"] or _cpus()
+
+
+def _positive(n: Any, what: str) -> int:
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"{what} expects a positive integer, got {n!r}")
+    return int(n)
+
+
+def _cpus() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+
 __all__ = [
     "finfo",
     "get_default_dtype",
+    "get_num_interop_threads",
+    "get_num_threads",
     "iinfo",
     "is_tensor",
     "numel",
     "set_float32_matmul_precision",
+    "set_num_interop_threads",
+    "set_num_threads",
     "use_deterministic_algorithms",
 ]

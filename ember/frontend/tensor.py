@@ -421,6 +421,9 @@ class Tensor(metaclass=_TensorMeta):
     def contiguous(self, *args, **kwargs) -> Tensor:
         return self
 
+    def is_contiguous(self, memory_format: Any = None) -> bool:
+        return True  # XLA owns layouts (see ember/memory_format.py)
+
     def clone(self, *args, **kwargs) -> Tensor:
         if self._lazy() and self.value.data is not None and self._shares_state():
             lend(self.value)  # a snapshot (`w0 = p.clone()`) outlives the next donating step

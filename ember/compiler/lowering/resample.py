@@ -2,8 +2,8 @@
 
 `interpolate` is separable: each resized dim is a few gathers (`jnp.take` with
 static index tables) mixed by static weights. The tables follow PyTorch's CPU
-kernels in float32, so nearest picks the same pixels and weights agree to the
-last bit or so. im2col stacks strided slices; col2im adds each kernel
+kernels in float32 (float64 for float64 inputs), so nearest picks the same pixels and
+weights agree to the last bit or so. im2col stacks strided slices; col2im adds each kernel
 position's block back with an interior-padded `lax.pad`, the exact adjoint.
 """
 
@@ -19,41 +19,41 @@ from jax import lax
 _F32 = np.float32
 
 
-def _scale(size: int, out: int, align_corners: bool, scale: float) -> np.float32:
+def _scale(size: int, out: int, align_corners: bool, scale: float, ft=_F32):
     """PyTorch's area_pixel_compute_scale: output -> input coordinate factor."""
     if align_corners:
-        return _F32(size - 1) / _F32(out - 1) if out > 1 else _F32(0)
-    return _F32(1.0 / scale) if scale > 0 else _F32(size) / _F32(out)
+        return ft(size - 1) / ft(out - 1) if out > 1 else ft(0)
+    return ft(1.0 / scale) if scale > 0 else ft(size) / ft(out)
 
 
-def _source(dst: np.ndarray, scale: np.float32, align_corners: bool) -> np.ndarray:
+def _source(dst: np.ndarray, scale, align_corners: bool, ft=_F32) -> np.ndarray:
     if align_corners:
         return scale * dst
-    return scale * (dst + _F32(0.5)) - _F32(0.5)
+    return scale * (dst + ft(0.5)) - ft(0.5)
 
 
-def _nearest(size, out, align_corners, scale, exact=False):
-    s = _F32(1.0 / scale) if scale > 0 else _F32(size) / _F32(out)
+def _nearest(size, out, align_corners, scale, ft=_F32, exact=False):
+    s = _F32(1.0 / scale) if scale > 0 else _F32(size) / _F32(out)  # float32, as PyTorch
     dst = np.arange(out, dtype=_F32)
     src = np.floor((dst + _F32(0.5)) * s if exact else dst * s).astype(np.int64)
     return [(np.minimum(src, size - 1), None)]
 
 
-def _linear(size, out, align_corners, scale):
+def _linear(size, out, align_corners, scale, ft=_F32):
     if size == out:  # PyTorch copies when the size does not change
         return [(np.arange(out), None)]
     src = _source(
-        np.arange(out, dtype=_F32), _scale(size, out, align_corners, scale), align_corners
+        np.arange(out, dtype=ft), _scale(size, out, align_corners, scale, ft), align_corners, ft
     )
-    src = np.maximum(src, _F32(0))  # linear modes clamp negative coordinates
+    src = np.maximum(src, ft(0))  # linear modes clamp negative coordinates
     i0 = np.minimum(np.floor(src).astype(np.int64), size - 1)
-    lam = np.clip(src - i0.astype(_F32), _F32(0), _F32(1))
+    lam = np.clip(src - i0.astype(ft), ft(0), ft(1))
     i1 = np.minimum(i0 + 1, size - 1)
-    return [(i0, _F32(1) - lam), (i1, lam)]
+    return [(i0, ft(1) - lam), (i1, lam)]
 
 
-def _cubic(size, out, align_corners, scale):
-    a = _F32(-0.75)  # PyTorch's (and Keys') cubic convolution constant
+def _cubic(size, out, align_corners, scale, ft=_F32):
+    a = ft(-0.75)  # PyTorch's (and Keys') cubic convolution constant
 
     def near(x):  # |x| <= 1
         return ((a + 2) * x - (a + 3)) * x * x + 1
@@ -62,11 +62,11 @@ def _cubic(size, out, align_corners, scale):
         return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
 
     src = _source(
-        np.arange(out, dtype=_F32), _scale(size, out, align_corners, scale), align_corners
+        np.arange(out, dtype=ft), _scale(size, out, align_corners, scale, ft), align_corners, ft
     )
     i = np.floor(src).astype(np.int64)
-    t = (src - i.astype(_F32)).astype(_F32)
-    weights = [far(t + _F32(1)), near(t), near(_F32(1) - t), far(_F32(2) - t)]
+    t = (src - i.astype(ft)).astype(ft)
+    weights = [far(t + ft(1)), near(t), near(ft(1) - t), far(ft(2) - t)]
     return [(np.clip(i - 1 + j, 0, size - 1), w) for j, w in enumerate(weights)]
 
 
@@ -82,9 +82,10 @@ _TAPS = {
 
 def _interpolate(ctx, x, size, mode, align_corners, scales):
     d = len(size)
+    ft = np.float64 if x.dtype == jnp.float64 else _F32  # PyTorch's opmath type
     for i in range(d):
         axis = x.ndim - d + i
-        taps = _TAPS[mode](x.shape[axis], size[i], align_corners, scales[i])
+        taps = _TAPS[mode](x.shape[axis], size[i], align_corners, scales[i], ft)
         bcast = (-1,) + (1,) * (x.ndim - axis - 1)
         out = None
         for index, weight in taps:
