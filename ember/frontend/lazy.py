@@ -30,7 +30,7 @@ import numpy as np
 
 from ember.errors import EmberError, TraceError, with_location
 from ember.frontend.host_arrays import owned
-from ember.frontend.tracer import user_frame
+from ember.frontend.tracer import user_frame, user_site
 from ember.graphdef import dtypes
 from ember.graphdef.ir import FrozenDict, Graph, GraphInput, Node, Source, Value
 from ember.graphdef.registry import check_attr, get_op
@@ -54,7 +54,7 @@ class LazyValue(Value):
     `owner` is a weak reference to the leaf `Tensor` whose `.grad` it feeds.
     """
 
-    __slots__ = ("node", "index", "data", "requires_grad", "owner", "depth")
+    __slots__ = ("node", "index", "data", "requires_grad", "owner", "depth", "site")
 
     def __init__(self, type: TensorType, node=None, index: int = 0, data=None, requires_grad=False):
         super().__init__(type)
@@ -64,6 +64,7 @@ class LazyValue(Value):
         self.requires_grad = requires_grad
         self.owner = None
         self.depth = 0  # the longest chain of pending nodes ending here (`MAX_PENDING_DEPTH`)
+        self.site = None  # where in the user's code the op that made it ran (`user_site`)
 
     @property
     def pending(self) -> bool:
@@ -190,14 +191,21 @@ class LazyRecorder:
                 raise self.error(e) from None
             self._remember(op, in_types, attrs, subgraphs, types)
         grad = opdef.differentiable and is_grad_enabled() and any(v.requires_grad for v in values)
+        file, line, where = user_site()
+        if where != _LAST_SITE[0]:  # control went back to the user's code in between
+            _LAST_SITE[0], _LAST_SITE[1] = where, _LAST_SITE[1] + 1
+        site = (where, _LAST_SITE[1])
+        if not grad:
+            _compute_loop_carried(values, site, types)
         depth = 1 + max([v.depth for v in values if v.data is None], default=0)
         outs = tuple(
             LazyValue(t, None, i, None, grad and _floating(t)) for i, t in enumerate(types)
         )
-        node = Node(op, tuple(values), attrs, outs, self.source(), subgraphs)
+        node = Node(op, tuple(values), attrs, outs, Source("", file, line), subgraphs)
         for v in outs:
             v.node = node
             v.depth = depth
+            v.site = site
         tensors = [Tensor(v, self) for v in outs]
         for t in tensors:
             self.recorded = next(self._count)
@@ -235,6 +243,40 @@ class LazyRecorder:
 
     def buffer_tensor(self, module, name: str):
         return None
+
+
+# (user_site's place of the last op recorded, a counter of changes of that place): ops of
+# one call of ember (a composite op, `backward()`) share a place and a count
+_LAST_SITE: list = [None, 0]
+
+
+def user_code_ran() -> None:
+    """Note that the user's code ran since the last recorded op (a read computed on the
+    host, `xs[t]`): the next op starts a new pass even at the same place."""
+    _LAST_SITE[0] = None
+
+
+def _compute_loop_carried(values: list, site: tuple, types: Sequence) -> None:
+    """Compute the pending inputs that this same operation of the user's code made on an
+    earlier pass and that it now replaces with a value of the same type (`total += loss`
+    in an evaluation loop, `h = cell(x[t], h)` under no_grad), when no gradient needs them.
+    Each pass of the loop then becomes one cut of the same structure, compiled once,
+    instead of a pending graph that grows by a whole forward per pass."""
+    where, count = site
+    if where is None:
+        return
+    carried = [
+        v
+        for v in values
+        if v.site is not None
+        and v.site[0] == where
+        and v.site[1] != count
+        and v.data is None
+        and not v.requires_grad
+        and v.type in types
+    ]
+    if carried:
+        materialize(carried)
 
 
 def _floating(t: TensorType) -> bool:

@@ -65,6 +65,19 @@ def user_frame() -> tuple[str, int]:
     return "", 0
 
 
+def user_site() -> tuple[str, int, Any]:
+    """`user_frame()` and the place within that line: (code, bytecode offset), equal only
+    for the same operation of the user's code (a loop's next pass), not for two ops of
+    one expression."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        code = frame.f_code
+        if not _in_ember(code.co_filename):
+            return code.co_filename, frame.f_lineno, (code, frame.f_lasti)
+        frame = frame.f_back
+    return "", 0, None
+
+
 def traceback_user_frame(tb) -> tuple[str, int]:
     """The innermost frame of a traceback outside the ember package: the user's line that
     led to an error ("", 0 when every frame is ember's)."""

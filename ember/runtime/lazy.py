@@ -67,6 +67,10 @@ class Executor:
             if id(v) not in seen:
                 seen.add(id(v))
                 targets.append(v)
+        self._compute(targets)
+
+    def _compute(self, targets: list[LazyValue]) -> None:
+        """Compute exactly `targets` (and what they need) as one cached program."""
         cut = collect(targets)
         entry = self.programs.get(cut.key)
         if entry is None:
@@ -93,10 +97,15 @@ class Executor:
         RECORDER.synced = RECORDER.recorded
         targets = list(grad_values)
         seen = {id(v) for v in targets}
+        others = []
         for v in RECORDER.replacing_stand_ins(pending_live_values()):
             if id(v) not in seen and v.data is None:
                 seen.add(id(v))
-                targets.append(v)
+                others.append(v)
+        apart = _apart_from(grad_values, others)
+        if apart:
+            self._compute(apart)
+        targets += [v for v in others if v.data is None]
         cut = collect(targets)
         by_array = {id(p._data): k for k, p in enumerate(params)}
         in_param = tuple(by_array.get(id(v.data), -1) for v in cut.inputs)
@@ -140,6 +149,39 @@ class Executor:
             return new, optimizer.keep_state(new_state, opt_state, keep), list(outs)
 
         return jax.jit(step, donate_argnums=(0, 2))
+
+
+def _apart_from(grad_values: list[LazyValue], others: list[LazyValue]) -> list[LazyValue]:
+    """The pending values among `others` that share no pending op with the gradients: a
+    loop's running totals of earlier steps (`total_loss += loss.data`). Computed in a
+    program of their own before the step, they leave the step's program one structure
+    from the first iteration on (else its first few iterations compile anew, as the totals
+    go from Python numbers to tensors), and nothing is computed twice."""
+    if not others:
+        return []
+    needed = _pending_nodes(grad_values)
+    apart = []
+    for v in others:
+        nodes = _pending_nodes([v])
+        # a differentiable forward (the loss itself) is recomputed inside the gradients'
+        # `grad` body, which XLA shares with it only when both are in one program
+        if not (nodes.keys() & needed.keys()) and not any(
+            u.requires_grad for node in nodes.values() for u in node.outputs
+        ):
+            apart.append(v)
+    return apart
+
+
+def _pending_nodes(values: list[LazyValue]) -> dict[int, Any]:
+    found: dict[int, Any] = {}
+    stack = [v.node for v in values if v.data is None and v.node is not None]
+    while stack:
+        node = stack.pop()
+        if id(node) in found:
+            continue
+        found[id(node)] = node
+        stack.extend(u.node for u in node.inputs if u.data is None and u.node is not None)
+    return found
 
 
 EXECUTOR = Executor()

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from ember.frontend.host_arrays import frozen
-from ember.frontend.lazy import RECORDER, LazyValue, leaf, materialize
+from ember.frontend.lazy import RECORDER, LazyValue, leaf, materialize, user_code_ran
 from ember.frontend.lent_arrays import is_lent
 from ember.frontend.tensor import Tensor
 from ember.graphdef.types import TensorType
@@ -108,6 +108,7 @@ def read_on_host(x: Tensor, index: Any) -> Tensor | None:
         selected = np.array(array[index])
     except IndexError:
         return None  # the recorded path raises ember's error naming the shapes
+    user_code_ran()  # `for t in ...: h = cell(xs[t], h)`: each pass reads on the host
     return leaf(frozen(selected), dtype=dtype)
 
 

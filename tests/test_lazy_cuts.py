@@ -1,0 +1,110 @@
+"""Where the lazy graph is cut in the loops PyTorch programs write (an evaluation loop's
+running total, a training loop's running totals): values against PyTorch, and the number of
+programs compiled."""
+
+import numpy as np
+import torch
+
+import ember as em
+from ember.runtime.stats import COMPILES, LOG
+
+RNG = np.random.default_rng(0)
+X = RNG.standard_normal((12, 8, 6)).astype(np.float32)
+Y = RNG.integers(0, 3, (12, 8))
+
+
+def _net(m):
+    m.manual_seed(0)
+    net = m.nn.Sequential(m.nn.Linear(6, 16), m.nn.Tanh(), m.nn.Linear(16, 3))
+    return net
+
+
+def _largest_cut(log_start: int) -> int:
+    """The most ops in a lazy program compiled since `LOG[log_start]`."""
+    sizes = [int(e.rsplit(": ", 1)[1].split()[0]) for e in LOG[log_start:] if e.endswith(" ops")]
+    return max(sizes, default=0)
+
+
+def _same_weights(net, net_t):
+    net.load_state_dict({k: v.detach().numpy() for k, v in net_t.state_dict().items()})
+
+
+def test_an_evaluation_loops_running_total_is_cut_each_pass_and_compiles_a_few_programs():
+    def evaluate(m, net):
+        crit = m.nn.CrossEntropyLoss()
+        total, correct = 0, 0
+        for x, y in zip(X, Y, strict=True):
+            out = net(m.tensor(x))
+            total += crit(out, m.tensor(y)).detach()  # never read inside the loop
+            correct += (out.argmax(1) == m.tensor(y)).sum()
+        return float(total), int(correct)
+
+    net_t = _net(torch)
+    net = _net(em)
+    _same_weights(net, net_t)
+    before, log_start = COMPILES["lazy"], len(LOG)
+    got = evaluate(em, net)
+    compiled = COMPILES["lazy"] - before
+    want = evaluate(torch, net_t)
+    np.testing.assert_allclose(got[0], want[0], rtol=1e-5)
+    assert got[1] == want[1]
+    # one pass per cut: a first pass or two differ (the totals start as Python ints), then
+    # every pass runs one program; before, all 12 forwards pended into one 98-op program
+    assert compiled <= 4, compiled
+    assert _largest_cut(log_start) <= 20, LOG[log_start:]
+
+
+def test_a_no_grad_recurrence_through_a_module_call_matches_torch():
+    def run(m):
+        m.manual_seed(0)
+        cell = m.nn.GRUCell(6, 5)
+        h = m.zeros(8, 5)
+        with m.no_grad():
+            xs = m.tensor(X)
+            for t in range(len(X)):
+                h = cell(xs[t], h)
+        return cell, h
+
+    cell_t, h_t = run(torch)
+    cell, _ = run(em)
+    cell.load_state_dict({k: v.numpy() for k, v in cell_t.state_dict().items()})
+    h, xs = em.zeros(8, 5), em.tensor(X)
+    before, log_start = COMPILES["lazy"], len(LOG)
+    with em.no_grad():
+        for t in range(len(X)):
+            h = cell(xs[t], h)
+    np.testing.assert_allclose(h.numpy(), h_t.numpy(), rtol=1e-5, atol=1e-6)
+    assert COMPILES["lazy"] - before <= 3
+    assert _largest_cut(log_start) <= 6, LOG[log_start:]
+
+
+def test_a_training_loops_running_totals_leave_the_step_one_program():
+    def train(m, net):
+        opt = m.optim.Adam(net.parameters(), lr=1e-2)
+        crit = m.nn.CrossEntropyLoss()
+        total_loss, total_tokens, seen = 0, 0, 0
+        for i, (x, y) in enumerate(zip(X, Y, strict=True)):
+            xt, yt = m.tensor(x), m.tensor(y)
+            ntokens = (yt > 0).sum()
+            loss = crit(net(xt), yt)
+            loss.backward()
+            seen += ntokens  # run_epoch's train_state.tokens
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+            total_loss += loss.data * ntokens
+            total_tokens += ntokens
+            if i == 1:
+                print(f"step {i}: {float(loss.data):.4f}")  # a read, as a progress print
+        return float(total_loss / total_tokens), int(seen), net[0].weight.detach().numpy()
+
+    net_t = _net(torch)
+    net = _net(em)
+    _same_weights(net, net_t)
+    before = COMPILES["optimizer.step"]
+    got = train(em, net)
+    steps_compiled = COMPILES["optimizer.step"] - before
+    want = train(torch, net_t)
+    np.testing.assert_allclose(got[0], want[0], rtol=1e-5)
+    assert got[1] == want[1]
+    np.testing.assert_allclose(got[2], want[2], rtol=1e-4, atol=1e-6)
+    assert steps_compiled <= 2, steps_compiled
