@@ -184,7 +184,7 @@ class Optimizer:
         index = {id(p): gi for gi, g in enumerate(self.param_groups) for p in g["params"]}
         return [index.get(id(obj), -1) for _, obj in named_params]
 
-    def hyperparams_state(self) -> tuple:
+    def hyperparams_state(self, dtype: Any = jnp.float32) -> tuple:
         """`hyperparams()` as float32 scalars: what `OptimizerState.hyperparams` holds."""
         built = getattr(self, "_built_signature", None)
         if built is not None and len(built) != len(self.param_groups):
@@ -203,7 +203,7 @@ class Optimizer:
             for k in self.complements:
                 if k in hp:
                     hp[f"one_minus_{k}"] = 1.0 - hp[k]
-            out.append({k: jnp.asarray(v, jnp.float32) for k, v in hp.items()})
+            out.append({k: jnp.asarray(v, dtype) for k, v in hp.items()})
         return tuple(out)
 
     def static_signature(self) -> list[dict[str, Any]]:
@@ -359,15 +359,22 @@ class Optimizer:
         raise NotImplementedError(f"{type(self).__name__} keeps its state per parameter")
 
     def hyper_vector(self) -> jax.Array:
-        """The numeric hyperparameters as one float32 vector, repacked when one changed."""
+        """The numeric hyperparameters as one float32 vector (float64 when every parameter
+        is float64, as PyTorch applies `lr` as a Python float), repacked when one changed."""
         if not self.dirty and self._hyper_vec is not None:  # every step: nothing changed
             return self._hyper_vec
         self.opt_state  # noqa: B018  (creates the state and the packing on first use)
+        wide = (
+            jax.config.jax_enable_x64
+            and bool(self.params)
+            and all(p.dtype == "float64" for p in self.params)
+        )
+        dtype = jnp.float64 if wide else jnp.float32
         if self._hyper_treedef is None:
-            self._hyper_vec = jnp.zeros((0,), jnp.float32)
+            self._hyper_vec = jnp.zeros((0,), dtype)
         else:
-            leaves = jax.tree_util.tree_leaves(self.hyperparams_state())
-            self._hyper_vec = jnp.asarray([float(v) for v in leaves], jnp.float32)
+            leaves = jax.tree_util.tree_leaves(self.hyperparams_state(dtype))
+            self._hyper_vec = jnp.asarray([float(v) for v in leaves], dtype)
         return self._hyper_vec
 
     def apply_gradients(

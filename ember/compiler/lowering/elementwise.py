@@ -143,7 +143,10 @@ RULES.update(
             jnp.maximum(x, 0) + jnp.minimum(0, alpha * jnp.expm1(x / alpha))
         ),
         "softplus": lambda ctx, x, beta, threshold: _softplus(x, beta, threshold),
-        "hardtanh": lambda ctx, x, min_val, max_val: jnp.clip(x, min_val, max_val),
+        # PyTorch's gradient is 1 strictly inside (min_val, max_val), 0 at the bounds
+        "hardtanh": lambda ctx, x, min_val, max_val: jnp.where(
+            (x > min_val) & (x < max_val), x, lax.stop_gradient(jnp.clip(x, min_val, max_val))
+        ),
         "round": lambda ctx, x, decimals: _round(x, decimals),
         "where": lambda ctx, c, a, b: jnp.where(c, a, b),
         "convert": lambda ctx, x, dtype: x.astype(dtype),
