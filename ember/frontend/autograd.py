@@ -219,8 +219,13 @@ def gradients(
     body, externals = _body(nodes, used, output, gradient is not None)
     operands = [*used, *externals] + ([gradient] if gradient is not None else [])
     tensors = [Tensor(v, RECORDER) for v in operands]
+    # with the loss's value too: a loop that reads it (`loss.item()` after `step()`) gets it
+    # from this forward, not from a second one XLA may not merge with it
+    op = "grad" if create_graph or gradient is not None else "value_and_grad"
     with _grad_mode(create_graph):
-        outs = RECORDER.emit("grad", tensors, _grad_attrs(len(used)), subgraphs=(body,))
+        outs = RECORDER.emit(op, tensors, _grad_attrs(len(used)), subgraphs=(body,))
+    if op == "value_and_grad":
+        RECORDER.alias(output, outs.pop().value)
     if not retain_graph:
         free(nodes)
     by_id = {id(v): t.value for v, t in zip(used, outs, strict=True)}

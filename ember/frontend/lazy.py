@@ -107,6 +107,7 @@ class LazyRecorder:
         self.synced = 0  # `recorded` when every live tensor was last computed
         self.pinned: list = []  # pending module buffers, kept until the next cut computes them
         self.stand_ins: dict = {}  # id(value) -> (weak value, the value a step computes instead)
+        self.aliases: dict = {}  # id(value) -> (weak value, a value computing the same)
         # A loop records the same ops on the same types every iteration: their checked attrs
         # and inferred types are remembered (sub-graphs by identity, kept alive by the key).
         self._inference: dict = {}
@@ -134,6 +135,32 @@ class LazyRecorder:
             out.append(entry[1] if entry is not None and entry[0]() is v else v)
         self.stand_ins = {k: e for k, e in self.stand_ins.items() if e[0]() is not None}
         return out
+
+    def alias(self, value: LazyValue, same: LazyValue) -> None:
+        """`same` computes `value` too (the loss, as `value_and_grad` returns it): a cut
+        that computes both computes it once."""
+        self.aliases[id(value)] = (weakref.ref(value), same)
+
+    def replacing_aliases(self, values: list, computed: Sequence = ()) -> tuple[list, list]:
+        """(`values` with each pending aliased value replaced by its alias where the cut
+        computes the alias's op anyway (the gradients are among `values` or `computed`), the
+        (value, alias) pairs to copy back once computed)."""
+        self.aliases = {
+            k: e for k, e in self.aliases.items() if e[0]() is not None and e[1].data is None
+        }
+        if not self.aliases:
+            return values, []
+        needed = _pending_nodes([v for v in values if id(v) not in self.aliases] + list(computed))
+        out, pairs = [], []
+        for v in values:
+            entry = self.aliases.get(id(v))
+            same = entry[1] if entry is not None and entry[0]() is v else None
+            if same is not None and v.data is None and id(same.node) in needed:
+                out.append(same)
+                pairs.append((v, same))
+            else:
+                out.append(v)
+        return out, pairs
 
     def pin(self, tensor) -> None:
         """Keep `tensor` (a module's pending buffer update) in the next cut."""
@@ -277,6 +304,19 @@ def _compute_loop_carried(values: list, site: tuple, types: Sequence) -> None:
     ]
     if carried:
         materialize(carried)
+
+
+def _pending_nodes(values: Sequence[LazyValue]) -> set[int]:
+    """The ids of the pending nodes that `values` need."""
+    found: set[int] = set()
+    stack = [v.node for v in values if v.data is None and v.node is not None]
+    while stack:
+        node = stack.pop()
+        if id(node) in found:
+            continue
+        found.add(id(node))
+        stack.extend(u.node for u in node.inputs if u.data is None and u.node is not None)
+    return found
 
 
 def _floating(t: TensorType) -> bool:

@@ -67,7 +67,9 @@ class Executor:
             if id(v) not in seen:
                 seen.add(id(v))
                 targets.append(v)
+        targets, aliased = RECORDER.replacing_aliases(targets)
         self._compute(targets)
+        _copy_aliased(aliased)
 
     def _compute(self, targets: list[LazyValue]) -> None:
         """Compute exactly `targets` (and what they need) as one cached program."""
@@ -102,6 +104,7 @@ class Executor:
             if id(v) not in seen and v.data is None:
                 seen.add(id(v))
                 others.append(v)
+        others, aliased = RECORDER.replacing_aliases(others, grad_values)
         apart = _apart_from(grad_values, others)
         if apart:
             self._compute(apart)
@@ -127,6 +130,7 @@ class Executor:
         for v, x in zip(cut.targets, outs, strict=True):
             v.data = x
         _release(cut.targets)
+        _copy_aliased(aliased)
 
     def _build_step(self, optimizer, cut, in_param, has_grad, frozen):
         graph = run_passes(cut.graph("optimizer_step"), DEFAULT_PASSES)
@@ -149,6 +153,13 @@ class Executor:
             return new, optimizer.keep_state(new_state, opt_state, keep), list(outs)
 
         return jax.jit(step, donate_argnums=(0, 2))
+
+
+def _copy_aliased(pairs: list) -> None:
+    """Each aliased value takes its alias's result (the loss from `value_and_grad`)."""
+    for v, same in pairs:
+        v.data = same.data
+    _release([v for v, _ in pairs])
 
 
 def _apart_from(grad_values: list[LazyValue], others: list[LazyValue]) -> list[LazyValue]:

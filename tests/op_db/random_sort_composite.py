@@ -256,6 +256,24 @@ GRAD = OpInfo(
     ],
 )
 
+
+def _emit_value_and_grad(w, c):
+    body = _body(_sum_of_cubes_times, w, c)
+    return tuple(w.builder.emit("value_and_grad", [w, c], {"num_wrt": 1}, subgraphs=(body,)))
+
+
+VALUE_AND_GRAD = OpInfo(
+    "value_and_grad",
+    [
+        Sample(
+            lambda w, c: _emit_value_and_grad(w, c),
+            (randn(5), randn(5)),
+            lambda w, c: (3 * t(w) ** 2 * t(c), (t(w) ** 3 * t(c)).sum()),
+            "d-sum-w3c-and-value",
+        ),
+    ],
+)
+
 OP_DB = [
     RANDOM_UNIFORM,
     RANDOM_NORMAL,
@@ -267,4 +285,5 @@ OP_DB = [
     TOPK,
     CALL,
     GRAD,
+    VALUE_AND_GRAD,
 ]

@@ -1,4 +1,5 @@
-"""JAX rules for `call` (inline the body) and `grad` (`jax.grad` of the body)."""
+"""JAX rules for `call` (inline the body), `grad` (`jax.grad` of the body) and
+`value_and_grad` (`jax.value_and_grad`: the gradients, then the body's value)."""
 
 from __future__ import annotations
 
@@ -19,4 +20,13 @@ def _grad(ctx, *operands, num_wrt):
     return tuple(jax.grad(lambda w: run(*w, *rest)[0])(wrt))
 
 
-RULES = {"call": _call, "grad": _grad}
+def _value_and_grad(ctx, *operands, num_wrt):
+    from ..lower import lower
+
+    run = lower(ctx.node.subgraphs[0], ctx.precision).run
+    wrt, rest = tuple(operands[:num_wrt]), operands[num_wrt:]
+    value, grads = jax.value_and_grad(lambda w: run(*w, *rest)[0])(wrt)
+    return (*grads, value)
+
+
+RULES = {"call": _call, "grad": _grad, "value_and_grad": _value_and_grad}

@@ -1,10 +1,14 @@
-"""Ops whose meaning is a sub-graph: `call` (a module's forward) and `grad` (autograd).
+"""Ops whose meaning is a sub-graph: `call` (a module's forward), `grad` and
+`value_and_grad` (autograd).
 
 Lazy tensors record a module call as ONE `call` node whose body is the module's
 traced forward (cached per input types and modes), so a training loop records a
 handful of nodes per iteration instead of the whole model. `backward()` records
 a `grad` node whose body maps (wrt..., externals...[, cotangent]) to a scalar;
 its results are the gradients with respect to the first `num_wrt` operands.
+`value_and_grad` adds the body's scalar after them: `loss.backward()` records it, so a
+loop that reads the loss gets it from the gradient's own forward instead of computing
+the forward a second time.
 """
 
 from __future__ import annotations
@@ -68,4 +72,18 @@ register_op(
     attrs={"num_wrt": "int"},
     num_inputs=(1, None),
     doc="gradients of the body's scalar result with respect to the first num_wrt operands",
+)
+
+
+def _value_and_grad(types: Sequence[TensorType], *, num_wrt: int, subgraphs: Sequence[Graph] = ()):
+    grads = _grad(types, num_wrt=num_wrt, subgraphs=subgraphs)
+    return [*grads, subgraphs[0].outputs[0].type]
+
+
+register_op(
+    "value_and_grad",
+    _value_and_grad,
+    attrs={"num_wrt": "int"},
+    num_inputs=(1, None),
+    doc="grad's results, then the body's scalar result",
 )
