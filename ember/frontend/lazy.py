@@ -150,7 +150,7 @@ class LazyRecorder:
         }
         if not self.aliases:
             return values, []
-        needed = _pending_nodes([v for v in values if id(v) not in self.aliases] + list(computed))
+        needed = pending_nodes([v for v in values if id(v) not in self.aliases] + list(computed))
         out, pairs = [], []
         for v in values:
             entry = self.aliases.get(id(v))
@@ -306,16 +306,23 @@ def _compute_loop_carried(values: list, site: tuple, types: Sequence) -> None:
         materialize(carried)
 
 
-def _pending_nodes(values: Sequence[LazyValue]) -> set[int]:
-    """The ids of the pending nodes that `values` need."""
-    found: set[int] = set()
+def pending_nodes(values: Sequence[LazyValue], strict: bool = False) -> dict[int, Node]:
+    """The pending nodes that `values` need, by id (`strict`: a pending input without a
+    producer is an internal error)."""
+    found: dict[int, Node] = {}
     stack = [v.node for v in values if v.data is None and v.node is not None]
     while stack:
         node = stack.pop()
         if id(node) in found:
             continue
-        found.add(id(node))
-        stack.extend(u.node for u in node.inputs if u.data is None and u.node is not None)
+        found[id(node)] = node
+        for v in node.inputs:
+            if v.data is None:
+                if v.node is None:
+                    if strict:
+                        raise TraceError(f"internal: a pending lazy value {v.type} has no producer")
+                elif id(v.node) not in found:
+                    stack.append(v.node)
     return found
 
 
@@ -368,19 +375,7 @@ def collect(targets: Sequence[LazyValue]) -> Cut:
     """The nodes needed for the pending `targets`, topologically sorted (iteratively:
     chains of thousands of ops are fine), their inputs, and the structural key."""
     # 1. the nodes reachable through pending values
-    members: dict[int, Node] = {}
-    stack = [t.node for t in targets if t.data is None and t.node is not None]
-    while stack:
-        node = stack.pop()
-        if id(node) in members:
-            continue
-        members[id(node)] = node
-        for v in node.inputs:
-            if v.data is None:
-                if v.node is None:
-                    raise TraceError(f"internal: a pending lazy value {v.type} has no producer")
-                if id(v.node) not in members:
-                    stack.append(v.node)
+    members = pending_nodes(targets, strict=True)
     # 2. topological order; a computed input whose producer is a member is an edge too
     nodes: list[Node] = []
     done: set[int] = set()

@@ -27,7 +27,7 @@ from ember.frontend.grad_hooks import (
     NeedsEagerForward,
     parameter_hooks_left_to_backward,
 )
-from ember.frontend.lazy import RECORDER, LazyValue, collect, pending_live_values
+from ember.frontend.lazy import RECORDER, LazyValue, collect, pending_live_values, pending_nodes
 from ember.frontend.tensor import Tensor
 from ember.frontend.tracer import current_builder
 from ember.graphdef.ir import FrozenDict
@@ -170,10 +170,10 @@ def _apart_from(grad_values: list[LazyValue], others: list[LazyValue]) -> list[L
     go from Python numbers to tensors), and nothing is computed twice."""
     if not others:
         return []
-    needed = _pending_nodes(grad_values)
+    needed = pending_nodes(grad_values)
     apart = []
     for v in others:
-        nodes = _pending_nodes([v])
+        nodes = pending_nodes([v])
         # a differentiable forward (the loss itself) is recomputed inside the gradients'
         # `grad` body, which XLA shares with it only when both are in one program
         if not (nodes.keys() & needed.keys()) and not any(
@@ -181,18 +181,6 @@ def _apart_from(grad_values: list[LazyValue], others: list[LazyValue]) -> list[L
         ):
             apart.append(v)
     return apart
-
-
-def _pending_nodes(values: list[LazyValue]) -> dict[int, Any]:
-    found: dict[int, Any] = {}
-    stack = [v.node for v in values if v.data is None and v.node is not None]
-    while stack:
-        node = stack.pop()
-        if id(node) in found:
-            continue
-        found[id(node)] = node
-        stack.extend(u.node for u in node.inputs if u.data is None and u.node is not None)
-    return found
 
 
 EXECUTOR = Executor()
