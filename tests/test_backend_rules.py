@@ -129,6 +129,73 @@ def test_conv_im2col_equals_the_default_conv_in_values_and_gradients(
             np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-10, atol=1e-10)
 
 
+# (input spatial, kernel, stride, padding as (lo, hi) per dim, dilation): depthwise convs
+DEPTHWISE_CASES = [
+    ((7, 7), (3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1)),  # MobileNet's 3x3
+    ((8, 9), (5, 5), (2, 2), ((2, 2), (2, 2)), (1, 1)),  # EfficientNet's strided 5x5
+    ((2, 2), (3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1)),  # window larger than the map
+    ((9, 10), (3, 2), (1, 2), ((2, 2), (1, 0)), (2, 3)),
+    ((11,), (4,), (3,), ((0, 2),), (1,)),
+    ((4, 5, 3), (3, 3, 2), (1, 2, 1), ((1, 1), (0, 1), (1, 0)), (1, 1, 1)),
+]
+
+
+@pytest.mark.parametrize("case", DEPTHWISE_CASES, ids=lambda c: f"{c[0]}k{c[1]}s{c[2]}d{c[4]}")
+@pytest.mark.parametrize("multiplier", [1, 2])  # output channels per input channel
+def test_conv_depthwise_taps_equals_the_default_conv_in_values_and_gradients(case, multiplier):
+    spatial, kernel, stride, pads, dilation = case
+    attrs = {**_attrs(stride, pads, dilation), "groups": 3}
+    rng = np.random.default_rng(len(spatial) + sum(kernel) + multiplier)
+    with jax.enable_x64(True):
+        x = jnp.asarray(rng.standard_normal((4, 3) + spatial))
+        w = jnp.asarray(rng.standard_normal((3 * multiplier, 1) + kernel))
+        b = jnp.asarray(rng.standard_normal(3 * multiplier))
+
+        def run(rule, x, w, b):
+            y = rule(_Ctx(), x, w, b, **attrs)
+            return jnp.sum(jnp.sin(y)), y
+
+        outs = []
+        for rule in (CONV_RULES["conv"], ALTERNATIVE_LOWERING["conv_depthwise_taps"]):
+            f = jax.jit(
+                jax.value_and_grad(lambda x, w, b, r=rule: run(r, x, w, b), (0, 1, 2), True)
+            )
+            (_, y), grads = f(x, w, b)
+            outs.append((y, *grads))
+        for want, got in zip(*outs, strict=True):
+            np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-10, atol=1e-10)
+        # forward mode too: plain JAX autodiff, no custom VJP
+        dx, dw = jnp.cos(x), jnp.sin(w)
+        jvps = [
+            jax.jvp(lambda x, w, r=rule: r(_Ctx(), x, w, **attrs), (x, w), (dx, dw))
+            for rule in (CONV_RULES["conv"], ALTERNATIVE_LOWERING["conv_depthwise_taps"])
+        ]
+        for want, got in zip(*jvps, strict=True):
+            np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-10, atol=1e-10)
+    y = ALTERNATIVE_LOWERING["conv_depthwise_taps"](
+        _Ctx(), x.astype(jnp.bfloat16), w.astype(jnp.bfloat16), **attrs
+    )
+    assert y.dtype == jnp.bfloat16
+
+
+def test_conv_depthwise_taps_has_the_default_hessian():
+    """Forward over reverse through the custom JVP: the Hessian of a scalar of a strided,
+    dilated depthwise conv with a channel multiplier, in the input and the weight."""
+    attrs = {**_attrs((2, 1), ((1, 0), (2, 1)), (1, 2)), "groups": 2}
+    rng = np.random.default_rng(3)
+    with jax.enable_x64(True):
+        x = jnp.asarray(rng.standard_normal((2, 2, 5, 6)))
+        w = jnp.asarray(rng.standard_normal((4, 1, 2, 3)))
+        hessians = [
+            jax.hessian(lambda x, w, r=rule: jnp.sum(jnp.sin(r(_Ctx(), x, w, **attrs))), (0, 1))(
+                x, w
+            )
+            for rule in (CONV_RULES["conv"], ALTERNATIVE_LOWERING["conv_depthwise_taps"])
+        ]
+        for want, got in zip(*map(jax.tree.leaves, hessians), strict=True):
+            np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-10, atol=1e-10)
+
+
 def _convnet(groups: int = 1):
     class Net(nn.Module):
         def __init__(self):
@@ -163,6 +230,7 @@ def test_the_pass_marks_exactly_the_swap_prone_convs():
     assert _rules(32) == [m, m, m]
     assert _rules(2) == [m, m, m]  # small maps too (where XLA would swap the operands)
     assert _rules(2, groups=2) == [m, None, m]  # grouped convs keep the default
+    assert _rules(5, groups=8) == [m, "conv_depthwise_taps", m]
 
 
 def test_a_backend_without_alternatives_keeps_the_graph():
@@ -172,8 +240,8 @@ def test_a_backend_without_alternatives_keeps_the_graph():
     assert lowering_rules_for("tpu")(graph) is graph
 
 
-@pytest.mark.parametrize("size", [2, 9])
-def test_a_compiled_step_with_the_rules_trains_like_the_default(monkeypatch, size):
+@pytest.mark.parametrize(("size", "groups"), [(2, 1), (9, 1), (9, 8)])
+def test_a_compiled_step_with_the_rules_trains_like_the_default(monkeypatch, size, groups):
     """Three jitted SGD steps of a conv net, with and without the CPU rule: 2x2 maps (where
     XLA would swap the conv's operands) and 9x9 ones (odd size into a stride-2 conv)."""
     rng = np.random.default_rng(0)
@@ -182,7 +250,7 @@ def test_a_compiled_step_with_the_rules_trains_like_the_default(monkeypatch, siz
 
     def trained() -> dict:
         em.manual_seed(0)
-        net = _convnet()
+        net = _convnet(groups)
         model = em.compile(net, loss=nn.CrossEntropyLoss(), optimizer=optim.SGD(lr=0.5))
         for _ in range(3):
             model.train_step(x, y)

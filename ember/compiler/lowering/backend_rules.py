@@ -10,7 +10,9 @@ values and gradients (tests/test_backend_rules.py).
 
 CPU, `conv_im2col` (see `conv_cpu.py`): plain convs as im2col and a matmul per batch
 chunk, forward and backward; XLA:CPU runs them several times faster than its own
-convolutions. `max_pool_slices` (see `pooling_cpu.py`): max pooling whose windows
+convolutions; `conv_depthwise_taps` (see `conv_depthwise_cpu.py`): depthwise convs as
+a sum of per-channel weights times input windows, 5-10x faster than XLA:CPU's grouped
+conv. `max_pool_slices` (see `pooling_cpu.py`): max pooling whose windows
 tile the input, with a gradient that avoids XLA:CPU's slow `select_and_scatter`;
 `max_pool_strided` (see `pooling_overlap_cpu.py`): overlapping windows (ResNet's stem
 pool), with a gradient that avoids JAX's full-size index arrays.
@@ -28,6 +30,7 @@ from ember.graphdef import Node
 
 from .attention import fused_attention
 from .conv_cpu import conv_im2col, plain_conv
+from .conv_depthwise_cpu import conv_depthwise_taps, depthwise_conv
 from .pooling_cpu import max_pool_slices, tiling_windows
 from .pooling_overlap_cpu import max_pool_strided, strided_windows
 
@@ -42,7 +45,7 @@ def _heads_layout(node: Node) -> bool:
 # backend -> op -> [(rule name, applies to this node?)], first match wins
 BACKEND_RULES: dict[str, dict[str, list[tuple[str, Callable[[Node], bool]]]]] = {
     "cpu": {
-        "conv": [("conv_im2col", plain_conv)],
+        "conv": [("conv_im2col", plain_conv), ("conv_depthwise_taps", depthwise_conv)],
         "max_pool": [
             ("max_pool_slices", tiling_windows),
             ("max_pool_strided", strided_windows),
@@ -52,6 +55,7 @@ BACKEND_RULES: dict[str, dict[str, list[tuple[str, Callable[[Node], bool]]]]] = 
 }
 ALTERNATIVE_LOWERING: dict[str, Callable] = {
     "conv_im2col": conv_im2col,
+    "conv_depthwise_taps": conv_depthwise_taps,
     "max_pool_slices": max_pool_slices,
     "max_pool_strided": max_pool_strided,
     "fused_attention": fused_attention,
