@@ -43,6 +43,7 @@ class SubgraphBuilder(GraphBuilder):
         self.module_stack = list(parent.module_stack)
         self._salt_counts = parent._salt_counts  # RNG salts stay unique across bodies
         self.captures: dict[Value, tuple[Tensor, GraphInput]] = {}
+        self.buffer_writes: dict[tuple[int, str], tuple[Any, str, Tensor]] = {}
         self._names: set[str] = set()
 
     def unique_name(self, hint: str) -> str:
@@ -95,20 +96,41 @@ class SubgraphBuilder(GraphBuilder):
         return super().emit(op, inputs, attrs, subgraphs)
 
     def param_tensor(self, param):
-        return self.capture(self.parent.param_tensor(param))
+        outer = self.parent.param_tensor(param)
+        if outer is param:  # the lazy graph's: the parameter's own leaf there
+            outer = Tensor(param.lazy_leaf(), self.parent)
+        return self.capture(outer)
 
     def buffer_tensor(self, module, name: str):
+        written = self.buffer_writes.get((id(module), name))
+        if written is not None:
+            return written[2]  # read after the body's own write
         t = self.parent.buffer_tensor(module, name)
         return None if t is None else self.capture(t)
 
     def write_buffer(self, module, name: str, tensor) -> None:
-        raise self.error(
-            TraceError(
-                f"buffer {name!r} is assigned inside an em.{self.op} body; buffer writes inside "
-                f"control flow are not supported; fix: return the new value from the body and "
-                f"assign it after em.{self.op}"
+        """A remat body may write buffers (BatchNorm's running statistics): the value
+        becomes an extra result, written once after the node (`utils.checkpoint`)."""
+        if self.op != "remat":
+            raise self.error(
+                TraceError(
+                    f"buffer {name!r} is assigned inside an em.{self.op} body; buffer writes "
+                    f"inside control flow are not supported; fix: return the new value from "
+                    f"the body and assign it after em.{self.op}"
+                )
             )
-        )
+        old = getattr(module, name)
+        if tuple(tensor.shape) != tuple(old.shape):
+            raise self.error(
+                ShapeError(
+                    f"buffer {name!r} has shape {tuple(old.shape)} but forward assigns a value "
+                    f"of shape {tuple(tensor.shape)}; fix: keep buffer shapes fixed"
+                )
+            )
+        tensor = self.to_tensor(tensor)
+        if tensor.dtype != old.dtype:
+            tensor = tensor.to(old.dtype)
+        self.buffer_writes[(id(module), name)] = (module, name, tensor)
 
     def rng_tensor(self):
         if self.loop:

@@ -181,6 +181,10 @@ class Parameter(Tensor):
         builder = current_builder()
         if builder is not None:
             return builder.param_tensor(self).value
+        return self.lazy_leaf()
+
+    def lazy_leaf(self) -> LazyValue:
+        """This parameter as a leaf of the lazy graph (its gradient accumulates in `.grad`)."""
         data = self._materialized()
         leaf = self._leaf
         if leaf is None or leaf.data is not data or leaf.requires_grad != self._requires_grad:

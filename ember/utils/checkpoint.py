@@ -58,6 +58,10 @@ def checkpoint(
 
     specs = [(f"arg{k}", t.value.type) for k, t in enumerate(tensors)]
     body = trace_body(parent, "remat", function, specs, call, loop=False)
+    # buffers the region writes (train-mode BatchNorm) are extra results, written back once
+    # after the node: recomputation in the backward does not update them again
+    writes = list(body.builder.buffer_writes.values())
+    body.results.extend(tensor for _, _, tensor in writes)
     captures = join_captures([body])
     outs = parent.emit(
         "remat",
@@ -65,4 +69,7 @@ def checkpoint(
         {"policy": "nothing_saveable"},
         subgraphs=(body.graph(captures),),
     )
-    return tree_unflatten(body.structure, outs)
+    n = len(outs) - len(writes)
+    for (module, name, _), value in zip(writes, outs[n:], strict=True):
+        setattr(module, name, value)
+    return tree_unflatten(body.structure, outs[:n])
