@@ -102,15 +102,16 @@ def _attrs(stride, pads, dilation=None):
 @pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c[0]}k{c[1]}s{c[2]}")
 @pytest.mark.parametrize("bias", [False, True])
 @pytest.mark.parametrize("chunk_bytes", [1, 2 << 20])  # one sample per chunk; whole batch
+@pytest.mark.parametrize("groups", [1, 2])  # 2: groups of three input channels
 def test_conv_im2col_equals_the_default_conv_in_values_and_gradients(
-    monkeypatch, case, bias, chunk_bytes
+    monkeypatch, case, bias, chunk_bytes, groups
 ):
     monkeypatch.setattr(conv_cpu, "PATCH_CHUNK_BYTES", chunk_bytes)
     spatial, kernel, stride, pads, *dilation = case
-    attrs = _attrs(stride, pads, *dilation)
+    attrs = {**_attrs(stride, pads, *dilation), "groups": groups}
     rng = np.random.default_rng(len(spatial) + sum(kernel))
     with jax.enable_x64(True):  # float64: the two formulations must agree to rounding
-        x = jnp.asarray(rng.standard_normal((2, 3) + spatial))
+        x = jnp.asarray(rng.standard_normal((2, 3 * groups) + spatial))
         w = jnp.asarray(rng.standard_normal((4, 3) + kernel))
         b = jnp.asarray(rng.standard_normal(4)) if bias else None
 
@@ -229,7 +230,7 @@ def test_the_pass_marks_exactly_the_swap_prone_convs():
     m = "conv_im2col"
     assert _rules(32) == [m, m, m]
     assert _rules(2) == [m, m, m]  # small maps too (where XLA would swap the operands)
-    assert _rules(2, groups=2) == [m, None, m]  # grouped convs keep the default
+    assert _rules(2, groups=2) == [m, m, m]  # groups of four channels: a batched matmul
     assert _rules(5, groups=8) == [m, "conv_depthwise_taps", m]
 
 
@@ -240,7 +241,7 @@ def test_a_backend_without_alternatives_keeps_the_graph():
     assert lowering_rules_for("tpu")(graph) is graph
 
 
-@pytest.mark.parametrize(("size", "groups"), [(2, 1), (9, 1), (9, 8)])
+@pytest.mark.parametrize(("size", "groups"), [(2, 1), (9, 1), (9, 2), (9, 8)])
 def test_a_compiled_step_with_the_rules_trains_like_the_default(monkeypatch, size, groups):
     """Three jitted SGD steps of a conv net, with and without the CPU rule: 2x2 maps (where
     XLA would swap the conv's operands) and 9x9 ones (odd size into a stride-2 conv)."""

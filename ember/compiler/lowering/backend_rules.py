@@ -8,14 +8,15 @@ the IR (`meta{rule=...}`), so the printed graph shows which lowering a node gets
 and `lower` dispatches on it. Every alternative must equal the default rule in
 values and gradients (tests/test_backend_rules.py).
 
-CPU, `conv_im2col` (see `conv_cpu.py`): plain convs as im2col and a matmul per batch
-chunk, forward and backward; XLA:CPU runs them several times faster than its own
-convolutions; `conv_depthwise_taps` (see `conv_depthwise_cpu.py`): depthwise convs as
-a sum of per-channel weights times input windows, 5-10x faster than XLA:CPU's grouped
-conv. `max_pool_slices` (see `pooling_cpu.py`): max pooling whose windows
-tile the input, with a gradient that avoids XLA:CPU's slow `select_and_scatter`;
-`max_pool_strided` (see `pooling_overlap_cpu.py`): overlapping windows (ResNet's stem
-pool), with a gradient that avoids JAX's full-size index arrays.
+CPU, `conv_im2col` (see `conv_cpu.py`): convs as im2col and a matmul per batch chunk
+(batched over groups for grouped convs), forward and backward; XLA:CPU runs them
+several times faster than its own convolutions. `conv_depthwise_taps` (see
+`conv_depthwise_cpu.py`): depthwise convs as a sum of per-channel weights times input
+windows, 5-10x faster than XLA:CPU's grouped conv. `max_pool_slices` (see
+`pooling_cpu.py`): max pooling whose windows tile the input, with a gradient that
+avoids XLA:CPU's slow `select_and_scatter`; `max_pool_strided` (see
+`pooling_overlap_cpu.py`): overlapping windows (ResNet's stem pool), with a gradient
+that avoids JAX's full-size index arrays.
 
 GPU, `fused_attention`: `dot_product_attention` nodes (made by the `fuse_attention`
 pass, which runs on GPU only) lower to `jax.nn.dot_product_attention`, cuDNN's fused

@@ -15,8 +15,11 @@ is checkpointed, so the backward (JAX's own autodiff: the weight gradient `dy @
 patchesᵀ` summed over chunks, the input gradient the transposed gather of `wᵀ @ dy`)
 recomputes each chunk's patches instead of keeping them all; being plain JAX, it also
 supports forward mode (`jax.jvp`, `jax.hessian`). Strides, padding, dilation and 1-3
-spatial dims; one group only (grouped convs keep XLA's conv). Values and gradients
-equal the default rule to 1e-10 in float64 (tests/test_backend_rules.py).
+spatial dims. Grouped convs (ResNeXt's 32 groups of 4 channels) multiply each group's
+block of patch rows by its weights, one batched matmul: XLA:CPU's grouped conv took
+6.8 s for such a conv's forward and backward at batch 32 on 28x28 maps, im2col 0.14 s
+(PyTorch 0.04 s). Values and gradients equal the default rule to 1e-10 in float64
+(tests/test_backend_rules.py).
 """
 
 from __future__ import annotations
@@ -36,8 +39,10 @@ from .conv import _add_bias
 
 
 def plain_conv(node: Node) -> bool:
-    """One group: the patch matrix contracts over all input channels at once."""
-    return node.attrs["groups"] == 1
+    """One group, or groups of several input channels each (ResNeXt, RegNet): each group's
+    rows of the patch matrix contract with its own weights. Depthwise convs (one input
+    channel per group) have their own rule, `conv_depthwise_taps`."""
+    return node.attrs["groups"] == 1 or node.inputs[1].type.shape[1] > 1
 
 
 def _pad(x, pads):
@@ -108,19 +113,25 @@ def _geometry(x, w, stride, pads, dilation):
         (s + lo + hi - d * (k - 1) - 1) // st + 1
         for s, (lo, hi), d, k, st in zip(x.shape[2:], pads, dilation, kernel, stride, strict=True)
     )
-    row_bytes = w.shape[1] * math.prod(kernel) * math.prod(out) * x.dtype.itemsize
+    row_bytes = x.shape[1] * math.prod(kernel) * math.prod(out) * x.dtype.itemsize
     b = _chunk(x.shape[0], row_bytes)
     return kernel, out, b, x.reshape(x.shape[0] // b, b, *x.shape[1:])
 
 
-def _im2col(x, w, stride, pads, dilation, precision):
+def _im2col(x, w, stride, pads, dilation, groups, precision):
     kernel, out, b, chunks = _geometry(x, w, stride, pads, dilation)
-    wm = w.reshape(w.shape[0], -1)
+    # (groups, O / groups, C / groups * k): the patch rows are channel-major, so each
+    # group's rows are one contiguous block
+    wm = w.reshape(groups, w.shape[0] // groups, -1)
 
     # checkpointed: backward recomputes each chunk's patches instead of keeping them all
     @jax.checkpoint
     def one(xc, wm):
-        y = jnp.matmul(wm, _patches(xc, kernel, stride, pads, dilation, out), precision=precision)
+        patches = _patches(xc, kernel, stride, pads, dilation, out)
+        if groups == 1:  # one plain matmul
+            y = jnp.matmul(wm[0], patches, precision=precision)
+        else:
+            y = jnp.matmul(wm, patches.reshape(groups, wm.shape[2], -1), precision=precision)
         return jnp.moveaxis(y.reshape(w.shape[0], b, *out), 0, 1)
 
     y = lax.map(lambda xc: one(xc, wm), chunks) if len(chunks) > 1 else one(chunks[0], wm)[None]
@@ -136,5 +147,7 @@ def conv_im2col(ctx, x, w, b=None, *, stride, padding, dilation, groups):
     # 16-bit floats compute in float32, as PyTorch's CPU convs do: the weight gradient
     # sums over chunks, which would otherwise round at every chunk
     wide = jnp.promote_types(x.dtype, jnp.float32)
-    y = _im2col(x.astype(wide), w.astype(wide), tuple(stride), pads, tuple(dilation), ctx.precision)
+    y = _im2col(
+        x.astype(wide), w.astype(wide), tuple(stride), pads, tuple(dilation), groups, ctx.precision
+    )
     return _add_bias(y.astype(x.dtype), b)

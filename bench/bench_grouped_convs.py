@@ -1,14 +1,18 @@
-"""Depthwise convolutions on CPU: a MobileNetV2 train step, ember with and without its CPU
-rule `conv_depthwise_taps`, against PyTorch eager.
+"""Grouped and depthwise convolutions on CPU: train steps with and without ember's CPU
+rules, against PyTorch eager.
 
-XLA:CPU runs a depthwise conv as a generic grouped conv, 10-40x slower than PyTorch's;
-`conv_depthwise_taps` (ember/compiler/lowering/conv_depthwise_cpu.py) sums the kernel's
-windows times per-channel weights instead. The model is torchvision's MobileNetV2 layout
-(inverted residuals, ReLU6, BatchNorm), written once for both frameworks; same initial
-weights and batch, SGD with momentum, median seconds per step after two warm-up steps.
-Also times one depthwise conv's forward and forward+backward on its own.
+XLA:CPU runs grouped convs slowly, depthwise ones (groups = channels) 10-40x slower
+than PyTorch and grouped ones with several channels per group (ResNeXt) up to ~100x
+in the backward. `conv_depthwise_taps` (ember/compiler/lowering/conv_depthwise_cpu.py)
+sums a depthwise conv's windows times per-channel weights; `conv_im2col`
+(conv_cpu.py) multiplies each group's block of patch rows by its weights. Models,
+written once for both frameworks: torchvision's MobileNetV2 layout (inverted
+residuals, ReLU6, BatchNorm) and a small ResNeXt (bottlenecks with 32 groups of 4
+channels). Same initial weights and batch, SGD with momentum, median seconds per step
+after two warm-up steps. Also times single convs' forward and forward+backward.
 
-    python bench/bench_depthwise.py --batch 32 --size 96 --steps 6
+    python bench/bench_grouped_convs.py --model mobilenet_v2 --batch 32 --size 96 --steps 6
+    python bench/bench_grouped_convs.py --model resnext --batch 16 --size 64 --steps 3
 """
 
 from __future__ import annotations
@@ -71,6 +75,57 @@ def define_mobilenet_v2(torch, nn):
     return MobileNetV2
 
 
+def define_resnext(torch, nn):
+    class Bottleneck(nn.Module):
+        def __init__(self, cin, planes, stride):
+            super().__init__()
+            width = planes // 64 * 4 * 32  # torchvision: planes * (width_per_group / 64) * groups
+            self.conv1 = nn.Conv2d(cin, width, 1, bias=False)
+            self.bn1 = nn.BatchNorm2d(width)
+            self.conv2 = nn.Conv2d(width, width, 3, stride, 1, groups=32, bias=False)
+            self.bn2 = nn.BatchNorm2d(width)
+            self.conv3 = nn.Conv2d(width, planes * 4, 1, bias=False)
+            self.bn3 = nn.BatchNorm2d(planes * 4)
+            self.down = None
+            if stride != 1 or cin != planes * 4:
+                self.down = nn.Sequential(
+                    nn.Conv2d(cin, planes * 4, 1, stride, bias=False), nn.BatchNorm2d(planes * 4)
+                )
+
+        def forward(self, x):
+            out = self.bn1(self.conv1(x)).relu()
+            out = self.bn2(self.conv2(out)).relu()
+            out = self.bn3(self.conv3(out))
+            return (out + (x if self.down is None else self.down(x))).relu()
+
+    class ResNeXt(nn.Module):
+        def __init__(self, num_classes=10):
+            super().__init__()
+            self.stem = nn.Sequential(
+                nn.Conv2d(3, 64, 3, 2, 1, bias=False), nn.BatchNorm2d(64), nn.ReLU()
+            )
+            blocks, cin = [], 64
+            for planes, stride in [(64, 1), (64, 1), (128, 2), (128, 1), (256, 2), (256, 1)]:
+                blocks.append(Bottleneck(cin, planes, stride))
+                cin = planes * 4
+            self.blocks = nn.Sequential(*blocks)
+            self.fc = nn.Linear(cin, num_classes)
+
+        def forward(self, x):
+            return self.fc(self.blocks(self.stem(x)).mean((2, 3)))
+
+    return ResNeXt
+
+
+MODELS = {"mobilenet_v2": define_mobilenet_v2, "resnext": define_resnext}
+# (batch, channels, size, kernel, stride, groups) of single convs timed on their own
+SINGLE_CONVS = {
+    "mobilenet_v2": [(32, 96, 56, 3, 1, 96), (32, 144, 56, 3, 2, 144), (32, 240, 28, 5, 1, 240)],
+    "resnext": [(32, 128, 28, 3, 1, 32), (32, 256, 14, 3, 2, 32)],
+}
+RULE = {"mobilenet_v2": "conv_depthwise_taps", "resnext": "conv_im2col"}
+
+
 def _median_step(step, steps: int) -> float:
     times = []
     for i in range(steps + 2):
@@ -81,14 +136,15 @@ def _median_step(step, steps: int) -> float:
     return statistics.median(times)
 
 
-def ember_step(x, y, state, with_rule: bool, steps: int) -> tuple[float, float]:
+def ember_step(model_name, x, y, state, with_rule: bool, steps: int) -> tuple[float, float]:
     saved = list(backend_rules.BACKEND_RULES["cpu"]["conv"])
-    if not with_rule:
+    if not with_rule:  # the grouped convs keep XLA's conv (other convs keep their rule)
         backend_rules.BACKEND_RULES["cpu"]["conv"] = [
-            r for r in saved if r[0] != "conv_depthwise_taps"
+            (name, applies if name != RULE[model_name] else _ungrouped(applies))
+            for name, applies in saved
         ]
     try:
-        net = define_mobilenet_v2(em, em.nn)()
+        net = MODELS[model_name](em, em.nn)()
         net.load_state_dict(state)
         model = em.compile(
             net, loss=em.nn.CrossEntropyLoss(), optimizer=em.optim.SGD(lr=0.01, momentum=0.9)
@@ -101,10 +157,14 @@ def ember_step(x, y, state, with_rule: bool, steps: int) -> tuple[float, float]:
     return first, _median_step(lambda: float(model.train_step(x, y)["loss"]), steps)
 
 
-def torch_step(x, y, state, steps: int) -> float:
+def _ungrouped(applies):
+    return lambda node: node.attrs["groups"] == 1 and applies(node)
+
+
+def torch_step(model_name, x, y, state, steps: int) -> float:
     import torch
 
-    net = define_mobilenet_v2(torch, torch.nn)()
+    net = MODELS[model_name](torch, torch.nn)()
     net.load_state_dict({k: torch.tensor(v) for k, v in state.items()})
     opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
     tx, ty = torch.tensor(x), torch.tensor(y).long()
@@ -119,13 +179,14 @@ def torch_step(x, y, state, steps: int) -> float:
     return _median_step(step, steps)
 
 
-def one_conv(batch: int, channels: int, size: int, kernel: int, stride: int) -> dict:
-    """ms for one depthwise conv's forward and forward+backward, per formulation."""
+def one_conv(rule_name, batch, channels, size, kernel, stride, groups) -> dict:
+    """ms for one grouped conv's forward and forward+backward, per formulation."""
     rng = np.random.default_rng(0)
     x = jnp.asarray(rng.standard_normal((batch, channels, size, size)), jnp.float32)
-    w = jnp.asarray(rng.standard_normal((channels, 1, kernel, kernel)), jnp.float32)
+    w = 0.1 * rng.standard_normal((channels, channels // groups, kernel, kernel))
+    w = jnp.asarray(w, jnp.float32)
     pad = kernel // 2
-    attrs = dict(stride=[stride] * 2, padding=[pad] * 4, dilation=[1, 1], groups=channels)
+    attrs = dict(stride=[stride] * 2, padding=[pad] * 4, dilation=[1, 1], groups=groups)
 
     class Ctx:
         precision = jax.lax.Precision.DEFAULT
@@ -133,7 +194,7 @@ def one_conv(batch: int, channels: int, size: int, kernel: int, stride: int) -> 
     out = {}
     for name, rule in [
         ("xla", CONV_RULES["conv"]),
-        ("taps", ALTERNATIVE_LOWERING["conv_depthwise_taps"]),
+        (rule_name, ALTERNATIVE_LOWERING[rule_name]),
     ]:
         fwd = jax.jit(lambda x, w, r=rule: r(Ctx(), x, w, **attrs))
         grad = jax.jit(jax.grad(lambda x, w, r=rule: jnp.sum(r(Ctx(), x, w, **attrs) ** 2), (0, 1)))
@@ -147,7 +208,7 @@ def one_conv(batch: int, channels: int, size: int, kernel: int, stride: int) -> 
     tw = torch.tensor(np.asarray(w), requires_grad=True)
 
     def conv():
-        return torch.nn.functional.conv2d(tx, tw, None, stride, pad, 1, channels)
+        return torch.nn.functional.conv2d(tx, tw, None, stride, pad, 1, groups)
 
     with torch.no_grad():
         out["PyTorch forward"] = 1e3 * _median_step(conv, 10)
@@ -157,6 +218,7 @@ def one_conv(batch: int, channels: int, size: int, kernel: int, stride: int) -> 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
+    parser.add_argument("--model", choices=sorted(MODELS), default="mobilenet_v2")
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--size", type=int, default=96)
     parser.add_argument("--steps", type=int, default=6)
@@ -165,15 +227,18 @@ def main() -> None:
     x = rng.standard_normal((args.batch, 3, args.size, args.size)).astype(np.float32)
     y = rng.integers(0, 10, args.batch).astype(np.int64)
     em.manual_seed(0)
-    state = {k: np.asarray(v) for k, v in define_mobilenet_v2(em, em.nn)().state_dict().items()}
-    print(f"MobileNetV2, batch {args.batch}, {args.size}x{args.size}, {jax.default_backend()}")
+    net = MODELS[args.model](em, em.nn)()
+    state = {k: np.asarray(v) for k, v in net.state_dict().items()}
+    rule = RULE[args.model]
+    print(f"{args.model}, batch {args.batch}, {args.size}x{args.size}, {jax.default_backend()}")
     for with_rule in (True, False):
-        first, step = ember_step(x, y.astype(np.int32), state, with_rule, args.steps)
-        label = "ember, conv_depthwise_taps" if with_rule else "ember, XLA's grouped conv"
+        first, step = ember_step(args.model, x, y.astype(np.int32), state, with_rule, args.steps)
+        label = f"ember, {rule}" if with_rule else "ember, XLA's grouped conv"
         print(f"  {label:30s} {step:.3f} s/step   (first step with compile {first:.1f} s)")
-    print(f"  {'PyTorch eager':30s} {torch_step(x, y, state, args.steps):.3f} s/step")
-    for case in [(32, 96, 56, 3, 1), (32, 144, 56, 3, 2), (32, 240, 28, 5, 1)]:
-        times = one_conv(*case)
+    step = torch_step(args.model, x, y, state, args.steps)
+    print(f"  {'PyTorch eager':30s} {step:.3f} s/step")
+    for case in SINGLE_CONVS[args.model]:
+        times = one_conv(rule, *case)
         print(f"  one conv {case}: " + ", ".join(f"{k} {v:.1f} ms" for k, v in times.items()))
 
 
