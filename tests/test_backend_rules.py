@@ -165,17 +165,19 @@ def test_conv_depthwise_taps_equals_the_default_conv_in_values_and_gradients(cas
             outs.append((y, *grads))
         for want, got in zip(*outs, strict=True):
             np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-10, atol=1e-10)
-        # forward mode too: plain JAX autodiff, no custom VJP
-        dx, dw = jnp.cos(x), jnp.sin(w)
-        jvps = [
-            jax.jvp(lambda x, w, r=rule: r(_Ctx(), x, w, **attrs), (x, w), (dx, dw))
-            for rule in (CONV_RULES["conv"], ALTERNATIVE_LOWERING["conv_depthwise_taps"])
-        ]
-        for want, got in zip(*jvps, strict=True):
-            np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-10, atol=1e-10)
-    y = ALTERNATIVE_LOWERING["conv_depthwise_taps"](
-        _Ctx(), x.astype(jnp.bfloat16), w.astype(jnp.bfloat16), **attrs
-    )
+        _forward_mode_and_16_bit("conv_depthwise_taps", x, w, jnp.cos(x), jnp.sin(w), attrs)
+
+
+def _forward_mode_and_16_bit(name: str, x, w, dx, dw, attrs: dict) -> None:
+    """`jax.jvp` through the rule equals the default rule's (no custom VJP to break forward
+    mode); bfloat16 in, bfloat16 out (computed in float32 inside)."""
+    outs = [
+        jax.jvp(lambda x, w, r=rule: r(_Ctx(), x, w, **attrs), (x, w), (dx, dw))
+        for rule in (CONV_RULES["conv"], ALTERNATIVE_LOWERING[name])
+    ]
+    for want, got in zip(*outs, strict=True):
+        np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-10, atol=1e-10)
+    y = ALTERNATIVE_LOWERING[name](_Ctx(), x.astype(jnp.bfloat16), w.astype(jnp.bfloat16), **attrs)
     assert y.dtype == jnp.bfloat16
 
 
@@ -379,13 +381,4 @@ def test_conv_im2col_supports_forward_mode_and_keeps_16_bit_dtypes():
     with jax.enable_x64(True):
         x, dx = (jnp.asarray(rng.standard_normal((3, 2, 7, 6))) for _ in range(2))
         w, dw = (jnp.asarray(rng.standard_normal((4, 2, 3, 3))) for _ in range(2))
-        outs = [
-            jax.jvp(lambda x, w, r=rule: r(_Ctx(), x, w, **attrs), (x, w), (dx, dw))
-            for rule in (CONV_RULES["conv"], ALTERNATIVE_LOWERING["conv_im2col"])
-        ]
-        for want, got in zip(*outs, strict=True):
-            np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-10, atol=1e-10)
-    y = ALTERNATIVE_LOWERING["conv_im2col"](
-        _Ctx(), x.astype(jnp.bfloat16), w.astype(jnp.bfloat16), **attrs
-    )
-    assert y.dtype == jnp.bfloat16
+        _forward_mode_and_16_bit("conv_im2col", x, w, dx, dw, attrs)
