@@ -119,17 +119,7 @@ class SubgraphBuilder(GraphBuilder):
                     f"the body and assign it after em.{self.op}"
                 )
             )
-        old = getattr(module, name)
-        if tuple(tensor.shape) != tuple(old.shape):
-            raise self.error(
-                ShapeError(
-                    f"buffer {name!r} has shape {tuple(old.shape)} but forward assigns a value "
-                    f"of shape {tuple(tensor.shape)}; fix: keep buffer shapes fixed"
-                )
-            )
-        tensor = self.to_tensor(tensor)
-        if tensor.dtype != old.dtype:
-            tensor = tensor.to(old.dtype)
+        tensor = self.buffer_value(name, getattr(module, name), self.to_tensor(tensor))
         self.buffer_writes[(id(module), name)] = (module, name, tensor)
 
     def rng_tensor(self):

@@ -209,20 +209,22 @@ class GraphBuilder:
             for n, obj in self.state_objects.items()
             if isinstance(obj, tuple) and obj[0] is module and obj[1] == name
         )
-        old = self.state_tensors[key]
+        tensor = self.buffer_value(full, self.state_tensors[key], tensor)
+        (new,) = self.emit("buffer_write", [tensor], {"name": full})
+        self.state_tensors[key] = new
+
+    def buffer_value(self, name: str, old, tensor):
+        """`tensor` as the new value of buffer `name` (now `old`): same shape, old's dtype."""
         if tuple(tensor.shape) != tuple(old.shape):
             from ember.errors import ShapeError
 
             raise self.error(
                 ShapeError(
-                    f"buffer {full!r} has shape {tuple(old.shape)} but forward assigns a value "
+                    f"buffer {name!r} has shape {tuple(old.shape)} but forward assigns a value "
                     f"of shape {tuple(tensor.shape)}; fix: keep buffer shapes fixed"
                 )
             )
-        if tensor.dtype != old.dtype:
-            tensor = tensor.to(old.dtype)
-        (new,) = self.emit("buffer_write", [tensor], {"name": full})
-        self.state_tensors[key] = new
+        return tensor if tensor.dtype == old.dtype else tensor.to(old.dtype)
 
     def rng_tensor(self):
         if self._rng is None:

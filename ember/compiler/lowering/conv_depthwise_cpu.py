@@ -2,13 +2,14 @@
 
 XLA:CPU runs a depthwise conv (`feature_group_count` = channels) as a generic grouped
 convolution, 10-40x slower than the same work written out: a 3x3 depthwise conv of
-(32, 96, 56, 56) takes 252 ms forward and 830 ms forward+backward, PyTorch 27 and 110
-ms (bench/RESULTS.md). MobileNet, EfficientNet and ShuffleNet are mostly such convs.
+(32, 96, 56, 56) takes 225-253 ms forward and 813-833 ms forward+backward, PyTorch 5-7
+and 39 ms (bench/bench_grouped_convs.py, bench/RESULTS.md). MobileNet, EfficientNet
+and ShuffleNet are mostly such convs.
 
 `conv_depthwise_taps` writes the conv as what it is: for each kernel position, a window
 of the padded input times that position's per-channel weight, summed in one fused
 elementwise loop. Its derivative is a custom JVP whose two linear parts transpose into
-the same kind of loop: the weight's part (`_taps` of the input times the weight's
+the same kind of loop: the weight's part (`_window_sum` of the input times the weight's
 tangent) into one reduction per tap, and the input's part, written as the transpose of
 `_input_gradient`, back into that function: the output gradient dilated by the stride
 and padded once, its windows times the flipped weights. (Plain autodiff of the windows
@@ -31,7 +32,7 @@ from ember.graphdef import Node
 
 from .conv import RULES as CONV_RULES
 from .conv import _add_bias
-from .conv_cpu import _pad, _windows
+from .conv_cpu import _pad, _windows, output_size, pad_pairs
 
 
 def depthwise_conv(node: Node) -> bool:
@@ -95,12 +96,9 @@ def conv_depthwise_taps(ctx, x, w, b=None, *, stride, padding, dilation, groups)
         return CONV_RULES["conv"](
             ctx, x, w, b, stride=stride, padding=padding, dilation=dilation, groups=groups
         )
-    pads = tuple((padding[2 * i], padding[2 * i + 1]) for i in range(len(stride)))
+    pads = pad_pairs(padding, len(stride))
     kernel = w.shape[2:]
-    out = tuple(
-        (s + lo + hi - d * (k - 1) - 1) // st + 1
-        for s, (lo, hi), d, k, st in zip(x.shape[2:], pads, dilation, kernel, stride, strict=True)
-    )
+    out = output_size(x.shape[2:], kernel, stride, pads, dilation)
     # 16-bit floats compute in float32, as PyTorch's CPU convs do
     wide = jnp.promote_types(x.dtype, jnp.float32)
     ww = w.astype(wide).reshape(groups, w.shape[0] // groups, *kernel)
