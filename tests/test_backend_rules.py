@@ -168,12 +168,12 @@ def test_conv_depthwise_taps_equals_the_default_conv_in_values_and_gradients(cas
         _forward_mode_and_16_bit("conv_depthwise_taps", x, w, jnp.cos(x), jnp.sin(w), attrs)
 
 
-def _forward_mode_and_16_bit(name: str, x, w, dx, dw, attrs: dict) -> None:
+def _forward_mode_and_16_bit(name: str, x, w, dx, dw, attrs: dict, op: str = "conv") -> None:
     """`jax.jvp` through the rule equals the default rule's (no custom VJP to break forward
     mode); bfloat16 in, bfloat16 out (computed in float32 inside)."""
     outs = [
         jax.jvp(lambda x, w, r=rule: r(_Ctx(), x, w, **attrs), (x, w), (dx, dw))
-        for rule in (CONV_RULES["conv"], ALTERNATIVE_LOWERING[name])
+        for rule in (CONV_RULES[op], ALTERNATIVE_LOWERING[name])
     ]
     for want, got in zip(*outs, strict=True):
         np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-10, atol=1e-10)
@@ -382,3 +382,103 @@ def test_conv_im2col_supports_forward_mode_and_keeps_16_bit_dtypes():
         x, dx = (jnp.asarray(rng.standard_normal((3, 2, 7, 6))) for _ in range(2))
         w, dw = (jnp.asarray(rng.standard_normal((4, 2, 3, 3))) for _ in range(2))
         _forward_mode_and_16_bit("conv_im2col", x, w, dx, dw, attrs)
+
+
+# (input spatial, kernel, stride, padding, output padding, dilation): transposed convs in
+# 1-3 spatial dims; DCGAN's 4x4 stride 2 and its first layer (1x1 in, stride 1),
+# UNet's 2x2 stride 2, output padding, padding that crops, dilation
+TRANSPOSE_CASES = [
+    ((5, 5), (4, 4), (2, 2), (1, 1), (0, 0), (1, 1)),
+    ((1, 1), (4, 4), (1, 1), (0, 0), (0, 0), (1, 1)),
+    ((3, 4), (2, 2), (2, 2), (0, 0), (0, 0), (1, 1)),
+    ((4, 3), (3, 3), (2, 3), (1, 2), (1, 2), (1, 1)),
+    ((6,), (5,), (3,), (4,), (2,), (2,)),
+    ((2, 3, 2), (3, 2, 3), (2, 1, 2), (1, 0, 1), (1, 0, 0), (1, 2, 1)),
+]
+
+
+@pytest.mark.parametrize("case", TRANSPOSE_CASES, ids=lambda c: f"{c[0]}k{c[1]}s{c[2]}")
+@pytest.mark.parametrize("chunk_bytes", [1, 2 << 20])  # one sample per chunk; whole batch
+@pytest.mark.parametrize("groups", [1, 2])
+def test_conv_transpose_im2col_equals_the_default_in_values_and_gradients(
+    monkeypatch, case, chunk_bytes, groups
+):
+    monkeypatch.setattr(conv_cpu, "PATCH_CHUNK_BYTES", chunk_bytes)
+    spatial, kernel, stride, padding, output_padding, dilation = case
+    attrs = dict(stride=stride, padding=padding, output_padding=output_padding, dilation=dilation)
+    attrs["groups"] = groups
+    rng = np.random.default_rng(len(spatial) + sum(kernel) + groups)
+    with jax.enable_x64(True):
+        x = jnp.asarray(rng.standard_normal((3, 2 * groups) + spatial))
+        w = jnp.asarray(rng.standard_normal((2 * groups, 3) + kernel))
+        b = jnp.asarray(rng.standard_normal(3 * groups))
+        outs = []
+        for rule in (CONV_RULES["conv_transpose"], ALTERNATIVE_LOWERING["conv_transpose_im2col"]):
+
+            def loss(x, w, b, r=rule):
+                y = r(_Ctx(), x, w, b, **attrs)
+                return jnp.sum(jnp.sin(y)), y
+
+            (_, y), grads = jax.jit(jax.value_and_grad(loss, (0, 1, 2), True))(x, w, b)
+            outs.append((y, *grads))
+        for want, got in zip(*outs, strict=True):
+            np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-10, atol=1e-10)
+        dx, dw = jnp.cos(x), jnp.sin(w)
+        _forward_mode_and_16_bit("conv_transpose_im2col", x, w, dx, dw, attrs, "conv_transpose")
+
+
+def test_conv_transpose_im2col_has_the_default_hessian():
+    attrs = dict(stride=(2, 1), padding=(1, 0), output_padding=(1, 0), dilation=(1, 2), groups=1)
+    rng = np.random.default_rng(5)
+    with jax.enable_x64(True):
+        x = jnp.asarray(rng.standard_normal((2, 2, 3, 3)))
+        w = jnp.asarray(rng.standard_normal((2, 3, 3, 2)))
+        hessians = [
+            jax.hessian(lambda x, w, r=rule: jnp.sum(jnp.sin(r(_Ctx(), x, w, **attrs))), (0, 1))(
+                x, w
+            )
+            for rule in (
+                CONV_RULES["conv_transpose"],
+                ALTERNATIVE_LOWERING["conv_transpose_im2col"],
+            )
+        ]
+        for want, got in zip(*map(jax.tree.leaves, hessians), strict=True):
+            np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-10, atol=1e-10)
+
+
+def _generator():
+    """A DCGAN-style generator: a 1x1 latent up to 11x11, and a transposed conv whose output
+    padding is not below its stride (the default rule keeps it)."""
+    return nn.Sequential(
+        nn.ConvTranspose2d(6, 8, 4, 1, 0, bias=False),  # as DCGAN: BatchNorm follows
+        nn.BatchNorm2d(8),
+        nn.Tanh(),
+        nn.ConvTranspose2d(8, 4, 4, 2, 1),
+        nn.Tanh(),
+        nn.ConvTranspose2d(4, 3, 3, 1, 1, output_padding=1, dilation=2),
+        nn.Flatten(),
+    )
+
+
+def test_a_generator_trains_like_the_default_and_shows_its_rules(monkeypatch):
+    """Three jitted Adam steps of the generator, with and without the CPU rules."""
+    rng = np.random.default_rng(0)
+    z = rng.standard_normal((4, 6, 1, 1)).astype("float32")
+    target = rng.standard_normal((4, 3 * 11 * 11)).astype("float32")
+
+    def trained() -> tuple:
+        em.manual_seed(0)
+        net = _generator()
+        model = em.compile(net, loss=nn.MSELoss(), optimizer=optim.Adam(lr=0.01))
+        for _ in range(3):
+            model.train_step(z, target)
+        rules = [n.meta.get("rule") for n in model.graph("train", z, target).nodes]
+        return {k: np.asarray(v) for k, v in net.state_dict().items()}, rules
+
+    with_rule, rules = trained()
+    if jax.default_backend() == "cpu":
+        assert rules.count("conv_transpose_im2col") == 2 and "conv_transpose" not in rules
+    monkeypatch.setitem(BACKEND_RULES, jax.default_backend(), {})
+    without, _ = trained()
+    for k in with_rule:
+        np.testing.assert_allclose(with_rule[k], without[k], rtol=1e-5, atol=1e-6, err_msg=k)
