@@ -11,6 +11,7 @@ in ONE XLA program.
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from typing import Any
 
@@ -27,10 +28,18 @@ from ember.frontend.grad_hooks import (
     NeedsEagerForward,
     parameter_hooks_left_to_backward,
 )
-from ember.frontend.lazy import RECORDER, LazyValue, collect, pending_live_values, pending_nodes
+from ember.frontend.lazy import (
+    RECORDER,
+    LazyValue,
+    collect,
+    intern_graph,
+    pending_live_values,
+    pending_nodes,
+)
 from ember.frontend.tensor import Tensor
 from ember.frontend.tracer import current_builder
 from ember.graphdef.ir import FrozenDict
+from ember.graphdef.printer import print_graph
 from ember.graphdef.pytree import tree_unflatten
 from ember.nn import module as module_lib
 from ember.nn.hooks import run_op_by_op
@@ -306,6 +315,11 @@ class LazyCall:
                     names=names,
                     graph_name=type(module).__name__,
                 )
+            # one graph object per traced structure: a module made anew every iteration
+            # (`loss = nn.BCELoss()(out, y)` in the loop) records the same `call` sub-graph,
+            # so the cuts that contain it keep their key and their compiled program
+            graph = intern_graph(("call", print_graph(program.graph)), lambda: program.graph)
+            program = dataclasses.replace(program, graph=graph)
             if python_random.DRAWS[0] != draws:
                 # forward drew from Python's random: trace it anew at every call, as PyTorch
                 # runs it; equal traces share one program (and one compiled cut)
