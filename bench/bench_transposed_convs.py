@@ -58,11 +58,10 @@ def define_dcgan(torch, nn):
     return generator, discriminator
 
 
-def dcgan_iteration(torch, nets, optimizers, real, noise):
+def dcgan_iteration(torch, nets, optimizers, criterion, real, noise):
     """One iteration of PyTorch's examples/dcgan loop, as written there."""
     net_g, net_d = nets
     opt_g, opt_d = optimizers
-    criterion = torch.nn.BCELoss()
     batch = real.size(0)
     net_d.zero_grad()
     label = torch.full((batch,), 1.0)
@@ -98,9 +97,10 @@ def dcgan_loop(torch, states, real, noise, steps: int) -> tuple[float, float, tu
         net.load_state_dict({k: torch.tensor(v) for k, v in state.items()})
     optimizers = [torch.optim.Adam(n.parameters(), lr=2e-4, betas=(0.5, 0.999)) for n in nets]
     real, noise = torch.tensor(real), torch.tensor(noise)
-    losses = []
+    criterion, losses = torch.nn.BCELoss(), []
     first, step = _median_step(
-        lambda: losses.append(dcgan_iteration(torch, nets, optimizers, real, noise)), steps
+        lambda: losses.append(dcgan_iteration(torch, nets, optimizers, criterion, real, noise)),
+        steps,
     )
     return first, step, losses[0]
 
