@@ -81,3 +81,38 @@ def assign_computed(module: Any, name: str, value: Any) -> None:
     with no_grad():
         plists._modules[name].right_inverse(value)
     bump_state_version()
+
+
+# a module's own bookkeeping, not settings its forward reads
+_INTERNALS = frozenset(
+    {"_parameters", "_buffers", "_non_persistent", "_modules", "_programs", "_settings"}
+)
+
+
+def _by_value(mark: Any) -> bool:
+    if mark[0] == "id":
+        return False
+    return not isinstance(mark[1], tuple) or all(_by_value(m) for m in mark[1])
+
+
+def stateless_config(module: Any) -> tuple | None:
+    """A key equal for modules that compute the same function: its class and the value of
+    every attribute, for a module without parameters, buffers (other than None ones),
+    submodules or hooks whose attributes are all plain values (a loss, an activation).
+    None for any other module.
+
+    >>> stateless_config(nn.BCELoss()) == stateless_config(nn.BCELoss())
+    True
+    """
+    slots = {**module._parameters, **module._buffers}
+    if any(v is not None for v in slots.values()) or module._modules or has_hooks(module):
+        return None
+    marks = [("<unset>", tuple(sorted(slots)))]  # `weight=None` of a loss: registered, empty
+    for name, value in sorted(vars(module).items()):
+        if name in _INTERNALS:
+            continue
+        mark = fingerprint(value)
+        if not _by_value(mark):
+            return None
+        marks.append((name, mark))
+    return (type(module), tuple(marks))

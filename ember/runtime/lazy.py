@@ -45,6 +45,7 @@ from ember.nn import module as module_lib
 from ember.nn.hooks import run_op_by_op
 from ember.nn.module import Module
 from ember.nn.parameter_stack import unstack_parameters
+from ember.nn.settings import stateless_config
 from ember.runtime.donation import keep_lent
 
 from .eager import call_names
@@ -214,6 +215,10 @@ def _warn_frozen_outside_tensor(module: Module, tensor: Tensor, file: str, line:
     )
 
 
+# (stateless module config, call key) -> program: see `stateless_config`
+_STATELESS_PROGRAMS: dict = {}
+
+
 class LazyCall:
     """Records `net(tensors)` as one `call` node (the module's forward, traced once per
     input signature and modes)."""
@@ -232,6 +237,8 @@ class LazyCall:
         # traces of a forward that draws from Python's random, by printed graph
         self._drawn: dict = {}
         self._volatile: set = set()
+        # a loss or activation made anew every iteration shares its class's programs
+        self._config = stateless_config(module)
 
     def __call__(self, args: tuple, kwargs: dict):
         self.view.refresh()
@@ -278,6 +285,11 @@ class LazyCall:
         signature, leaves = CallSignature.of((tuple(args), dict(kwargs)), keep_tensors=True)
         key = (signature, self.view.signature)
         program = self.programs.get(key)
+        if program is None and self._config is not None:
+            program = _STATELESS_PROGRAMS.get((self._config, key))
+            if program is not None:
+                self.programs.adopt(key, program)
+                self._attributes[key] = ()
         if program is None:
             names = call_names(module.forward, signature)
             written: list = []
@@ -334,6 +346,8 @@ class LazyCall:
                     describe_context(signature, self.view),
                 )
             self._attributes[key] = tuple((m, name) for m, name, _ in written)
+            if self._config is not None and not written and id(program) not in self._volatile:
+                _STATELESS_PROGRAMS[(self._config, key)] = program
         param_index = {n: i for i, n in enumerate(self.view.param_names)}
         buffer_index = {n: i for i, n in enumerate(self.view.buffer_names)}
         inputs = []

@@ -182,6 +182,10 @@ class ProgramCache:
     def get(self, key: Any) -> Any:
         return self.programs.get(key)
 
+    def adopt(self, key: Any, value: Any) -> None:
+        """Store an entry built elsewhere (another module's equal program): not a compile."""
+        self.programs[key] = value
+
     def add(self, key: Any, value: Any, kind: str, inputs: dict, context: dict) -> Any:
         """Store a new entry. `inputs` (name -> type text) is logged; `context` (static
         arguments, modes) only explains what changed since the previous `kind` entry."""
