@@ -97,13 +97,17 @@ def _by_value(mark: Any) -> bool:
 
 def stateless_config(module: Any) -> tuple | None:
     """A key equal for modules that compute the same function: its class and the value of
-    every attribute, for a module without parameters, buffers (other than None ones),
-    submodules or hooks whose attributes are all plain values (a loss, an activation).
-    None for any other module.
+    every attribute, for one of ember's modules without parameters, buffers (other than
+    None ones), submodules or hooks whose attributes are all plain values (a loss, an
+    activation). None for any other module.
 
     >>> stateless_config(nn.BCELoss()) == stateless_config(nn.BCELoss())
     True
     """
+    if not type(module).__module__.startswith("ember.nn."):
+        # a user's forward may read globals that a shared trace would freeze for every
+        # instance; ember's own stateless layers read only their attributes
+        return None
     slots = {**module._parameters, **module._buffers}
     if any(v is not None for v in slots.values()) or module._modules or has_hooks(module):
         return None
