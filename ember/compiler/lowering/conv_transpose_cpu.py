@@ -3,7 +3,7 @@
 The default rule is one `lax.conv_general_dilated` over the input dilated by the
 stride (`lhs_dilation`). XLA:CPU runs that form very slowly: a 256->128 4x4 stride-2
 transposed conv at batch 16 on 16x16 maps took 2.26 s forward+backward (PyTorch
-0.05 s), a depthwise one at 32x32 ~12 s. A transposed conv is, by definition, the
+0.05 s), a depthwise one at 32x32 as long. A transposed conv is, by definition, the
 adjoint of the conv that maps its output back to its input (same weight, stride,
 padding, dilation, groups). This rule builds that conv with `conv_im2col` and takes
 its transpose with `jax.linear_transpose`: one matmul of the weight by the input (the
