@@ -181,22 +181,26 @@ def _forward_mode_and_16_bit(name: str, x, w, dx, dw, attrs: dict, op: str = "co
     assert y.dtype == jnp.bfloat16
 
 
+def _same_hessian(name: str, x, w, attrs: dict, op: str = "conv") -> None:
+    """The Hessian of a scalar of the rule's output in the input and the weight (forward
+    over reverse) equals the default rule's, in float64."""
+    hessians = [
+        jax.hessian(lambda x, w, r=rule: jnp.sum(jnp.sin(r(_Ctx(), x, w, **attrs))), (0, 1))(x, w)
+        for rule in (CONV_RULES[op], ALTERNATIVE_LOWERING[name])
+    ]
+    for want, got in zip(*map(jax.tree.leaves, hessians), strict=True):
+        np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-10, atol=1e-10)
+
+
 def test_conv_depthwise_taps_has_the_default_hessian():
-    """Forward over reverse through the custom JVP: the Hessian of a scalar of a strided,
-    dilated depthwise conv with a channel multiplier, in the input and the weight."""
+    """Forward over reverse through the custom JVP: a strided, dilated depthwise conv with
+    a channel multiplier."""
     attrs = {**_attrs((2, 1), ((1, 0), (2, 1)), (1, 2)), "groups": 2}
     rng = np.random.default_rng(3)
     with jax.enable_x64(True):
         x = jnp.asarray(rng.standard_normal((2, 2, 5, 6)))
         w = jnp.asarray(rng.standard_normal((4, 1, 2, 3)))
-        hessians = [
-            jax.hessian(lambda x, w, r=rule: jnp.sum(jnp.sin(r(_Ctx(), x, w, **attrs))), (0, 1))(
-                x, w
-            )
-            for rule in (CONV_RULES["conv"], ALTERNATIVE_LOWERING["conv_depthwise_taps"])
-        ]
-        for want, got in zip(*map(jax.tree.leaves, hessians), strict=True):
-            np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-10, atol=1e-10)
+        _same_hessian("conv_depthwise_taps", x, w, attrs)
 
 
 def _convnet(groups: int = 1):
@@ -433,17 +437,7 @@ def test_conv_transpose_im2col_has_the_default_hessian():
     with jax.enable_x64(True):
         x = jnp.asarray(rng.standard_normal((2, 2, 3, 3)))
         w = jnp.asarray(rng.standard_normal((2, 3, 3, 2)))
-        hessians = [
-            jax.hessian(lambda x, w, r=rule: jnp.sum(jnp.sin(r(_Ctx(), x, w, **attrs))), (0, 1))(
-                x, w
-            )
-            for rule in (
-                CONV_RULES["conv_transpose"],
-                ALTERNATIVE_LOWERING["conv_transpose_im2col"],
-            )
-        ]
-        for want, got in zip(*map(jax.tree.leaves, hessians), strict=True):
-            np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-10, atol=1e-10)
+        _same_hessian("conv_transpose_im2col", x, w, attrs, "conv_transpose")
 
 
 def _generator():
