@@ -463,11 +463,16 @@ def pending_live_values() -> list[LazyValue]:
     return out
 
 
-def intern_graph(key: Any, build: Callable[[], Graph], _cache: dict = {}) -> Graph:  # noqa: B006
+# weak: an entry lives while a recorded node, a program or a compiled cut's key holds its
+# graph (so a cut's key stays stable), and is dropped with the last of them
+_INTERNED: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+
+
+def intern_graph(key: Any, build: Callable[[], Graph]) -> Graph:
     """One Graph object per structural key, so sub-graph identities are stable cache keys."""
-    graph = _cache.get(key)
+    graph = _INTERNED.get(key)
     if graph is None:
-        graph = _cache[key] = build()
+        graph = _INTERNED[key] = build()
     return graph
 
 
