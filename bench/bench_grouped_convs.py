@@ -126,14 +126,18 @@ SINGLE_CONVS = {
 RULE = {"mobilenet_v2": "conv_depthwise_taps", "resnext": "conv_im2col"}
 
 
-def _median_step(step, steps: int) -> float:
+def first_and_median(step, steps: int, warmup: int = 2) -> tuple[float, float]:
+    """(the first call's seconds, the median of `steps` calls after `warmup`)."""
     times = []
-    for i in range(steps + 2):
+    for _ in range(steps + warmup):
         t0 = time.perf_counter()
         step()
-        if i >= 2:
-            times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+        times.append(time.perf_counter() - t0)
+    return times[0], statistics.median(times[warmup:])
+
+
+def _median_step(step, steps: int) -> float:
+    return first_and_median(step, steps)[1]
 
 
 def ember_step(model_name, x, y, state, with_rule: bool, steps: int) -> tuple[float, float]:
@@ -179,41 +183,51 @@ def torch_step(model_name, x, y, state, steps: int) -> float:
     return _median_step(step, steps)
 
 
+def time_conv_rules(rules: list, x, w, attrs: dict, torch_conv, steps: int = 10) -> dict:
+    """ms for the forward and forward+backward of each (name, lowering rule) of a conv on
+    (x, w), and of `torch_conv(tx, tw)` in PyTorch."""
+
+    class Ctx:
+        precision = jax.lax.Precision.DEFAULT
+
+    out = {}
+    for name, rule in rules:
+        fwd = jax.jit(lambda x, w, r=rule: r(Ctx(), x, w, **attrs))
+        grad = jax.jit(jax.grad(lambda x, w, r=rule: jnp.sum(r(Ctx(), x, w, **attrs) ** 2), (0, 1)))
+        for label, f in (("forward", fwd), ("forward+backward", grad)):
+            out[f"{name} {label}"] = 1e3 * _median_step(
+                lambda f=f: jax.block_until_ready(f(x, w)), steps
+            )
+    import torch
+
+    tx = torch.tensor(np.asarray(x), requires_grad=True)
+    tw = torch.tensor(np.asarray(w), requires_grad=True)
+    with torch.no_grad():
+        out["PyTorch forward"] = 1e3 * _median_step(lambda: torch_conv(tx, tw), steps)
+    out["PyTorch forward+backward"] = 1e3 * _median_step(
+        lambda: (torch_conv(tx, tw) ** 2).sum().backward(), steps
+    )
+    return out
+
+
 def one_conv(rule_name, batch, channels, size, kernel, stride, groups) -> dict:
     """ms for one grouped conv's forward and forward+backward, per formulation."""
+    import torch
+
     rng = np.random.default_rng(0)
     x = jnp.asarray(rng.standard_normal((batch, channels, size, size)), jnp.float32)
     w = 0.1 * rng.standard_normal((channels, channels // groups, kernel, kernel))
     w = jnp.asarray(w, jnp.float32)
     pad = kernel // 2
     attrs = dict(stride=[stride] * 2, padding=[pad] * 4, dilation=[1, 1], groups=groups)
-
-    class Ctx:
-        precision = jax.lax.Precision.DEFAULT
-
-    out = {}
-    for name, rule in [
-        ("xla", CONV_RULES["conv"]),
-        (rule_name, ALTERNATIVE_LOWERING[rule_name]),
-    ]:
-        fwd = jax.jit(lambda x, w, r=rule: r(Ctx(), x, w, **attrs))
-        grad = jax.jit(jax.grad(lambda x, w, r=rule: jnp.sum(r(Ctx(), x, w, **attrs) ** 2), (0, 1)))
-        for label, f in (("forward", fwd), ("forward+backward", grad)):
-            out[f"{name} {label}"] = 1e3 * _median_step(
-                lambda f=f: jax.block_until_ready(f(x, w)), 10
-            )
-    import torch
-
-    tx = torch.tensor(np.asarray(x), requires_grad=True)
-    tw = torch.tensor(np.asarray(w), requires_grad=True)
-
-    def conv():
-        return torch.nn.functional.conv2d(tx, tw, None, stride, pad, 1, groups)
-
-    with torch.no_grad():
-        out["PyTorch forward"] = 1e3 * _median_step(conv, 10)
-    out["PyTorch forward+backward"] = 1e3 * _median_step(lambda: (conv() ** 2).sum().backward(), 10)
-    return out
+    rules = [("xla", CONV_RULES["conv"]), (rule_name, ALTERNATIVE_LOWERING[rule_name])]
+    return time_conv_rules(
+        rules,
+        x,
+        w,
+        attrs,
+        lambda tx, tw: torch.nn.functional.conv2d(tx, tw, None, stride, pad, 1, groups),
+    )
 
 
 def main() -> None:

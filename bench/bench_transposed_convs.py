@@ -18,8 +18,8 @@ single transposed convs' forward and forward+backward.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
+import sys
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -29,6 +29,9 @@ import ember as em
 from ember.compiler.lowering import backend_rules
 from ember.compiler.lowering.backend_rules import ALTERNATIVE_LOWERING
 from ember.compiler.lowering.conv import RULES as CONV_RULES
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_grouped_convs import first_and_median, time_conv_rules  # noqa: E402
 
 NZ, NGF, NDF, NC = 100, 64, 64, 3
 # (batch, in channels, out channels, input size, kernel, stride, padding): DCGAN's
@@ -80,16 +83,6 @@ def dcgan_iteration(torch, nets, optimizers, criterion, real, noise):
     return (err_real + err_fake).item(), err_g.item()
 
 
-def _median_step(step, steps: int, warmup: int = 2) -> tuple[float, float]:
-    """(first call's seconds, median of the later calls after `warmup`)."""
-    times = []
-    for _ in range(steps + warmup):
-        t0 = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - t0)
-    return times[0], statistics.median(times[warmup:])
-
-
 def dcgan_loop(torch, states, real, noise, steps: int) -> tuple[float, float, tuple]:
     """(first iteration's seconds, median seconds, the first iteration's losses)."""
     nets = [make() for make in define_dcgan(torch, torch.nn)]
@@ -98,7 +91,7 @@ def dcgan_loop(torch, states, real, noise, steps: int) -> tuple[float, float, tu
     optimizers = [torch.optim.Adam(n.parameters(), lr=2e-4, betas=(0.5, 0.999)) for n in nets]
     real, noise = torch.tensor(real), torch.tensor(noise)
     criterion, losses = torch.nn.BCELoss(), []
-    first, step = _median_step(
+    first, step = first_and_median(
         lambda: losses.append(dcgan_iteration(torch, nets, optimizers, criterion, real, noise)),
         steps,
     )
@@ -107,41 +100,26 @@ def dcgan_loop(torch, states, real, noise, steps: int) -> tuple[float, float, tu
 
 def one_transposed_conv(batch, cin, cout, size, kernel, stride, pad) -> dict:
     """ms for one transposed conv's forward and forward+backward, per formulation."""
+    import torch
+
     rng = np.random.default_rng(0)
     x = jnp.asarray(rng.standard_normal((batch, cin, size, size)), jnp.float32)
     w = jnp.asarray(0.05 * rng.standard_normal((cin, cout, kernel, kernel)), jnp.float32)
     attrs = dict(
         stride=[stride] * 2, padding=[pad] * 2, output_padding=[0, 0], dilation=[1, 1], groups=1
     )
-
-    class Ctx:
-        precision = jax.lax.Precision.DEFAULT
-
-    out = {}
-    for name, rule in [
+    rules = [
         ("xla", CONV_RULES["conv_transpose"]),
         ("im2col", ALTERNATIVE_LOWERING["conv_transpose_im2col"]),
-    ]:
-        fwd = jax.jit(lambda x, w, r=rule: r(Ctx(), x, w, **attrs))
-        grad = jax.jit(jax.grad(lambda x, w, r=rule: jnp.sum(r(Ctx(), x, w, **attrs) ** 2), (0, 1)))
-        for label, f in (("forward", fwd), ("forward+backward", grad)):
-            out[f"{name} {label}"] = (
-                1e3 * _median_step(lambda f=f: jax.block_until_ready(f(x, w)), 5)[1]
-            )
-    import torch
-
-    tx = torch.tensor(np.asarray(x), requires_grad=True)
-    tw = torch.tensor(np.asarray(w), requires_grad=True)
-
-    def conv():
-        return torch.nn.functional.conv_transpose2d(tx, tw, None, stride, pad)
-
-    with torch.no_grad():
-        out["PyTorch forward"] = 1e3 * _median_step(conv, 5)[1]
-    out["PyTorch forward+backward"] = (
-        1e3 * _median_step(lambda: (conv() ** 2).sum().backward(), 5)[1]
+    ]
+    return time_conv_rules(
+        rules,
+        x,
+        w,
+        attrs,
+        lambda tx, tw: torch.nn.functional.conv_transpose2d(tx, tw, None, stride, pad),
+        steps=5,
     )
-    return out
 
 
 def main() -> None:
