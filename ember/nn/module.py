@@ -324,8 +324,14 @@ class Module(HookMixin, StateDictMixin):
 
     # -- modes --------------------------------------------------------------------
     def train(self, mode: bool = True) -> Module:
-        for m in self.modules():
-            object.__setattr__(m, "training", bool(mode))
+        """Set training mode here and, through each child's own `train(mode)`, below (as
+        PyTorch does, so a layer that overrides `train` (LoRA's merge, a frozen
+        BatchNorm) runs its override on `model.eval()`)."""
+        if not isinstance(mode, bool):
+            raise ValueError(f"training mode is expected to be boolean, got {mode!r}")
+        object.__setattr__(self, "training", mode)
+        for m in self.children():
+            m.train(mode)
         bump_state_version()
         return self
 

@@ -309,16 +309,17 @@ class Parameter(Tensor):
 
     @data.setter
     def data(self, value: Any) -> None:
+        """`p.data = t`: new values, in the parameter's dtype. As in PyTorch the shape may
+        change (`w.data = w.data.T`, as GPT-2 checkpoints' Conv1D layers are loaded); the
+        next step then retraces, since every runner keys its programs on the state version."""
         if isinstance(value, Tensor):
-            if tuple(value.shape) != self._shape:
-                _shape_error(value.shape, self._shape)
+            self._shape = tuple(value.shape)
             self._set(stored(value.to(self._dtype)))
             return
         arr = value if is_host_or_device_array(value) else to_numpy(value)
-        if tuple(arr.shape) != self._shape:
-            _shape_error(arr.shape, self._shape)
         if isinstance(arr, np.ndarray) or str(arr.dtype) != self._dtype:
             arr = np.array(arr, dtype=self._dtype)  # a private copy in the parameter's dtype
+        self._shape = tuple(arr.shape)
         self._set(arr)
 
     def numpy(self, *, force: bool = False) -> np.ndarray:
@@ -352,14 +353,6 @@ class Parameter(Tensor):
             "ember parameters are not pickled; save the module's state dict with "
             "em.save(net.state_dict(), path) (safetensors) and load it into a new module"
         )
-
-
-def _shape_error(got, want) -> None:
-    from ember.errors import ShapeError
-
-    raise ShapeError(
-        f"cannot assign a value of shape {tuple(got)} to a parameter of shape {tuple(want)}"
-    )
 
 
 __all__ = ["Parameter", "manual_seed", "initial_seed", "as_lazy"]

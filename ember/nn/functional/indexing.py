@@ -15,8 +15,9 @@ import math
 import numpy as np
 
 from ember.errors import DTypeError, IndexOutOfRangeError, ShapeError, TraceError
+from ember.frontend import stored_tensors
 from ember.frontend.grad_hooks import NeedsEagerForward
-from ember.frontend.lazy import RECORDER
+from ember.frontend.lazy import RECORDER, LazyValue
 from ember.frontend.tensor import Tensor, tensor_method
 from ember.frontend.tracer import EAGER_CALL_TRACE
 from ember.graphdef.ops.common import broadcast_shapes, normalize_dim
@@ -78,18 +79,38 @@ def _index_tensor(x: Tensor, item) -> Tensor:
     return idx
 
 
-def _masks_to_indices(index: tuple) -> tuple:
-    """Outside a trace a bool mask is known: it becomes the integer indices of its True
-    elements (PyTorch's semantics; the result's size depends on the mask's values)."""
+def _known_mask(item, builder) -> np.ndarray | None:
+    """The values of a bool mask known while the index is built, else None. Outside a
+    trace every mask is known (PyTorch's semantics: the result's size depends on its
+    values). Inside one, a mask that is a constant of the program: a Python list of bools
+    (`x[[True, False, True]]`), a numpy bool array, or a tensor made outside the trace
+    (embedded as a constant, like LoRA's `self.lora_ind`), so the shape stays static."""
+    if isinstance(item, list):
+        arr = np.asarray(item)
+        return arr if arr.dtype == np.bool_ else None
+    if isinstance(item, np.ndarray):
+        return item if item.dtype == np.bool_ else None
+    if not (isinstance(item, Tensor) and item.dtype == "bool"):
+        return None
+    if builder is RECORDER:
+        return np.asarray(item)
+    if not isinstance(item.value, LazyValue) or RECORDER in getattr(builder, "enclosing", ()):
+        return None  # a value of this trace (or of a body traced over lazy tensors)
+    problem = stored_tensors.note_embedded(item)
+    if problem is not None:
+        raise builder.error(TraceError(problem))
+    return np.asarray(item._array())
+
+
+def _masks_to_indices(index: tuple, builder) -> tuple:
+    """Known bool masks become the integer indices of their True elements."""
     out = []
     for item in index:
-        is_mask = (isinstance(item, Tensor) and item.dtype == "bool") or (
-            isinstance(item, np.ndarray) and item.dtype == np.bool_
-        )
-        if is_mask:
-            out.extend(np.nonzero(np.asarray(item)))
-        else:
+        mask = _known_mask(item, builder)
+        if mask is None:
             out.append(item)
+        else:
+            out.extend(np.nonzero(mask))
     return tuple(out)
 
 
@@ -118,8 +139,7 @@ def _basic(item) -> bool:
 def _select(x: Tensor, index) -> Tensor:
     if not isinstance(index, tuple):
         index = (index,)
-    if active_builder() is RECORDER:
-        index = _masks_to_indices(index)
+    index = _masks_to_indices(index, active_builder())
     if builtins.any(isinstance(i, bool) for i in index):
         raise x.builder.error(TraceError("indexing with a Python bool is not supported"))
     index = tuple(

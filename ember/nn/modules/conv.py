@@ -192,15 +192,16 @@ class _Conv(_ConvNd):
                 )
         return pad_spatial(x, self._pads, _PADDING_MODES[self.padding_mode])
 
-    def forward(self, input):
+    def _conv_forward(self, input, weight, bias):
+        """The layer's conv with a given weight and bias (PyTorch's hook for subclasses
+        that transform the weight: LoRA's ConvLoRA, weight-standardized convs)."""
         conv = type(self)._functional
         if self.padding_mode == "zeros":
-            return conv(
-                input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups
-            )
-        return conv(
-            self._padded(input), self.weight, self.bias, self.stride, 0, self.dilation, self.groups
-        )
+            return conv(input, weight, bias, self.stride, self.padding, self.dilation, self.groups)
+        return conv(self._padded(input), weight, bias, self.stride, 0, self.dilation, self.groups)
+
+    def forward(self, input):
+        return self._conv_forward(input, self.weight, self.bias)
 
 
 class _ConvTranspose(_ConvNd):
