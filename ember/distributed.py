@@ -104,4 +104,67 @@ def is_main_process() -> bool:
     return jax.process_index() == 0
 
 
-__all__ = ["initialize", "mesh_from_flag", "process_index", "process_count", "is_main_process"]
+# -- torch.distributed's names, for scripts that import them whether or not they run DDP ---
+
+
+def is_available() -> bool:
+    """`torch.distributed.is_available()`: ember always has its multi-host support."""
+    return True
+
+
+def is_initialized() -> bool:
+    """`torch.distributed.is_initialized()`: has `initialize()` connected several hosts?"""
+    return _initialized[0]
+
+
+def get_rank(group: Any = None) -> int:
+    """`torch.distributed.get_rank()`: this process's index (0 on one host)."""
+    return process_index()
+
+
+def get_world_size(group: Any = None) -> int:
+    """`torch.distributed.get_world_size()`: the number of processes (1 on one host)."""
+    return process_count()
+
+
+def init_process_group(backend: str | None = None, *args: Any, **kwargs: Any) -> None:
+    """`torch.distributed.init_process_group`: not ember's model of several processes.
+
+    DDP runs one model replica per process on its own shard of the data and all-reduces
+    gradients; ember compiles one program over every device of every host, fed the same
+    global batches. So a DDP branch of a script (taken under `torchrun`) gets this error
+    with the replacement, and the single-process branch runs as written."""
+    raise RuntimeError(
+        "torch.distributed.init_process_group / DistributedDataParallel are not provided: "
+        "ember trains on several devices or hosts as ONE program; fix: call "
+        "em.distributed.initialize() on every host, drop the DDP wrapper, and compile with "
+        'em.compile(model, ..., mesh=em.mesh({"data": n})) (docs/tpu.md)'
+    )
+
+
+def destroy_process_group(group: Any = None) -> None:
+    """`torch.distributed.destroy_process_group()`: nothing to tear down."""
+
+
+def barrier(group: Any = None) -> None:
+    """`torch.distributed.barrier()`: every process reaches this point before any goes on."""
+    if process_count() > 1:
+        from jax.experimental import multihost_utils
+
+        multihost_utils.sync_global_devices("ember.distributed.barrier")
+
+
+__all__ = [
+    "initialize",
+    "mesh_from_flag",
+    "process_index",
+    "process_count",
+    "is_main_process",
+    "is_available",
+    "is_initialized",
+    "get_rank",
+    "get_world_size",
+    "init_process_group",
+    "destroy_process_group",
+    "barrier",
+]

@@ -11,7 +11,7 @@ from typing import Any
 
 from ember.nn.module import Module
 
-__all__ = ["DataParallel"]
+__all__ = ["DataParallel", "DistributedDataParallel"]
 
 
 class DataParallel(Module):
@@ -47,3 +47,15 @@ class DataParallel(Module):
 
     def forward(self, *inputs: Any, **kwargs: Any) -> Any:
         return self.module(*inputs, **kwargs)
+
+
+class DistributedDataParallel(Module):
+    """`torch.nn.parallel.DistributedDataParallel`: importable, so scripts whose DDP branch
+    is off run as written; constructing one raises the error of
+    `em.distributed.init_process_group`, which names ember's replacement (one program
+    over a mesh)."""
+
+    def __init__(self, module: Module, *args: Any, **kwargs: Any):
+        from ember.distributed import init_process_group
+
+        init_process_group()

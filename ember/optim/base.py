@@ -33,6 +33,7 @@ update rule into the full transform, so each PyTorch family only writes its rule
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
@@ -82,6 +83,20 @@ def _signature(value):
     return value
 
 
+def _with_torch_options(sig: inspect.Signature) -> inspect.Signature:
+    """`sig` plus PyTorch's implementation switches as keyword-only options, so a port's
+    `"fused" in inspect.signature(optim.AdamW).parameters` check finds them."""
+    params = list(sig.parameters.values())
+    tail = [p for p in params if p.kind is inspect.Parameter.VAR_KEYWORD]
+    head = [p for p in params if p.kind is not inspect.Parameter.VAR_KEYWORD]
+    extra = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None)
+        for name in TORCH_ONLY_OPTIONS
+        if name not in sig.parameters
+    ]
+    return sig.replace(parameters=head + extra + tail)
+
+
 class Optimizer:
     """Base class: PyTorch's param-group handling; subclasses define the update.
 
@@ -106,6 +121,7 @@ class Optimizer:
                 options.pop(name, None)
             init(self, *args, **options)
 
+        accepting_torch_options.__signature__ = _with_torch_options(inspect.signature(init))
         cls.__init__ = accepting_torch_options
 
     static_keys: tuple[str, ...] = ()

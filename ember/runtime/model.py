@@ -172,6 +172,20 @@ class CompiledModel(
         self._polls = 0
         self._guard_epoch: tuple[int, int] | None = None  # set by fit: (first step, epoch)
 
+    # -- the module's own interface (as a `torch.compile`d module forwards it) ----------
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """`model(x)`: the module's own call (lazy tensors with autograd, the literal
+        loop), so a port's `model = torch.compile(model)` line reads `em.compile(model)`."""
+        return self.module(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        """Public attributes that the module has and a compiled model does not
+        (`model.parameters()`, `model.eval()`, the model's own methods)."""
+        module = self.__dict__.get("module")
+        if module is None or name.startswith("_"):
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        return getattr(module, name)
+
     # -- run state ----------------------------------------------------------------------
     @property
     def step(self) -> int:

@@ -1,6 +1,6 @@
 """`isclose` (elementwise) and `allclose` (one Python bool): PyTorch's closeness test
 `|input - other| <= atol + rtol * |other|`, where equal infinities are close and NaN
-is close to NaN only with `equal_nan=True`."""
+is close to NaN only with `equal_nan=True`; `equal`: same shape and elements."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from ember.graphdef import dtypes
 from ember.nn.functional._core import active_builder, cast, promote_pair
 from ember.nn.functional.elementwise import isfinite, isnan
 
-__all__ = ["isclose", "allclose"]
+__all__ = ["isclose", "allclose", "equal"]
 
 
 @tensor_method()
@@ -59,15 +59,34 @@ def allclose(
 
     >>> em.allclose(em.tensor([1.0, 2.0]), em.tensor([1.0, 2.0 + 1e-7]))   # True
     """
+    _outside_a_trace("allclose", "em.isclose(a, b).all()", input, other)
+    return bool(isclose(input, other, rtol, atol, equal_nan).all().item())
+
+
+@tensor_method()
+def equal(input, other) -> bool:
+    """`torch.equal`: True if both tensors have the same shape and elements, as a Python
+    bool (outside a traced forward, like `allclose`).
+
+    >>> em.equal(em.tensor([1, 2]), em.tensor([1, 2]))   # True
+    """
+    _outside_a_trace("equal", "(a == b).all()", input, other)
+    if tuple(input.shape) != tuple(other.shape):
+        return False
+    a, b = promote_pair(input, other)
+    return bool((a == b).all().item())
+
+
+def _outside_a_trace(name: str, in_trace: str, input, other) -> None:
+    """A Python bool needs concrete values: inside a trace, a clear error."""
     builder = current_builder()
     if builder is not None:
         shapes = [getattr(x, "shape", "a number") for x in (input, other)]
         raise builder.error(
             TraceError(
-                f"allclose: returns a Python bool, which needs the concrete values of the "
+                f"{name}: returns a Python bool, which needs the concrete values of the "
                 f"traced tensors {shapes[0]} and {shapes[1]}, not known while tracing; fix: "
-                "use em.isclose(a, b).all() (a bool tensor, em.where/em.cond can act on it), "
-                "or call allclose outside the traced forward"
+                f"use {in_trace} (a bool tensor, em.where/em.cond can act on it), "
+                f"or call {name} outside the traced forward"
             )
         )
-    return bool(isclose(input, other, rtol, atol, equal_nan).all().item())

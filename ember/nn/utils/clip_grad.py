@@ -18,6 +18,11 @@ def _grads(parameters) -> list:
     return [p for p in parameters if p.grad is not None]
 
 
+def _wide(t: Tensor) -> Tensor:
+    """float64 stays float64 (as in PyTorch); 16-bit floats are summed in float32."""
+    return t if t.dtype == "float64" else t.float()
+
+
 def get_total_norm(tensors: Iterable[Tensor], norm_type: float = 2.0, **kwargs) -> Tensor:
     ts = list(tensors)
     if not ts:
@@ -26,8 +31,8 @@ def get_total_norm(tensors: Iterable[Tensor], norm_type: float = 2.0, **kwargs) 
     if norm_type == float("inf"):
         from ember.nn.functional.shape import stack
 
-        return stack([t.abs().max().float() for t in ts]).max()
-    total = sum((t.abs().float() ** norm_type).sum() for t in ts)
+        return stack([_wide(t.abs().max()) for t in ts]).max()
+    total = sum((_wide(t.abs()) ** norm_type).sum() for t in ts)
     return total ** (1.0 / norm_type)
 
 
