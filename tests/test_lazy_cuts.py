@@ -147,3 +147,65 @@ def test_a_loss_read_after_the_step_comes_from_the_gradients_forward():
     np.testing.assert_allclose(w, want_w, rtol=1e-4, atol=1e-6)
     np.testing.assert_array_equal(w, w_unread)
     assert read_ops == unread_ops, (read_ops, unread_ops)
+
+
+def _denoiser(m):
+    """A small eps-model taking the image and its timestep, as DDPM samplers call it."""
+
+    class Eps(m.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = m.nn.Conv2d(1, 4, 3, padding=1)
+            self.norm = m.nn.GroupNorm(2, 4)
+            self.out = m.nn.Conv2d(4, 1, 3, padding=1)
+            self.time = m.nn.Linear(1, 1)
+
+        def forward(self, x, t):
+            h = self.out(self.norm(self.conv(x)).relu())
+            return h + self.time(t).view(-1, 1, 1, 1)
+
+    m.manual_seed(0)
+    return Eps().eval()
+
+
+def _sample(m, eps_model, noise):
+    """minDiffusion's sampler: the timestep as `torch.tensor(i / n_T)` every pass, nothing
+    read until the end."""
+    n_T = len(noise) - 1
+    with m.no_grad():
+        x = m.tensor(noise[0])
+        for i in range(n_T, 0, -1):
+            z = m.tensor(noise[i]) if i > 1 else 0
+            t = m.tensor(i / n_T).repeat(x.shape[0], 1)
+            x = 0.99 * (x - 0.01 * eps_model(x, t)) + 0.1 * z
+        return x.numpy()
+
+
+def test_a_diffusion_sampler_runs_one_forward_per_cut_and_compiles_independently_of_n_t():
+    """Each pass is one cut with one forward (`_compute_earlier_calls`), and the Python
+    float made into a tensor every pass is data, not a constant (`em.tensor(i / n_T)`):
+    a longer sampler compiles nothing new. Before, the depth limit cut every ~11 passes,
+    each cut with new constants, so the programs grew with n_T."""
+    net_t = _denoiser(torch)
+    net = _denoiser(em)
+    _same_weights(net, net_t)
+    noise = RNG.standard_normal((41, 2, 1, 8, 8)).astype(np.float32)
+    got = _sample(em, net, noise)
+    np.testing.assert_allclose(got, _sample(torch, net_t, noise), rtol=1e-4, atol=1e-5)
+    longer = RNG.standard_normal((121, 2, 1, 8, 8)).astype(np.float32)
+    before, log_start = COMPILES["lazy"], len(LOG)
+    got = _sample(em, net, longer)
+    np.testing.assert_allclose(got, _sample(torch, net_t, longer), rtol=1e-4, atol=1e-5)
+    assert COMPILES["lazy"] - before <= 1, LOG[log_start:]
+    assert _largest_cut(log_start) <= 12, LOG[log_start:]
+
+
+def test_a_python_number_made_a_tensor_outside_a_trace_is_data_with_torchs_dtype():
+    for value, dtype in ((0.25, "float32"), (3, "int32"), (True, "bool")):
+        for made in (em.tensor(value), em.full((2, 3), value)):
+            assert made.dtype == dtype
+            assert "constant" not in str(em.graph_of(made))  # an input of the program
+            np.testing.assert_array_equal(made.numpy(), np.full(made.shape, value))
+    w = em.tensor(2.0, requires_grad=True)
+    (w * 3).backward()
+    assert w.grad.item() == 3.0

@@ -54,9 +54,13 @@ def test_set_default_dtype_float64_makes_new_tensors_and_layers_float64():
         "import ember as em; from ember import nn\n"
         "em.set_default_dtype(em.float64)\n"
         "print(em.zeros(2).dtype, nn.Linear(2, 3).weight.dtype, em.tensor([1.5]).dtype)\n"
+        "bn = nn.BatchNorm1d(2)\n"  # running statistics too, as in PyTorch
+        "print(bn.running_mean.dtype, bn.running_var.dtype,"
+        " nn.CrossEntropyLoss(weight=em.ones(3)).weight.dtype,"
+        " nn.Transformer.generate_square_subsequent_mask(3).dtype)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["float64"] * 3, out.stdout + out.stderr
+    assert out.stdout.split() == ["float64"] * 7, out.stdout + out.stderr
 
 
 def test_seed_reseeds_from_the_system_and_returns_the_seed():

@@ -224,6 +224,8 @@ class LazyRecorder:
         site = (where, _LAST_SITE[1])
         if not grad:
             _compute_loop_carried(values, site, types)
+            if op == "call":
+                _compute_earlier_calls(values, subgraphs)
         depth = 1 + max([v.depth for v in values if v.data is None], default=0)
         outs = tuple(
             LazyValue(t, None, i, None, grad and _floating(t)) for i, t in enumerate(types)
@@ -304,6 +306,22 @@ def _compute_loop_carried(values: list, site: tuple, types: Sequence) -> None:
     ]
     if carried:
         materialize(carried)
+
+
+def _compute_earlier_calls(values: list, subgraphs: tuple) -> None:
+    """A module call (no gradient) whose pending inputs came through an earlier call of
+    the same traced forward (a diffusion sampler's `x = update(model(x, t))`, a fixed-window
+    `generate`): compute those inputs first, so each pass of the loop is one cut with one
+    forward, of the same structure every pass, compiled once and reused by the next run of
+    the loop, rather than `MAX_PENDING_DEPTH` cuts that unroll a dozen forwards into one
+    long compile. (Calls on inputs that grow every pass trace a new forward per length;
+    there the depth limit's longer cuts compile less in all.)"""
+    pending = [v for v in values if v.data is None and not v.requires_grad]
+    if not pending:
+        return
+    nodes = pending_nodes(pending).values()
+    if any(n.op == "call" and n.subgraphs == subgraphs for n in nodes):
+        materialize(pending)
 
 
 def pending_nodes(values: Sequence[LazyValue], strict: bool = False) -> dict[int, Node]:

@@ -13,10 +13,13 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
+
 from ember.errors import ShapeError
-from ember.frontend.tensor import Tensor, tensor_method
+from ember.frontend.lazy import RECORDER, leaf
+from ember.frontend.tensor import Tensor, _numpy_dtype, tensor_method
 from ember.graphdef import dtypes
-from ember.nn.functional._core import active_builder, cast, constant
+from ember.nn.functional._core import active_builder, cast, constant, is_scalar
 from ember.nn.functional._core import as_tensor as _operand
 
 __all__ = [
@@ -57,8 +60,6 @@ def _options(fn: str, kwargs: dict) -> None:
 def finish(t: Tensor, kwargs: dict) -> Tensor:
     """Apply `requires_grad=True` (a lazy leaf outside a trace; ignored inside one)."""
     if kwargs.get("requires_grad") and t._lazy():
-        from ember.frontend.lazy import leaf
-
         if t.value.data is None:  # a computed creation becomes a leaf once it is known
             t = leaf(t._array())
         t.requires_grad_(True)
@@ -101,6 +102,8 @@ def full(size, fill_value, *, dtype=None, **kwargs) -> Tensor:
     if isinstance(fill_value, Tensor):  # a 0-d tensor
         return fill_value.to(_dtype(dtype, fill_value.dtype)).reshape(()).expand(*_size((size,)))
     dt = _dtype(dtype, dtypes.scalar_dtype(fill_value))
+    if active_builder() is RECORDER:  # the value is data (see `_scalar_leaf`)
+        return finish(_scalar_leaf(fill_value, dt).expand(*_size((size,))), kwargs)
     return finish(_filled(_size((size,)), fill_value, dt), kwargs)
 
 
@@ -164,8 +167,20 @@ def tensor(data, *, dtype=None, **kwargs) -> Tensor:
             from ember.nn.functional.shape import stack
 
             return finish(stack([tensor(d, dtype=dtype) for d in data]), kwargs)
-        out = _operand(data, active_builder(), None if dtype is None else dtypes.canonical(dtype))
+        dt = None if dtype is None else dtypes.canonical(dtype)
+        builder = active_builder()
+        if builder is RECORDER and is_scalar(data):
+            out = _scalar_leaf(data, dt or dtypes.scalar_dtype(data))
+        else:
+            out = _operand(data, builder, dt)
     return finish(out, kwargs)
+
+
+def _scalar_leaf(value, dtype: str) -> Tensor:
+    """Outside a trace a Python number made into a tensor is data, like `fill_`'s value: a
+    sampling loop's `em.tensor(i / n_T)` then keeps one program instead of compiling one
+    per value (as a constant of the IR would)."""
+    return leaf(np.asarray(value, dtype=_numpy_dtype(dtype)))
 
 
 def as_tensor(data, dtype=None, device=None) -> Tensor:  # noqa: F811 (torch's public name)

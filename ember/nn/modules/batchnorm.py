@@ -45,7 +45,7 @@ class _NormBase(Module):
         self.affine, self.track_running_stats = affine, track_running_stats
         add_affine(self, (num_features,), affine, bias, dtype)
         if track_running_stats:
-            float_dtype = dtype or "float32"
+            float_dtype = dtypes.canonical(dtype) if dtype is not None else dtypes.DEFAULT_FLOAT
             self.register_buffer("running_mean", np.zeros(num_features, float_dtype))
             self.register_buffer("running_var", np.ones(num_features, float_dtype))
             self.register_buffer("num_batches_tracked", np.zeros((), count_dtype()))
@@ -93,7 +93,7 @@ class _BatchNorm(_NormBase):
             self.num_batches_tracked = self.num_batches_tracked + 1
             factor = self.momentum
             if factor is None:  # cumulative moving average over the batches seen so far
-                factor = 1.0 / self.num_batches_tracked.to("float32")
+                factor = 1.0 / self.num_batches_tracked.to(self.running_mean.dtype)
             y, mean, var = batch_norm_with_stats(
                 x,
                 self.running_mean,

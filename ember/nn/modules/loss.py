@@ -7,6 +7,7 @@ compiled model carries them into its train step.
 from __future__ import annotations
 
 from ember.frontend.tensor import Tensor
+from ember.graphdef import dtypes
 from ember.nn import functional as F
 from ember.nn.functional.loss import legacy_reduction
 from ember.nn.module import Module
@@ -14,7 +15,7 @@ from ember.nn.parameter import to_numpy
 
 
 def _as_buffer(value):
-    return None if value is None else to_numpy(value).astype("float32")
+    return None if value is None else to_numpy(value).astype(dtypes.DEFAULT_FLOAT)
 
 
 class _Loss(Module):

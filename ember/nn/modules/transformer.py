@@ -67,7 +67,7 @@ def generate_square_subsequent_mask(sz: int, device=None, dtype=None):
     from ember.frontend.host_arrays import frozen
     from ember.frontend.lazy import leaf
 
-    dt = dtypes.canonical(dtype or "float32")
+    dt = dtypes.canonical(dtype) if dtype is not None else dtypes.DEFAULT_FLOAT
     builder = current_builder()
     if builder is not None:
         return where(causal_allowed(builder, sz, sz), 0.0, float("-inf")).to(dt)
