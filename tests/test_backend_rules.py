@@ -1,5 +1,7 @@
 """Backend-specific lowering rules equal the default rule in values and gradients."""
 
+from functools import partial
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -12,6 +14,7 @@ from ember.compiler import lower
 from ember.compiler.lowering import conv_cpu
 from ember.compiler.lowering.backend_rules import ALTERNATIVE_LOWERING, BACKEND_RULES
 from ember.compiler.lowering.conv import RULES as CONV_RULES
+from ember.compiler.lowering.linalg import RULES as LINALG_RULES
 from ember.compiler.lowering.pooling import RULES as POOL_RULES
 from ember.compiler.passes.choose_lowering_rules import choose_rules, lowering_rules_for
 
@@ -386,6 +389,64 @@ def test_conv_im2col_supports_forward_mode_and_keeps_16_bit_dtypes():
         x, dx = (jnp.asarray(rng.standard_normal((3, 2, 7, 6))) for _ in range(2))
         w, dw = (jnp.asarray(rng.standard_normal((4, 2, 3, 3))) for _ in range(2))
         _forward_mode_and_16_bit("conv_im2col", x, w, dx, dw, attrs)
+
+
+def test_conv_im2col_has_the_default_hessian():
+    """Forward over reverse through the matmul whose input gradient multiplies a copy of wᵀ."""
+    attrs = _attrs((2, 1), ((1, 0), (1, 1)))
+    rng = np.random.default_rng(4)
+    with jax.enable_x64(True):
+        x = jnp.asarray(rng.standard_normal((2, 2, 5, 4)))
+        w = jnp.asarray(rng.standard_normal((3, 2, 3, 3)))
+        _same_hessian("conv_im2col", x, w, attrs)
+
+
+# (input shape, weight shape): out_features <= in_features, batches of 0-2 dims
+LINEAR_CASES = [((6,), (3, 6)), ((5, 8), (8, 8)), ((2, 3, 7), (4, 7)), ((0, 4), (2, 4))]
+
+
+@pytest.mark.parametrize(("x_shape", "w_shape"), LINEAR_CASES)
+@pytest.mark.parametrize("bias", [False, True])
+def test_linear_transposed_cotangent_equals_the_default(x_shape, w_shape, bias):
+    """Values, gradients, forward mode and the Hessian equal the default `linear` rule in
+    float64; bfloat16 stays bfloat16."""
+    rule = ALTERNATIVE_LOWERING["linear_transposed_cotangent"]
+    default = LINALG_RULES["linear"]
+    rng = np.random.default_rng(sum(x_shape))
+    with jax.enable_x64(True):
+        x, dx = (jnp.asarray(rng.standard_normal(x_shape)) for _ in range(2))
+        w, dw = (jnp.asarray(rng.standard_normal(w_shape)) for _ in range(2))
+        b = jnp.asarray(rng.standard_normal(w_shape[0])) if bias else None
+
+        def scalar(r, x, w):
+            return jnp.sum(jnp.sin(r(_Ctx(), x, w, b)))
+
+        results = []
+        for r in (default, rule):
+            value, grads = jax.jit(jax.value_and_grad(partial(scalar, r), (0, 1)))(x, w)
+            tangent = jax.jvp(lambda x, w, r=r: r(_Ctx(), x, w, b), (x, w), (dx, dw))[1]
+            hessian = jax.hessian(partial(scalar, r), (0, 1))(x, w)
+            results.append([value, *grads, tangent, *jax.tree.leaves(hessian)])
+        for want, got in zip(*results, strict=True):
+            np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-10, atol=1e-10)
+    y = rule(_Ctx(), x.astype(jnp.bfloat16), w.astype(jnp.bfloat16))
+    assert y.dtype == jnp.bfloat16
+
+
+@pytest.mark.skipif(jax.default_backend() != "cpu", reason="XLA:CPU's dot forms")
+def test_linear_weight_gradient_runs_as_a_dot_whose_left_operand_contracts_its_last_dim():
+    """What the rule is for: in the optimized program of a linear layer's weight gradient,
+    no dot contracts its left operand's leading dim (Eigen's slow path on XLA:CPU)."""
+    x, w = jnp.ones((64, 784)), jnp.ones((128, 784))
+
+    def hlo(r):
+        grad = jax.jit(jax.grad(lambda w, x: jnp.sum(jnp.sin(r(_Ctx(), x, w))), 0))
+        return grad.lower(w, x).compile().as_text()
+
+    assert "lhs_contracting_dims={0}" in hlo(LINALG_RULES["linear"])  # XLA's own form
+    assert "lhs_contracting_dims={0}" not in hlo(
+        ALTERNATIVE_LOWERING["linear_transposed_cotangent"]
+    )
 
 
 # (input spatial, kernel, stride, padding, output padding, dilation): transposed convs in

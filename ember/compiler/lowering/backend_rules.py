@@ -18,7 +18,9 @@ avoids XLA:CPU's slow `select_and_scatter`; `max_pool_strided` (see
 `pooling_overlap_cpu.py`): overlapping windows (ResNet's stem pool), with a gradient
 that avoids JAX's full-size index arrays. `conv_transpose_im2col` (see
 `conv_transpose_cpu.py`): transposed convs as the transpose of `conv_im2col`, 30-45x
-faster forward+backward than XLA:CPU's input-dilated conv.
+faster forward+backward than XLA:CPU's input-dilated conv. `linear_transposed_cotangent`
+(see `dot_gradients_cpu.py`): linear layers whose weight gradient multiplies a transposed
+copy of the output gradient, so XLA:CPU runs it in its fast matmul kernels.
 
 GPU, `fused_attention`: `dot_product_attention` nodes (made by the `fuse_attention`
 pass, which runs on GPU only) lower to `jax.nn.dot_product_attention`, cuDNN's fused
@@ -35,6 +37,7 @@ from .attention import fused_attention
 from .conv_cpu import conv_im2col, plain_conv
 from .conv_depthwise_cpu import conv_depthwise_taps, depthwise_conv
 from .conv_transpose_cpu import conv_transpose_im2col, output_padding_below_stride
+from .dot_gradients_cpu import cotangent_no_wider_than_input, linear_transposed_cotangent
 from .pooling_cpu import max_pool_slices, tiling_windows
 from .pooling_overlap_cpu import max_pool_strided, strided_windows
 
@@ -51,6 +54,7 @@ BACKEND_RULES: dict[str, dict[str, list[tuple[str, Callable[[Node], bool]]]]] = 
     "cpu": {
         "conv": [("conv_im2col", plain_conv), ("conv_depthwise_taps", depthwise_conv)],
         "conv_transpose": [("conv_transpose_im2col", output_padding_below_stride)],
+        "linear": [("linear_transposed_cotangent", cotangent_no_wider_than_input)],
         "max_pool": [
             ("max_pool_slices", tiling_windows),
             ("max_pool_strided", strided_windows),
@@ -62,6 +66,7 @@ ALTERNATIVE_LOWERING: dict[str, Callable] = {
     "conv_im2col": conv_im2col,
     "conv_depthwise_taps": conv_depthwise_taps,
     "conv_transpose_im2col": conv_transpose_im2col,
+    "linear_transposed_cotangent": linear_transposed_cotangent,
     "max_pool_slices": max_pool_slices,
     "max_pool_strided": max_pool_strided,
     "fused_attention": fused_attention,
