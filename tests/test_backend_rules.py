@@ -392,7 +392,7 @@ def test_conv_im2col_supports_forward_mode_and_keeps_16_bit_dtypes():
 
 
 def test_conv_im2col_has_the_default_hessian():
-    """Forward over reverse through the matmul whose input gradient multiplies a copy of wᵀ."""
+    """Forward over reverse through the chunked, checkpointed im2col matmul."""
     attrs = _attrs((2, 1), ((1, 0), (1, 1)))
     rng = np.random.default_rng(4)
     with jax.enable_x64(True):

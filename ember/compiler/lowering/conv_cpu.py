@@ -36,7 +36,6 @@ from ember.graphdef import Node
 
 from .conv import RULES as CONV_RULES
 from .conv import _add_bias
-from .dot_gradients_cpu import matmul_transposed_weight
 
 
 def plain_conv(node: Node) -> bool:
@@ -139,8 +138,8 @@ def _im2col(x, w, stride, pads, dilation, groups, precision):
     @jax.checkpoint
     def one(xc, wm):
         patches = _patches(xc, kernel, stride, pads, dilation, out)
-        if groups == 1:  # one plain matmul (its input gradient multiplies a copy of wᵀ)
-            y = matmul_transposed_weight(wm[0], patches, precision)
+        if groups == 1:  # one plain matmul
+            y = jnp.matmul(wm[0], patches, precision=precision)
         else:
             y = jnp.matmul(wm, patches.reshape(groups, wm.shape[2], -1), precision=precision)
         return jnp.moveaxis(y.reshape(w.shape[0], b, *out), 0, 1)

@@ -1,22 +1,22 @@
-"""CPU lowering of dots whose gradient XLA:CPU would run on its slow path
-(`linear_transposed_cotangent`, and `matmul_transposed_weight` inside `conv_im2col`).
+"""CPU lowering of `linear` whose weight gradient XLA:CPU would run on its slow path
+(`linear_transposed_cotangent`).
 
 XLA:CPU hands a dot to its fast matmul kernels (YNNPACK, the `ynn_fusion` kernels of a
 profile) when the left operand contracts its last dim; a dot whose left operand
 contracts its *leading* dim (`lhs_contracting_dims={0}`) runs in Eigen's generic
 contraction instead: for a (2048, 128) x (2048, 512) weight gradient 2.05 ms, against
 1.32 ms for an explicit transpose (0.14 ms) and the fast kernel (PyTorch 0.84 ms).
-JAX's reverse mode writes exactly such dots: a linear layer's weight gradient
-(`dW = dyᵀ x`, contracting the batch) and the input gradient of im2col's matmul
-(`d patches = wᵀ dy`).
+JAX's reverse mode writes exactly such a dot for a linear layer's weight gradient
+(`dW = dyᵀ x`, contracting the batch).
 
-Both rules are custom JVPs whose tangent routes the operand that the gradient contracts
-on its leading dim through a transpose held by `lax.optimization_barrier` (XLA would
-otherwise fold the transpose back into the dot's dimension numbers). The barrier is
-linear and transposes to itself, so reverse mode (JAX's transpose of the tangent)
-materializes `dyᵀ` (linear) or `wᵀ` (conv) and multiplies in the fast form. Values,
-gradients, forward mode and Hessians are JAX's own arithmetic and equal the default
-rule's in float64 (tests/test_backend_rules.py).
+The rule is a custom JVP whose weight tangent is written as `(tW xᵀ)ᵀ` with the inner
+product held by `lax.optimization_barrier` (XLA would otherwise fold the transpose back
+into the dot's dimension numbers). The barrier is linear and transposes to itself, so
+reverse mode (JAX's transpose of the tangent) materializes `dyᵀ` and multiplies in the
+fast form. Values, gradients, forward mode and Hessians are JAX's own arithmetic and
+equal the default rule's in float64 (tests/test_backend_rules.py). The same treatment of
+`conv_im2col`'s input gradient (`wᵀ dy`) measured 3-10 % slower on the CNN of
+bench/bench_vs_pytorch.py and no faster on ResNet-18, so convs keep XLA's form.
 """
 
 from __future__ import annotations
@@ -82,26 +82,3 @@ _linear.defjvp(_linear_jvp, symbolic_zeros=True)
 def linear_transposed_cotangent(ctx, x, w, b=None):
     y = _linear(x, w, ctx.precision)
     return y if b is None else y + b
-
-
-@partial(jax.custom_jvp, nondiff_argnums=(2,))
-def matmul_transposed_weight(w, p, precision=None):
-    """`w @ p` (w: (O, K), p: (K, N)) whose gradient in `p`, `wᵀ dy`, multiplies a
-    materialized `wᵀ` (a weight-sized copy) in the fast form."""
-    return jnp.matmul(w, p, precision=precision)
-
-
-def _matmul_jvp(precision, primals, tangents):
-    w, p = primals
-    tw, tp = tangents
-    y = jnp.matmul(w, p, precision=precision)
-    from_w = None if isinstance(tw, SymbolicZero) else jnp.matmul(tw, p, precision=precision)
-    from_p = None
-    if not isinstance(tp, SymbolicZero):
-        # the barrier keeps wᵀ a (K, O) array of its own: the transpose contracts its last dim
-        from_p = jnp.matmul(lax.optimization_barrier(w.T).T, tp, precision=precision)
-    ty = _tangent_sum(from_w, from_p)
-    return y, jnp.zeros_like(y) if ty is None else ty
-
-
-matmul_transposed_weight.defjvp(_matmul_jvp, symbolic_zeros=True)
