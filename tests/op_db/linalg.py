@@ -60,18 +60,18 @@ OP_DB = [
                 lambda x, w: torch.nn.functional.linear(t(x), t(w)),
                 "no-bias",
             ),
-            # out_features <= in_features, 2**14 weights: CPU's linear_transposed_cotangent
+            # out <= in features, 2**14 weights, 256 rows: CPU's linear_transposed_cotangent
             Sample(
                 lambda x, w, b: F.linear(x, w, b),
-                (r(2, 3, 136), r(128, 136), r(128)),
+                (r(2, 128, 136), r(128, 136), r(128)),
                 lambda x, w, b: torch.nn.functional.linear(t(x), t(w), t(b)),
                 "narrow-bias",
             ),
             Sample(
                 lambda x, w: F.linear(x, w),
-                (r(130), r(128, 130)),
+                (r(256, 130), r(128, 130)),
                 lambda x, w: torch.nn.functional.linear(t(x), t(w)),
-                "narrow-vector",
+                "narrow-rows",
             ),
         ],
         errors=[

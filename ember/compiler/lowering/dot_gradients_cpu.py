@@ -21,6 +21,7 @@ bench/bench_vs_pytorch.py and no faster on ResNet-18, so convs keep XLA's form.
 
 from __future__ import annotations
 
+import math
 from functools import partial
 
 import jax
@@ -42,18 +43,26 @@ def _tangent_sum(*terms):
     return sum(present[1:], present[0]) if present else None
 
 
-# Weights smaller than this keep the default rule: their weight gradient's dot is so small
-# that the extra transpose kernel costs more than Eigen's slow path (a 10x128 layer's
-# gradient: 1.1-1.6x the default's time; 128x784: 0.76-0.95x)
+# Smaller weight gradients keep the default rule: the extra transpose kernel costs more
+# than Eigen's slow path saves (measured alone, a 10x128 layer's gradient took 1.1-1.6x
+# the default's time, a 128x784 one 0.76-0.95x); and so do small batches (the seed MLP's
+# step, `bench/bench_mlp.py`, against the default rule: batch 64 ~10 % slower, 128-256
+# even, 512 3 % and 1024 8 % faster).
 MIN_WEIGHT_SIZE = 1 << 14
+MIN_ROWS = 256
 
 
 def cotangent_no_wider_than_input(node: Node) -> bool:
     """`linear` with out_features <= in_features (the cotangent this rule transposes,
-    batch x out, is no larger than the layer's input) and a weight of at least
-    `MIN_WEIGHT_SIZE` elements."""
+    rows x out, is no larger than the layer's input), a weight of at least
+    `MIN_WEIGHT_SIZE` elements and at least `MIN_ROWS` rows (the batch dims' product)."""
     out_features, in_features = node.inputs[1].type.shape
-    return out_features <= in_features and out_features * in_features >= MIN_WEIGHT_SIZE
+    rows = math.prod(node.inputs[0].type.shape[:-1])
+    return (
+        out_features <= in_features
+        and out_features * in_features >= MIN_WEIGHT_SIZE
+        and rows >= MIN_ROWS
+    )
 
 
 @partial(jax.custom_jvp, nondiff_argnums=(2,))
