@@ -156,3 +156,11 @@ def _public_names() -> list[str]:
 __all__ = _public_names()
 _np.random.set_state(_NUMPY_RANDOM_STATE)
 del _NUMPY_RANDOM_STATE
+
+# einops (if installed) takes ember tensors: `rearrange(x, ...)` in ported models
+import importlib.util as _importlib_util  # noqa: E402
+
+if _importlib_util.find_spec("einops") is not None:
+    from ember.nn.einops_backend import register as _register_einops
+
+    _register_einops()
