@@ -209,3 +209,25 @@ def test_a_python_number_made_a_tensor_outside_a_trace_is_data_with_torchs_dtype
     w = em.tensor(2.0, requires_grad=True)
     (w * 3).backward()
     assert w.grad.item() == 3.0
+
+
+def test_a_buffer_registered_from_pending_work_is_computed_once():
+    """DDPM registers its schedules (`cumprod` of a `linspace`) as buffers in `__init__`;
+    the sampler reads them outside `forward`. The first cut computes them into the slots,
+    so later cuts read arrays instead of recomputing the schedule."""
+
+    class Schedules(em.nn.Module):
+        def __init__(self):
+            super().__init__()
+            betas = em.linspace(1e-4, 0.02, 10)
+            self.register_buffer("alphabar", em.cumprod(1 - betas, dim=0))
+
+    s = Schedules()
+    x, graphs = em.ones(2), []
+    for i in range(3):
+        x = x * s.alphabar[i]
+        graphs.append(str(em.graph_of(x)))
+        x.numpy()
+    assert "cumprod" in graphs[0] and "cumprod" not in graphs[2]
+    want = np.cumprod(1 - np.linspace(1e-4, 0.02, 10, dtype=np.float32))[:3].prod()
+    np.testing.assert_allclose(x.numpy(), np.full(2, want), rtol=1e-6)

@@ -197,6 +197,9 @@ class Module(HookMixin, StateDictMixin):
                 f"register_buffer({name!r}, ...) with a traced tensor; call it in __init__"
             )
         self._buffers[name] = None if tensor is None else as_buffer_array(tensor)
+        # a pending value (DDPM's schedules computed in __init__) is computed once, in the
+        # next cut, not again in every cut that reads the buffer
+        RECORDER.pin_slot(self._buffers[name])
         if not persistent:
             self._non_persistent.add(name)
         else:
