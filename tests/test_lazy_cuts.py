@@ -231,3 +231,70 @@ def test_a_buffer_registered_from_pending_work_is_computed_once():
     assert "cumprod" in graphs[0] and "cumprod" not in graphs[2]
     want = np.cumprod(1 - np.linspace(1e-4, 0.02, 10, dtype=np.float32))[:3].prod()
     np.testing.assert_allclose(x.numpy(), np.full(2, want), rtol=1e-6)
+
+
+def _faded(m):
+    """A progressive GAN's fade-in: `forward(x, alpha)` blends two paths by a Python float
+    that changes every training step."""
+
+    class Faded(m.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.old, self.new = m.nn.Linear(4, 4), m.nn.Linear(4, 4)
+
+        def forward(self, x, alpha):
+            return (1 - alpha) * self.old(x) + alpha * self.new(x)
+
+    m.manual_seed(0)
+    return Faded()
+
+
+def test_a_python_float_that_changes_every_call_is_data_after_its_second_value():
+    """`g(x, i / 30)` in a training loop: the float was a static value of the trace, so
+    every step traced and compiled anew; from its second value on it is a 0-d tensor."""
+    net_t, net = _faded(torch), _faded(em)
+    _same_weights(net, net_t)
+    x = np.linspace(-1, 1, 8, dtype=np.float32).reshape(2, 4)
+    losses = {}
+    before = em.compile_count()
+    for name, m, n in (("torch", torch, net_t), ("ember", em, net)):
+        opt = m.optim.SGD(n.parameters(), lr=0.1)
+        out = []
+        for i in range(30):
+            opt.zero_grad()
+            loss = n(m.tensor(x), i / 30).pow(2).mean()
+            loss.backward()
+            opt.step()
+            out.append(loss.item())
+        losses[name] = out
+    np.testing.assert_allclose(losses["ember"], losses["torch"], rtol=1e-5)
+    assert em.compile_count() - before <= 6
+
+
+def test_a_diffusion_sampler_passing_the_timestep_as_a_python_float_compiles_once():
+    """superminddpm's `eps_model(x_i, i / n_T)` under no_grad."""
+    net_t, net = _faded(torch), _faded(em)
+    _same_weights(net, net_t)
+
+    def sample(m, n, n_T):
+        with m.no_grad():
+            x = m.tensor(np.ones((2, 4), np.float32))
+            for i in range(n_T, 0, -1):
+                x = x - 0.1 * n(x, i / n_T)
+            return x.numpy()
+
+    sample(em, net, 20)
+    before = em.compile_count()
+    got = sample(em, net, 60)
+    np.testing.assert_allclose(got, sample(torch, net_t, 60), rtol=1e-5, atol=1e-6)
+    assert em.compile_count() - before <= 2
+
+
+def test_a_forward_that_branches_on_the_float_keeps_it_static():
+    class Branchy(em.nn.Module):
+        def forward(self, x, t):
+            return x * 2 if t > 0.5 else x * 3
+
+    net = Branchy()
+    got = [net(em.ones(1), t).item() for t in (0.1, 0.9, 0.2, 0.7, 0.3)]
+    assert got == [3.0, 2.0, 3.0, 2.0, 3.0]

@@ -19,7 +19,7 @@ import jax
 import numpy as np
 
 from ember.compiler import DEFAULT_PASSES, lower, run_passes
-from ember.errors import TraceError
+from ember.errors import EmberError, TraceError
 from ember.frontend import lazy as lazy_lib
 from ember.frontend import python_random, stored_tensors
 from ember.frontend.autograd import release_freed
@@ -239,8 +239,20 @@ class LazyCall:
         self._volatile: set = set()
         # a loss or activation made anew every iteration shares its class's programs
         self._config = stateless_config(module)
+        self._floats = FloatArguments()
 
     def __call__(self, args: tuple, kwargs: dict):
+        as_data = self._floats.as_data(args, kwargs)
+        if as_data is not None:
+            try:
+                return self._call(*as_data)
+            except (EmberError, TypeError, ValueError):
+                # forward uses the number in Python (`if t > 0.5`, `math.log(t)`): from now
+                # on a value of the call's static signature again, as for any non-tensor
+                self._floats.keep_static(args, kwargs)
+        return self._call(args, kwargs)
+
+    def _call(self, args: tuple, kwargs: dict):
         self.view.refresh()
         if self._fast_version != self.view.version:
             self._fast.clear()
@@ -376,6 +388,53 @@ class LazyCall:
             else:
                 operands.append(RECORDER.rng_tensor())
         return operands
+
+
+class FloatArguments:
+    """Python floats passed to a module call, by argument position. A float is a static
+    value of the traced forward, one program per value, until the same position brings a
+    second value (a diffusion sampler's `model(x, i / n_T)`, a progressive GAN's fade-in
+    `alpha`); from then on it is a 0-d data tensor, one program for all values (PyTorch's
+    0-d promotion keeps `x * t` in x's dtype). A forward that needs the number in Python
+    fails to trace that way, and the position stays static."""
+
+    def __init__(self):
+        self._first: dict = {}
+        self._data: set = set()
+        self._static: set = set()
+
+    @staticmethod
+    def _positions(args: tuple, kwargs: dict) -> list:
+        found = [(i, a) for i, a in enumerate(args) if type(a) is float]
+        return found + [(k, v) for k, v in kwargs.items() if type(v) is float]
+
+    def as_data(self, args: tuple, kwargs: dict) -> tuple | None:
+        """(args, kwargs) with the varying floats as data tensors; None: none varies."""
+        chosen = []
+        for pos, value in self._positions(args, kwargs):
+            if pos in self._static:
+                continue
+            if pos not in self._data and self._first.setdefault(pos, value) != value:
+                self._data.add(pos)
+            if pos in self._data:
+                chosen.append(pos)
+        if not chosen:
+            return None
+        from ember.nn.functional.creation import tensor
+
+        args, kwargs = list(args), dict(kwargs)
+        for pos in chosen:
+            if isinstance(pos, int):
+                args[pos] = tensor(args[pos])
+            else:
+                kwargs[pos] = tensor(kwargs[pos])
+        return tuple(args), kwargs
+
+    def keep_static(self, args: tuple, kwargs: dict) -> None:
+        for pos, _ in self._positions(args, kwargs):
+            if pos in self._data:
+                self._data.discard(pos)
+                self._static.add(pos)
 
 
 def _positional_types(args: tuple):
