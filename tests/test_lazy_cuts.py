@@ -298,3 +298,44 @@ def test_a_forward_that_branches_on_the_float_keeps_it_static():
     net = Branchy()
     got = [net(em.ones(1), t).item() for t in (0.1, 0.9, 0.2, 0.7, 0.3)]
     assert got == [3.0, 2.0, 3.0, 2.0, 3.0]
+
+
+def test_a_target_made_by_a_frozen_module_before_the_loop_leaves_the_step_one_program():
+    """fast_neural_style computes `gram_style` with the frozen VGG once, before the loop,
+    and never reads it: it used to be computed inside the first step's program, so the
+    second step compiled a whole new program without it."""
+
+    def run(m):
+        m.manual_seed(0)
+        feat = m.nn.Sequential(m.nn.Conv2d(3, 4, 3, padding=1), m.nn.Tanh())
+        net = m.nn.Conv2d(3, 3, 3, padding=1)
+        for mod in (feat, net):
+            mod.load_state_dict(
+                {
+                    k: m.tensor(np.sin(np.arange(v.numel())).reshape(tuple(v.shape)).astype("f"))
+                    for k, v in mod.state_dict().items()
+                }
+            )
+        for p in feat.parameters():
+            p.requires_grad = False
+        opt = m.optim.Adam(net.parameters(), 1e-2)
+        x = m.tensor(RNG_STYLE)
+        target = feat(x * 2).mean(0)
+        losses, compiles = [], []
+        for _ in range(4):
+            before = em.compile_count()
+            opt.zero_grad()
+            loss = ((feat(net(x)).mean(0) - target) ** 2).mean()
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+            compiles.append(em.compile_count() - before)
+        return losses, compiles
+
+    want, _ = run(torch)
+    got, compiles = run(em)
+    np.testing.assert_allclose(got, want, rtol=1e-5)
+    assert compiles[1:] == [0, 0, 0], compiles
+
+
+RNG_STYLE = np.random.default_rng(3).standard_normal((2, 3, 8, 8)).astype(np.float32)

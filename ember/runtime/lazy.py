@@ -110,7 +110,8 @@ class Executor:
         targets = list(grad_values)
         seen = {id(v) for v in targets}
         others = []
-        for v in RECORDER.replacing_stand_ins(pending_live_values()):
+        live = pending_live_values()
+        for v in RECORDER.replacing_stand_ins(live):
             if id(v) not in seen and v.data is None:
                 seen.add(id(v))
                 others.append(v)
@@ -118,6 +119,9 @@ class Executor:
         apart = _apart_from(grad_values, others)
         if apart:
             self._compute(apart)
+        before = _recorded_before_the_forward(grad_values, live)
+        if before:
+            self._compute(before)
         targets += [v for v in others if v.data is None]
         cut = collect(targets)
         by_array = {id(p._data): k for k, p in enumerate(params)}
@@ -191,6 +195,46 @@ def _apart_from(grad_values: list[LazyValue], others: list[LazyValue]) -> list[L
         ):
             apart.append(v)
     return apart
+
+
+def _recorded_before_the_forward(
+    grad_values: list[LazyValue], live: list[LazyValue]
+) -> list[LazyValue]:
+    """The pending values without gradient that the step reads and that the user's code
+    made before the step's first differentiable op: a target computed once before the
+    loop (fast_neural_style's `gram_style = [gram_matrix(y) for y in vgg(style)]`), a
+    teacher's output, when a module call made them. Computed in a program of their own,
+    they leave the step's program one structure from the first iteration on; inside it,
+    the first iteration's program would hold the target's computation and the second
+    would compile anew without it."""
+    nodes = pending_nodes(grad_values).values()
+    if not any(n.op == "call" and not n.outputs[0].requires_grad for n in nodes):
+        return []  # the common step: no module's forward without gradient pending
+    # the step's forward as recorded: the live loss (still pending) leads back to its ops
+    forward = pending_nodes([v for v in live if v.requires_grad]).values()
+    differentiable = [
+        v.site[1]
+        for n in (*nodes, *forward)
+        for v in n.outputs
+        if v.requires_grad and v.site is not None
+    ]
+    if not differentiable:
+        return []
+    first = min(differentiable)
+
+    def early(v: LazyValue) -> bool:
+        return v.site is not None and v.site[1] < first and not v.requires_grad
+
+    before = {}
+    for n in nodes:
+        if n.outputs and early(n.outputs[0]):
+            continue
+        for v in n.inputs:  # a later op's pending input made early: the frontier
+            if v.data is None and v.node is not None and early(v):
+                before[id(v)] = v
+    # only a module's forward is worth a program of its own; a batch's own preprocessing
+    # (`x.view(-1, 784)`, `x / 255`) stays fused into the step
+    return [v for v in before.values() if any(n.op == "call" for n in pending_nodes([v]).values())]
 
 
 EXECUTOR = Executor()
