@@ -84,7 +84,7 @@ from ember.runtime.mesh import mesh  # noqa: E402,F401
 from ember import distributed  # noqa: E402,F401
 from ember import linalg  # noqa: E402,F401
 from ember.frontend.size import Size  # noqa: E402,F401
-from ember import amp, backends, fx, jit  # noqa: E402,F401
+from ember import amp, backends, fx, jit, onnx  # noqa: E402,F401
 from ember.amp import autocast  # noqa: E402,F401
 from ember.numerics import (  # noqa: E402,F401
     finfo,

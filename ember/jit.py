@@ -37,6 +37,22 @@ def trace(obj: T, example_inputs: Any = None, *args: Any, **kwargs: Any) -> T:
     return obj
 
 
+def save(m: Any, f: Any, *args: Any, **kwargs: Any) -> None:
+    """`torch.jit.save`: a TorchScript archive cannot be written by ember."""
+    raise NotImplementedError(
+        "ember cannot write TorchScript archives; fix: em.save(net.state_dict(), "
+        "'model.safetensors') for the weights (em.load reads them back)"
+    )
+
+
+def load(f: Any, *args: Any, **kwargs: Any) -> Any:
+    """`torch.jit.load`: a TorchScript archive is pickled code, which ember never loads."""
+    raise NotImplementedError(
+        "ember does not load TorchScript archives (pickled code); fix: save the weights "
+        "from PyTorch as safetensors and load them with net.load_state_dict(em.load(path))"
+    )
+
+
 def is_scripting() -> bool:
     return False
 
@@ -56,6 +72,8 @@ __all__ = [
     "ignore",
     "is_scripting",
     "is_tracing",
+    "load",
+    "save",
     "script",
     "trace",
     "unused",

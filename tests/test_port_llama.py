@@ -130,3 +130,17 @@ def test_torch_distributed_names_on_one_process():
         dist.init_process_group(backend="gloo")
     with pytest.raises(RuntimeError, match="mesh"):
         DistributedDataParallel(em.nn.Linear(2, 2))
+
+
+def test_export_modules_import_and_name_the_way_out():
+    """llama2.c's export.py calls torch.jit.save; fast_neural_style imports torch.onnx at
+    the top. The modules import; exporting says what to do instead."""
+    import ember.onnx
+
+    assert ember.onnx.is_in_onnx_export() is False
+    with pytest.raises(NotImplementedError, match="safetensors"):
+        em.onnx.export(em.nn.Linear(2, 2), em.ones(1, 2), "model.onnx")
+    with pytest.raises(NotImplementedError, match="safetensors"):
+        em.jit.save(em.jit.script(em.nn.Linear(2, 2)), "model.pt")
+    with pytest.raises(NotImplementedError, match="pickled"):
+        em.jit.load("model.pt")

@@ -13,6 +13,8 @@ the tensor to the new value; a tensor bound to a parameter or buffer slot
 
 from __future__ import annotations
 
+import functools
+import inspect
 import weakref
 from typing import Any
 
@@ -492,11 +494,35 @@ def _numpy_dtype(dtype: str):
 
 
 def tensor_method(*names: str):
-    """Decorator: also expose a functional op as `Tensor.<name>` for each name given."""
+    """Decorator: also expose a functional op as `Tensor.<name>` for each name given. An
+    op with a `dim` argument also takes NumPy's spellings `axis=` and `keepdims=`, as
+    PyTorch's do (`probs.sum(axis=1, keepdims=True)`)."""
 
     def attach(fn):
+        fn = _numpy_spellings(fn)
         for name in names or (fn.__name__,):
             setattr(Tensor, name, fn)
         return fn
 
     return attach
+
+
+_SPELLINGS = {"axis": "dim", "keepdims": "keepdim"}
+
+
+def _numpy_spellings(fn):
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return fn
+    aliases = {k: v for k, v in _SPELLINGS.items() if v in params and k not in params}
+    if "dim" not in aliases.values():
+        return fn
+
+    @functools.wraps(fn)
+    def accepting_numpy_spellings(*args, **kwargs):
+        if kwargs and not aliases.keys().isdisjoint(kwargs):
+            kwargs = {aliases.get(k, k): v for k, v in kwargs.items()}
+        return fn(*args, **kwargs)
+
+    return accepting_numpy_spellings

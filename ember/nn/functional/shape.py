@@ -277,8 +277,14 @@ def slice_dims(x: Tensor, spec: dict) -> Tensor:
 
 @tensor_method()
 @returns_view
-def split(input, split_size_or_sections, dim: int = 0):
+def split(input, split_size_or_sections=None, dim: int = 0, *, split_size=None):
+    """`torch.split(t, split_size_or_sections, dim)`; `Tensor.split` also takes PyTorch's
+    keyword `split_size=` (mamba-minimal's `x.split(split_size=[d, d], dim=-1)`)."""
     x = as_tensor(input)
+    if split_size is not None:
+        split_size_or_sections = split_size
+    if split_size_or_sections is None:
+        raise TypeError("split() missing its sizes: split_size_or_sections (or split_size=)")
     d = normalize_dim(dim, x.ndim)
     n = x.shape[d]
     if isinstance(split_size_or_sections, int):
