@@ -42,6 +42,22 @@ def test_a_greedy_decode_matches_torch_and_compiles_nothing_once_its_window_is_f
     assert counts[-1] == counts[19], counts
 
 
+def test_the_same_decode_run_again_compiles_nothing():
+    """The second call of a decode loop starts a shorter sequence at the same line: it is
+    a new sequence, not growth, so the cuts fall where the first call's did and every
+    program is reused (before, the second call joined on the host from its first step and
+    compiled new programs; only the third reused them)."""
+    net_t = _decoder(torch)
+    net = _decoder(em)
+    net.load_state_dict({k: v.numpy() for k, v in net_t.state_dict().items()})
+    first = _greedy(em, net, 12, window=64)
+    before = compile_count()
+    again = _greedy(em, net, 12, window=64)
+    assert compile_count() == before
+    np.testing.assert_array_equal(again, first)
+    np.testing.assert_array_equal(first, _greedy(torch, net_t, 12, window=64))
+
+
 def test_sampling_draws_the_same_tokens_whether_cat_runs_on_the_host_or_not(monkeypatch):
     def sample():
         em.manual_seed(3)

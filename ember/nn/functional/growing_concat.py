@@ -62,6 +62,8 @@ def concat_on_host(tensors: list[Tensor], dim: int) -> Tensor | None:
             _RECENT_SHAPES.clear()
         recent = _RECENT_SHAPES[site] = []
     result = (shape, str(tensors[0].dtype))
+    if recent and (rank != len(recent[-1][0]) or shape[dim] < recent[-1][0][dim]):
+        recent.clear()  # a new sequence (the loop run again): the same cuts as the first run
     grows = bool(recent) and recent[-1] != result
     feeds_on_growth = grows and _computes_one_of(values, recent)
     recent.append(result)
