@@ -114,36 +114,32 @@ def _masked_scatter_net(lib):
     return net
 
 
+def _mse_loop(lib, net, x, y, steps: int = 3) -> list:
+    """The literal loop, SGD on the mean squared error; each step's loss."""
+    opt = lib.optim.SGD(net.parameters(), lr=0.1)
+    losses = []
+    for _ in range(steps):
+        opt.zero_grad()
+        loss = lib.nn.functional.mse_loss(net(lib.tensor(x)), lib.tensor(y))
+        if lib is em:
+            assert "call" in str(em.graph_of(loss))  # the module ran as one traced call
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    return losses
+
+
 def test_a_constant_mask_on_the_module_works_in_a_compiled_step_and_the_loop():
     rng = np.random.default_rng(1)
     x = rng.standard_normal((5, 3)).astype(np.float32)
     y = rng.standard_normal((5, 4)).astype(np.float32)
-    net = _masked_scatter_net(torch)
-    opt = torch.optim.SGD(net.parameters(), lr=0.1)
-    want = []
-    for _ in range(3):
-        opt.zero_grad()
-        loss = torch.nn.functional.mse_loss(net(torch.tensor(x)), torch.tensor(y))
-        loss.backward()
-        opt.step()
-        want.append(loss.item())
+    want = _mse_loop(torch, _masked_scatter_net(torch), x, y)
 
     net = _masked_scatter_net(em)
     model = em.compile(net, loss=em.nn.MSELoss(), optimizer=em.optim.SGD(net.parameters(), lr=0.1))
     compiled = [float(model.train_step(x, y)["loss"]) for _ in range(3)]
     np.testing.assert_allclose(compiled, want, rtol=1e-6)
-
-    net = _masked_scatter_net(em)
-    opt = em.optim.SGD(net.parameters(), lr=0.1)
-    loop = []
-    for _ in range(3):
-        opt.zero_grad()
-        loss = em.nn.functional.mse_loss(net(em.tensor(x)), em.tensor(y))
-        assert "call" in str(em.graph_of(loss))  # the module ran as one traced call
-        loss.backward()
-        opt.step()
-        loop.append(loss.item())
-    np.testing.assert_allclose(loop, want, rtol=1e-6)
+    np.testing.assert_allclose(_mse_loop(em, _masked_scatter_net(em), x, y), want, rtol=1e-6)
 
 
 @pytest.mark.parametrize("padding_mode", ["zeros", "reflect"])
