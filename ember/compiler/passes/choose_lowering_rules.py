@@ -27,7 +27,7 @@ class _Choose(Rewriter):
 
     def visit(self, node, inputs):
         if node.subgraphs:
-            bodies = tuple(_Choose(g, self.table).run() for g in node.subgraphs)
+            bodies = tuple(choose_rules(g, self.table) for g in node.subgraphs)
             return self.emit(
                 node.op, inputs, node.attrs, subgraphs=bodies, source=node.source, meta=node.meta
             )
@@ -38,14 +38,20 @@ class _Choose(Rewriter):
         return super().visit(node, inputs)
 
 
-def _mentions(graph: Graph, ops) -> bool:
-    return any(n.op in ops or any(_mentions(g, ops) for g in n.subgraphs) for n in graph.nodes)
+def _chooses(graph: Graph, table: dict) -> bool:
+    """Does an alternative apply to a node of `graph` or of its bodies?"""
+    return any(
+        any(applies(n) for _, applies in table.get(n.op, ()))
+        or any(_chooses(g, table) for g in n.subgraphs)
+        for n in graph.nodes
+    )
 
 
 def choose_rules(graph: Graph, table: dict) -> Graph:
     """`graph` with `meta{rule=...}` on each node that an entry of `table` (op -> [(rule
-    name, applies)], first match wins) applies to; the graph itself when none does."""
-    if not table or not _mentions(graph, table):
+    name, applies)], first match wins) applies to; the graph itself (and each body in it
+    that nothing applies to) when none does."""
+    if not table or not _chooses(graph, table):
         return graph
     return _Choose(graph, table).run()
 
