@@ -47,7 +47,9 @@ def bad(path: str, problem: str) -> CheckpointError:
 _NOT_SAFETENSORS = (
     "; ember never unpickles (loading a pickle can run any code). Convert it once, in "
     "PyTorch, from a source you trust: safetensors.torch.save_file(torch.load(p, "
-    "weights_only=True), 'model.safetensors'), then em.load_safetensors('model.safetensors')"
+    "weights_only=True), 'model.safetensors'), then em.load_safetensors('model.safetensors'); "
+    "a file of a whole pickled module (torch.save(model, p)) needs weights_only=False and "
+    "the model's code: save its .state_dict() instead"
 )
 
 

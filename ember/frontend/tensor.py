@@ -59,7 +59,9 @@ class _TensorMeta(type):
 
 
 class Tensor(metaclass=_TensorMeta):
-    __slots__ = ("value", "builder", "grad", "_slot", "_view", "__weakref__")
+    # `__dict__`: PyTorch tensors take any attribute (`t.my_tag = ...`, BERT-pytorch's
+    # `pe.require_grad = False`); made only when one is set
+    __slots__ = ("value", "builder", "grad", "_slot", "_view", "__weakref__", "__dict__")
     __array_priority__ = 1000  # numpy scalars/arrays defer to our operators
 
     def __init__(self, value: Value, builder):
@@ -168,7 +170,8 @@ class Tensor(metaclass=_TensorMeta):
                 "not known while tracing. Python control flow on tensor values cannot be "
                 "compiled; fix: use em.where(cond, a, b) for elementwise choices, em.cond for "
                 "branches, em.fori_loop / em.while_loop / em.scan for loops, or do this "
-                "outside forward"
+                "outside forward; a random decision (stochastic depth, layer dropout) can be "
+                "drawn with Python's `random` instead, which traces forward anew every call"
             )
         )
 
