@@ -27,8 +27,7 @@ def register() -> type:
 
     import ember as em
     from ember.frontend.tensor import Tensor
-
-    floating = ("float16", "bfloat16", "float32", "float64")
+    from ember.graphdef import dtypes
 
     class EmberBackend(AbstractBackend):
         framework_name = "ember"
@@ -85,7 +84,7 @@ def register() -> type:
             return em.cat(tensors, dim=axis)
 
         def is_float_type(self, x) -> bool:
-            return x.dtype in floating
+            return dtypes.is_floating(x.dtype)
 
         def layers(self):
             from ember.nn.modules import einops_layers

@@ -116,10 +116,11 @@ class Executor:
                 seen.add(id(v))
                 others.append(v)
         others, aliased = RECORDER.replacing_aliases(others, grad_values)
-        apart = _apart_from(grad_values, others)
+        needed = pending_nodes(grad_values)
+        apart = _apart_from(needed, others)
         if apart:
             self._compute(apart)
-        before = _recorded_before_the_forward(grad_values, live)
+        before = _recorded_before_the_forward(needed, live)
         if before:
             self._compute(before)
         targets += [v for v in others if v.data is None]
@@ -176,15 +177,15 @@ def _copy_aliased(pairs: list) -> None:
     _release([v for v, _ in pairs])
 
 
-def _apart_from(grad_values: list[LazyValue], others: list[LazyValue]) -> list[LazyValue]:
-    """The pending values among `others` that share no pending op with the gradients: a
+def _apart_from(needed: dict, others: list[LazyValue]) -> list[LazyValue]:
+    """The pending values among `others` that share no pending op with the gradients
+    (`needed`: the gradients' pending nodes, by id): a
     loop's running totals of earlier steps (`total_loss += loss.data`). Computed in a
     program of their own before the step, they leave the step's program one structure
     from the first iteration on (else its first few iterations compile anew, as the totals
     go from Python numbers to tensors), and nothing is computed twice."""
     if not others:
         return []
-    needed = pending_nodes(grad_values)
     apart = []
     for v in others:
         nodes = pending_nodes([v])
@@ -197,17 +198,16 @@ def _apart_from(grad_values: list[LazyValue], others: list[LazyValue]) -> list[L
     return apart
 
 
-def _recorded_before_the_forward(
-    grad_values: list[LazyValue], live: list[LazyValue]
-) -> list[LazyValue]:
-    """The pending values without gradient that the step reads and that the user's code
-    made before the step's first differentiable op: a target computed once before the
+def _recorded_before_the_forward(needed: dict, live: list[LazyValue]) -> list[LazyValue]:
+    """The pending values without gradient that the step reads (`needed`: the gradients'
+    pending nodes) and that the user's code made before the step's first differentiable
+    op: a target computed once before the
     loop (fast_neural_style's `gram_style = [gram_matrix(y) for y in vgg(style)]`), a
     teacher's output, when a module call made them. Computed in a program of their own,
     they leave the step's program one structure from the first iteration on; inside it,
     the first iteration's program would hold the target's computation and the second
     would compile anew without it."""
-    nodes = pending_nodes(grad_values).values()
+    nodes = needed.values()
     if not any(n.op == "call" and not n.outputs[0].requires_grad for n in nodes):
         return []  # the common step: no module's forward without gradient pending
     # the step's forward as recorded: the live loss (still pending) leads back to its ops

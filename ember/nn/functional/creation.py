@@ -102,8 +102,8 @@ def full(size, fill_value, *, dtype=None, **kwargs) -> Tensor:
     if isinstance(fill_value, Tensor):  # a 0-d tensor
         return fill_value.to(_dtype(dtype, fill_value.dtype)).reshape(()).expand(*_size((size,)))
     dt = _dtype(dtype, dtypes.scalar_dtype(fill_value))
-    if active_builder() is RECORDER:  # the value is data (see `_scalar_leaf`)
-        return finish(_scalar_leaf(fill_value, dt).expand(*_size((size,))), kwargs)
+    if active_builder() is RECORDER:  # the value is data (see `scalar_leaf`)
+        return finish(scalar_leaf(fill_value, dt).expand(*_size((size,))), kwargs)
     return finish(_filled(_size((size,)), fill_value, dt), kwargs)
 
 
@@ -170,16 +170,16 @@ def tensor(data, *, dtype=None, **kwargs) -> Tensor:
         dt = None if dtype is None else dtypes.canonical(dtype)
         builder = active_builder()
         if builder is RECORDER and is_scalar(data):
-            out = _scalar_leaf(data, dt or dtypes.scalar_dtype(data))
+            out = scalar_leaf(data, dt or dtypes.scalar_dtype(data))
         else:
             out = _operand(data, builder, dt)
     return finish(out, kwargs)
 
 
-def _scalar_leaf(value, dtype: str) -> Tensor:
-    """Outside a trace a Python number made into a tensor is data, like `fill_`'s value: a
-    sampling loop's `em.tensor(i / n_T)` then keeps one program instead of compiling one
-    per value (as a constant of the IR would)."""
+def scalar_leaf(value, dtype: str) -> Tensor:
+    """Outside a trace a Python number made into a tensor is data (`em.tensor(v)`,
+    `em.full(shape, v)`, `t.fill_(v)`): a sampling loop's `em.tensor(i / n_T)` then keeps
+    one program instead of compiling one per value (as a constant of the IR would)."""
     return leaf(np.asarray(value, dtype=_numpy_dtype(dtype)))
 
 

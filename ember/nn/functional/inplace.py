@@ -11,13 +11,11 @@ from (views.py). Like PyTorch, modifying a leaf that requires grad needs
 
 from __future__ import annotations
 
-import numpy as np
-
-from ember.frontend.lazy import RECORDER, leaf
-from ember.frontend.tensor import Tensor, _numpy_dtype
+from ember.frontend.lazy import RECORDER
+from ember.frontend.tensor import Tensor
 from ember.nn.functional import elementwise as E
 from ember.nn.functional._core import as_tensor
-from ember.nn.functional.creation import full_like, zeros_like
+from ember.nn.functional.creation import full_like, scalar_leaf, zeros_like
 from ember.nn.functional.host_writes import write_on_host
 from ember.nn.functional.indexing import _select
 
@@ -154,7 +152,7 @@ def _fill_(self, value) -> Tensor:
         return self._assign(full_like(self, 0) + value.to(self.dtype))
     if self._lazy():  # outside a trace the value is data: a sampling loop's
         # `inp.fill_(word_id)` reuses one program instead of compiling one per value
-        scalar = leaf(np.asarray(value, dtype=_numpy_dtype(self.dtype)))
+        scalar = scalar_leaf(value, self.dtype)
         return self._assign(scalar.expand(*self.shape))
     return self._assign(full_like(self, value))
 
