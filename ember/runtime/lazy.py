@@ -179,11 +179,11 @@ def _copy_aliased(pairs: list) -> None:
 
 def _apart_from(needed: dict, others: list[LazyValue]) -> list[LazyValue]:
     """The pending values among `others` that share no pending op with the gradients
-    (`needed`: the gradients' pending nodes, by id): a
-    loop's running totals of earlier steps (`total_loss += loss.data`). Computed in a
-    program of their own before the step, they leave the step's program one structure
-    from the first iteration on (else its first few iterations compile anew, as the totals
-    go from Python numbers to tensors), and nothing is computed twice."""
+    (`needed`: the gradients' pending nodes, by id): a loop's running totals of earlier
+    steps (`total_loss += loss.data`). Computed in a program of their own before the
+    step, they leave the step's program one structure from the first iteration on (else
+    its first few iterations compile anew, as the totals go from Python numbers to
+    tensors), and nothing is computed twice."""
     if not others:
         return []
     apart = []
@@ -201,12 +201,11 @@ def _apart_from(needed: dict, others: list[LazyValue]) -> list[LazyValue]:
 def _recorded_before_the_forward(needed: dict, live: list[LazyValue]) -> list[LazyValue]:
     """The pending values without gradient that the step reads (`needed`: the gradients'
     pending nodes) and that the user's code made before the step's first differentiable
-    op: a target computed once before the
-    loop (fast_neural_style's `gram_style = [gram_matrix(y) for y in vgg(style)]`), a
-    teacher's output, when a module call made them. Computed in a program of their own,
-    they leave the step's program one structure from the first iteration on; inside it,
-    the first iteration's program would hold the target's computation and the second
-    would compile anew without it."""
+    op: a target computed once before the loop (fast_neural_style's `gram_style =
+    [gram_matrix(y) for y in vgg(style)]`), a teacher's output, when a module call made
+    them. Computed in a program of their own, they leave the step's program one structure
+    from the first iteration on; inside it, the first iteration's program would hold the
+    target's computation and the second would compile anew without it."""
     nodes = needed.values()
     if not any(n.op == "call" and not n.outputs[0].requires_grad for n in nodes):
         return []  # the common step: no module's forward without gradient pending
