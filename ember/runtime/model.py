@@ -12,7 +12,6 @@ returns its loss, or the module's `training_step`); see `ember.training.objectiv
 from __future__ import annotations
 
 import os
-from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -24,6 +23,7 @@ from ember.compiler.passes.scan_repeated_blocks import scan_repeated_blocks
 from ember.errors import TraceError
 from ember.frontend.host_arrays import staged, staged_stack
 from ember.frontend.lazy import sync
+from ember.frontend.lent_arrays import any_lent
 from ember.nn.module import Module
 from ember.nn.parameter import STATE_VERSION, initial_seed, next_stream
 from ember.runtime.donation import keep_lent
@@ -168,7 +168,11 @@ class CompiledModel(
             "guard": empty_record(),
         }
         self.eval_carry = None
-        self._unchecked: deque = deque()  # verdicts of dispatched steps not yet read
+        # the guard's verdicts (see `poll_guard`): the newest dispatched step's, and one
+        # put aside at the last poll to be read at the next
+        self._newest: jax.Array | None = None
+        self._watched: jax.Array | None = None
+        self._waited = False
         self._polls = 0
         self._guard_epoch: tuple[int, int] | None = None  # set by fit: (first step, epoch)
 
@@ -404,14 +408,15 @@ class CompiledModel(
         self.poll_guard()
         sync()  # pending lazy tensors may read the arrays this step donates
         args = self._step_args(inputs)
-        keep_lent(*args[:4])  # snapshots the user holds keep their values
+        if any_lent():  # snapshots the user holds keep their values
+            keep_lent(*args[:4])
         params, buffers, opt_states, self.run, logs = step(*args)
         self._store(params, buffers, opt_states)
         status = logs.pop("status", None)  # the guard's verdict; not a user-facing log
         if self.check_numerics and status is not None and int(status) != 0:  # debug: a read
             self._raise_located(x, y, sample_weight)
         if self.guard == "raise":  # read every few steps by `poll_guard`
-            self._unchecked.append(status)
+            self._newest = status
         return logs
 
     def _step_args(self, inputs) -> tuple:
@@ -427,13 +432,9 @@ class CompiledModel(
                 [o.state_for(e) for o, e in zip(opts, self._opt_entries, strict=True)]
             )
         hypers = tuple([o.hyper_vector() for o in opts])
-        return params, buffers, opt_states, self._donated_run(), hypers, self.rng, inputs
-
-    def _donated_run(self) -> dict:
-        """The run state a step donates; the carry is not in it: it goes in as an input."""
-        run = self.run.copy()
-        run.pop("carry", None)
-        return run
+        run = self.run.copy()  # the carry is not donated: it goes in as an input
+        del run["carry"]
+        return params, buffers, opt_states, run, hypers, self.rng, inputs
 
     def train_steps(self, batches: list[tuple]) -> dict:
         """Several train steps in ONE dispatch: a `lax.scan` over the batches stacked on a
@@ -464,7 +465,7 @@ class CompiledModel(
         self._store(params, buffers, opt_states)
         status = logs.pop("status", None)  # cumulative: covers the K steps
         if self.guard == "raise":
-            self._unchecked.append(status)
+            self._newest = status
         return logs
 
     def eval_step(self, x, y=None, sample_weight=None) -> dict:
