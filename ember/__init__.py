@@ -125,6 +125,8 @@ int8, int16, int32, int64 = _d("int8"), _d("int16"), _d("int32"), _d("int64")
 uint8, bool_, bool = _d("uint8"), _d("bool"), _d("bool")  # noqa: A001
 float, double, half, long = float32, float64, float16, int64  # noqa: A001
 int, short = int32, int16  # noqa: A001
+complex64, complex128 = _d("complex64"), _d("complex128")
+cfloat, cdouble = complex64, complex128
 dtype = _DType
 assert set(_DTYPES) >= {float16, bfloat16, float32, float64, int8, int16, int32, int64, uint8}
 

@@ -29,10 +29,10 @@ _local = threading.local()
 STORED: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
 
 
-def _stacks() -> tuple[list[dict], list[set]]:
+def _stacks() -> tuple[list[dict], list[dict], list[dict]]:
     stacks = getattr(_local, "stacks", None)
     if stacks is None:
-        stacks = _local.stacks = ([], [])
+        stacks = _local.stacks = ([], [], [])
     return stacks
 
 
@@ -46,14 +46,25 @@ def collecting() -> bool:
 def collect() -> Iterator[dict]:
     """Collect the tensors a forward stores on modules while it is traced: yields the
     `{(id(module), name): (module, name, tensor, previous)}` dict being filled."""
-    writes, embedded = _stacks()
+    writes, embedded, sliced = _stacks()
     writes.append({})
     embedded.append({})
+    sliced.append({})
     try:
         yield writes[-1]
     finally:
         writes.pop()
         embedded.pop()
+        sliced.pop()
+
+
+def note_slice(part: Any, whole: Any) -> None:
+    """A traced forward sliced a lazy tensor made outside it on the host (`part =
+    whole[:t]`): `part` counts as held wherever `whole` is (a module attribute such as
+    LLaMA's `self.freqs_cis[:seqlen]` is no global)."""
+    sliced = _stacks()[2]
+    if sliced:
+        sliced[-1][id(part)] = (part, whole)
 
 
 def note_write(module: Any, name: str, value: Any, builder: Any) -> None:
@@ -96,7 +107,13 @@ def embedded_from_outside(modules: Any) -> list[tuple[Any, tuple[str, int]]]:
                 held.update(id(x) for x in v)
             elif isinstance(v, dict):
                 held.update(id(x) for x in v.values())
-    return [(t, where) for key, (t, where) in stack[-1].items() if key not in held]
+    sliced = _stacks()[2][-1]
+    wholes = {key: id(whole) for key, (_, whole) in sliced.items()}
+    return [
+        (t, where)
+        for key, (t, where) in stack[-1].items()
+        if key not in held and wholes.get(key) not in held
+    ]
 
 
 def read_and_overwritten(writes: list) -> list[str]:
@@ -112,6 +129,7 @@ __all__ = [
     "collecting",
     "embedded_from_outside",
     "note_embedded",
+    "note_slice",
     "note_write",
     "read_and_overwritten",
 ]

@@ -11,7 +11,8 @@ from ember.errors import DTypeError
 
 FLOATS = ("float16", "bfloat16", "float32", "float64")
 INTS = ("uint8", "int8", "int16", "int32", "uint32", "int64")
-ALL = ("bool", *INTS, *FLOATS)
+COMPLEX = ("complex64", "complex128")
+ALL = ("bool", *INTS, *FLOATS, *COMPLEX)
 
 SHORT = {
     "bool": "bool",
@@ -25,6 +26,8 @@ SHORT = {
     "bfloat16": "bf16",
     "float32": "f32",
     "float64": "f64",
+    "complex64": "c64",
+    "complex128": "c128",
 }
 FROM_SHORT = {v: k for k, v in SHORT.items()}
 
@@ -34,6 +37,8 @@ _ALIASES = {
     "half": "float16",
     "long": "int64",
     "int": "int32",
+    "cfloat": "complex64",
+    "cdouble": "complex128",
 }
 
 DEFAULT_FLOAT = "float32"
@@ -71,6 +76,10 @@ class DType(str):
         return str(self) in FLOATS
 
     @property
+    def is_complex(self) -> bool:
+        return str(self) in COMPLEX
+
+    @property
     def is_signed(self) -> bool:
         return str(self) not in ("bool", "uint8", "uint32")
 
@@ -89,9 +98,12 @@ def as_dtype(name: str) -> DType:
 def effective(dtype: str) -> str:
     """The dtype values really get: without x64, JAX computes int64/float64 as int32/float32,
     so the IR does too (PyTorch's `long` is ember's int32; see the porting guide)."""
-    if dtype in ("int64", "float64") and not x64_enabled():
-        return "int32" if dtype == "int64" else "float32"
+    if dtype in _NARROWED and not x64_enabled():
+        return _NARROWED[dtype]
     return dtype
+
+
+_NARROWED = {"int64": "int32", "float64": "float32", "complex128": "complex64"}
 
 
 _WARNED_FLOAT64 = [False]
@@ -146,9 +158,27 @@ def is_integer(dtype: str) -> bool:
     return dtype in INTS
 
 
+def is_complex(dtype: str) -> bool:
+    return dtype in COMPLEX
+
+
+def real_part(dtype: str) -> str:
+    """The dtype of a complex dtype's real and imaginary parts (`complex64` -> `float32`);
+    a real dtype is its own."""
+    return {"complex64": "float32", "complex128": "float64"}.get(dtype, dtype)
+
+
+def complex_of(dtype: str) -> str:
+    """The complex dtype with parts of `dtype` (`float64` -> `complex128`; PyTorch makes
+    16-bit floats complex32, which ember does not have: `complex64`)."""
+    return "complex128" if dtype in ("float64", "complex128") else "complex64"
+
+
 def category(dtype: str) -> int:
-    """0 bool, 1 integer, 2 floating: PyTorch promotes across categories upward."""
-    return 0 if dtype == "bool" else (1 if dtype in INTS else 2)
+    """0 bool, 1 integer, 2 floating, 3 complex: PyTorch promotes across categories upward."""
+    if dtype == "bool":
+        return 0
+    return 1 if dtype in INTS else (3 if dtype in COMPLEX else 2)
 
 
 _INT_ORDER = {d: i for i, d in enumerate(INTS)}
@@ -160,6 +190,9 @@ def promote(a: str, b: str) -> str:
     if a == b:
         return a
     ca, cb = category(a), category(b)
+    if 3 in (ca, cb):  # complex64 with float64 is complex128, as in PyTorch
+        wide = "float64" in (a, b) or "complex128" in (a, b)
+        return "complex128" if wide else "complex64"
     if ca != cb:
         return a if ca > cb else b
     if ca == 1:
@@ -178,6 +211,8 @@ def scalar_dtype(value) -> str:
         return "bool"
     if isinstance(value, int) or kind in ("i", "u"):
         return DEFAULT_INT
+    if isinstance(value, complex) or kind == "c":
+        return "complex64"
     return DEFAULT_FLOAT
 
 
@@ -185,7 +220,7 @@ def promote_with_scalar(tensor_dtype: str, value) -> str:
     """A Python scalar is 'weak': it only lifts the category (int tensor * 0.5 -> float)."""
     sd = scalar_dtype(value)
     if category(sd) > category(tensor_dtype):
-        return sd
+        return complex_of(tensor_dtype) if sd in COMPLEX else sd
     return tensor_dtype
 
 
@@ -206,7 +241,8 @@ def result_type(*operands: tuple[str, int]) -> str:
         for d in group[1:]:
             dt = promote(dt, d)
         if result is None or category(dt) > category(result):
-            result = dt
+            # a complex operand over float64 ones is complex128, as in PyTorch
+            result = complex_of(result) if dt in COMPLEX and result in FLOATS else dt
     if result is None:
         raise DTypeError("result_type needs at least one operand")
     return result

@@ -56,6 +56,11 @@ def same_dtype(op: str, types: Sequence[TensorType]) -> str:
 
 
 def require_float(op: str, t: TensorType) -> None:
+    if t.dtype in ("complex64", "complex128"):
+        raise DTypeError(
+            f"{op}: ember does not take complex tensors here yet (got {t.dtype} with shape "
+            f"{t.shape}); fix: apply it to .real / .imag, or to view_as_real(x)"
+        )
     if t.dtype not in ("float16", "bfloat16", "float32", "float64"):
         raise DTypeError(
             f"{op}: expects a floating-point tensor, got {t.dtype} with shape "

@@ -7,6 +7,7 @@ promotion) and broadcast their shapes like PyTorch.
 from __future__ import annotations
 
 from ember.errors import DTypeError
+from ember.graphdef import dtypes
 from ember.graphdef.dtypes import INTS as INTEGER
 from ember.graphdef.ops.common import broadcast_shapes, require_float, same_dtype
 from ember.graphdef.registry import register_op
@@ -111,6 +112,13 @@ def _numeric_unary(op):
                 f"{op}: does not accept a bool tensor (shape {types[0].shape}); fix: cast "
                 "with .int() or .float() first"
             )
+        if dtypes.is_complex(types[0].dtype) and op not in ("neg", "square"):
+            if op != "abs":
+                raise DTypeError(
+                    f"{op}: ember does not take complex tensors here (shape "
+                    f"{types[0].shape}); fix: apply it to .real / .imag, or use abs"
+                )
+            return [TensorType(types[0].shape, dtypes.real_part(types[0].dtype))]
         return [types[0]]
 
     return infer
@@ -120,9 +128,17 @@ def _predicate(types, **attrs):
     return [TensorType(types[0].shape, "bool")]
 
 
+_ORDERED = ("lt", "le", "gt", "ge", "maximum", "minimum", "fmod", "remainder", "atan2")
+
+
 def _binary(op, result_dtype=None):
     def infer(types, **attrs):
         dtype = same_dtype(op, types)
+        if op in _ORDERED and dtypes.is_complex(dtype):
+            raise DTypeError(
+                f"{op}: complex numbers have no order (shapes {types[0].shape} and "
+                f"{types[1].shape}); fix: compare .abs() or .real"
+            )
         shape = broadcast_shapes(types[0].shape, types[1].shape)
         return [TensorType(shape, result_dtype or dtype)]
 

@@ -24,12 +24,16 @@ def active_builder(*args: Any) -> GraphBuilder:
 
 
 def is_scalar(x: Any) -> bool:
-    return isinstance(x, (bool, int, float)) or (isinstance(x, np.generic) and x.ndim == 0)
+    return isinstance(x, (bool, int, float, complex)) or (isinstance(x, np.generic) and x.ndim == 0)
 
 
 def constant(builder: GraphBuilder, value: Any, dtype: str, shape: tuple = ()) -> Tensor:
     if isinstance(value, np.generic):
         value = value.item()
+    if dtypes.is_complex(dtype):  # attrs stay JSON: a complex constant is built from parts
+        value, part = complex(value), dtypes.real_part(dtype)
+        parts = [constant(builder, v, part, shape) for v in (value.real, value.imag)]
+        return builder.emit("complex", parts, {})[0]
     if dtypes.is_floating(dtype):
         value = float(value)
     elif dtype == "bool":
@@ -83,6 +87,12 @@ def as_tensor(x: Any, builder: GraphBuilder | None = None, dtype: str | None = N
             dt = dtypes.DEFAULT_FLOAT
         if dt == "int64":
             dt = dtypes.DEFAULT_INT
+        if dt == "complex128":
+            dt = "complex64"
+        if dtypes.is_complex(dt):  # from its parts, as `constant` does
+            part = dtypes.real_part(dt)
+            parts = [as_tensor(np.asarray(p), builder, part) for p in (arr.real, arr.imag)]
+            return builder.emit("complex", parts, {})[0]
         value = tuple(arr.astype(dt).ravel().tolist())
         (out,) = builder.emit("constant", [], {"value": value, "shape": arr.shape, "dtype": dt})
         return out
@@ -132,7 +142,9 @@ def promote_all(*operands: Any) -> list[Tensor]:
 
 def to_float(x: Tensor) -> Tensor:
     """Integer/bool inputs of float-valued ops are computed in the default float dtype."""
-    return x if dtypes.is_floating(x.dtype) else cast(x, dtypes.DEFAULT_FLOAT)
+    if dtypes.is_floating(x.dtype) or dtypes.is_complex(x.dtype):  # complex: the op decides
+        return x
+    return cast(x, dtypes.DEFAULT_FLOAT)
 
 
 def dims_arg(dim) -> tuple[int, ...] | None:

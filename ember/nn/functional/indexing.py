@@ -122,6 +122,8 @@ def getitem(x: Tensor, index) -> Tensor:
     out = read_on_host(x, index) if basic and x.builder is RECORDER else None
     if out is None:
         out = _select(x, index)
+    elif stored_tensors.collecting():  # inside a traced forward: a slice of x, not a global
+        stored_tensors.note_slice(out, x)
     if basic:
         mark_view(out, x, _select, (index,), {})
     return out

@@ -8,6 +8,7 @@ import math
 
 from ember.errors import DTypeError
 from ember.frontend.tensor import Tensor, tensor_method
+from ember.graphdef import dtypes
 from ember.nn.functional import elementwise as E
 from ember.nn.functional._core import as_tensor, to_float
 from ember.nn.functional.creation import ones_like
@@ -80,5 +81,8 @@ def rad2deg(input) -> Tensor:
 
 @tensor_method()
 def isreal(input) -> Tensor:
-    """`torch.isreal`: True everywhere (ember has no complex dtypes)."""
-    return ones_like(as_tensor(input), dtype="bool")
+    """`torch.isreal`: True where the imaginary part is 0 (everywhere for real tensors)."""
+    x = as_tensor(input)
+    if dtypes.is_complex(x.dtype):
+        return x.imag == 0
+    return ones_like(x, dtype="bool")
