@@ -23,7 +23,6 @@ from ember.compiler.passes.scan_repeated_blocks import scan_repeated_blocks
 from ember.errors import TraceError
 from ember.frontend.host_arrays import staged, staged_stack
 from ember.frontend.lazy import sync
-from ember.frontend.lent_arrays import any_lent
 from ember.nn.module import Module
 from ember.nn.parameter import STATE_VERSION, initial_seed, next_stream
 from ember.runtime.donation import keep_lent
@@ -408,8 +407,7 @@ class CompiledModel(
         self.poll_guard()
         sync()  # pending lazy tensors may read the arrays this step donates
         args = self._step_args(inputs)
-        if any_lent():  # snapshots the user holds keep their values
-            keep_lent(*args[:4])
+        keep_lent(*args[:4])  # snapshots the user holds keep their values
         params, buffers, opt_states, self.run, logs = step(*args)
         self._store(params, buffers, opt_states)
         status = logs.pop("status", None)  # the guard's verdict; not a user-facing log

@@ -112,13 +112,14 @@ def _numeric_unary(op):
                 f"{op}: does not accept a bool tensor (shape {types[0].shape}); fix: cast "
                 "with .int() or .float() first"
             )
-        if dtypes.is_complex(types[0].dtype) and op not in ("neg", "square"):
-            if op != "abs":
+        if dtypes.is_complex(types[0].dtype):
+            if op == "abs":
+                return [TensorType(types[0].shape, dtypes.real_part(types[0].dtype))]
+            if op not in ("neg", "square"):
                 raise DTypeError(
                     f"{op}: ember does not take complex tensors here (shape "
                     f"{types[0].shape}); fix: apply it to .real / .imag, or use abs"
                 )
-            return [TensorType(types[0].shape, dtypes.real_part(types[0].dtype))]
         return [types[0]]
 
     return infer

@@ -23,6 +23,14 @@ def active_builder(*args: Any) -> GraphBuilder:
     return builder if builder is not None else RECORDER
 
 
+# numpy's 64-bit defaults in a literal array are ember's default precision
+_LITERAL_PRECISION = {
+    "float64": dtypes.DEFAULT_FLOAT,
+    "int64": dtypes.DEFAULT_INT,
+    "complex128": "complex64",
+}
+
+
 def is_scalar(x: Any) -> bool:
     return isinstance(x, (bool, int, float, complex)) or (isinstance(x, np.generic) and x.ndim == 0)
 
@@ -83,12 +91,7 @@ def as_tensor(x: Any, builder: GraphBuilder | None = None, dtype: str | None = N
                 )
             )
         dt = dtype or dtypes.canonical(arr.dtype)
-        if dt == "float64":
-            dt = dtypes.DEFAULT_FLOAT
-        if dt == "int64":
-            dt = dtypes.DEFAULT_INT
-        if dt == "complex128":
-            dt = "complex64"
+        dt = _LITERAL_PRECISION.get(dt, dt)
         if dtypes.is_complex(dt):  # from its parts, as `constant` does
             part = dtypes.real_part(dt)
             parts = [as_tensor(np.asarray(p), builder, part) for p in (arr.real, arr.imag)]

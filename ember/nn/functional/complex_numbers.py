@@ -78,10 +78,16 @@ def conj(input) -> Tensor:
     return emit("conj", [x]) if dtypes.is_complex(x.dtype) else x
 
 
-conj_physical = tensor_method("conj_physical")(lambda input: conj(input))
-conj_physical.__doc__ = "`torch.conj_physical`: `conj` (ember has no lazy conjugate bit)."
-resolve_conj = tensor_method("resolve_conj")(lambda input: as_tensor(input))
-resolve_conj.__doc__ = "`torch.resolve_conj`: the tensor itself (no lazy conjugate bit)."
+@tensor_method()
+def conj_physical(input) -> Tensor:
+    """`torch.conj_physical`: `conj` (ember has no lazy conjugate bit)."""
+    return conj(input)
+
+
+@tensor_method()
+def resolve_conj(input) -> Tensor:
+    """`torch.resolve_conj`: the tensor itself (no lazy conjugate bit)."""
+    return as_tensor(input)
 
 
 @tensor_method()
