@@ -60,6 +60,7 @@ NAMESPACES: tuple[tuple[str, str, str], ...] = (
     ("ember.cuda", "em.cuda.", "torch.cuda"),
     ("ember.linalg", "em.linalg.", "torch.linalg"),
     ("ember.special", "em.special.", "torch.special"),
+    ("ember.fft", "em.fft.", "torch.fft"),
     ("ember.func", "em.func.", "torch.func"),
     ("ember.nn.parallel", "nn.parallel.", "torch.nn.parallel"),
 )

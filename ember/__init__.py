@@ -82,7 +82,7 @@ from ember.autograd import (  # noqa: E402,F401
 from ember.func import functional_call, functionalize, vmap  # noqa: E402,F401
 from ember.runtime.mesh import mesh  # noqa: E402,F401
 from ember import distributed  # noqa: E402,F401
-from ember import linalg  # noqa: E402,F401
+from ember import fft, linalg  # noqa: E402,F401
 from ember.frontend.size import Size  # noqa: E402,F401
 from ember import amp, backends, fx, jit, onnx  # noqa: E402,F401
 from ember.amp import autocast  # noqa: E402,F401

@@ -345,7 +345,8 @@ def pending_nodes(values: Sequence[LazyValue], strict: bool = False) -> dict[int
 
 
 def _floating(t: TensorType) -> bool:
-    return t.dtype in ("float16", "bfloat16", "float32", "float64")
+    """Whether values of this type carry gradients (complex ones between real tensors too)."""
+    return t.dtype in ("float16", "bfloat16", "float32", "float64", "complex64", "complex128")
 
 
 def _key_data(seed: int, draw: int):
