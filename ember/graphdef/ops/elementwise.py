@@ -59,6 +59,15 @@ FLOAT_UNARY = (
     "logsigmoid",
     "softsign",
 )
+# the float-valued unary ops PyTorch also defines on complex numbers (holomorphic, so
+# gradients through them back to real tensors agree with PyTorch's)
+COMPLEX_UNARY = frozenset(
+    (
+        "exp", "log", "log2", "log10", "log1p", "expm1", "sqrt", "rsqrt", "sin", "cos",
+        "tan", "tanh", "sigmoid", "reciprocal", "asin", "acos", "atan", "sinh", "cosh",
+        "asinh", "acosh", "atanh",
+    )
+)  # fmt: skip
 # unary ops that keep the input dtype
 SAME_UNARY = ("neg", "abs", "relu", "sign", "floor", "ceil", "round", "trunc", "square")
 PREDICATES = ("isnan", "isinf", "isfinite", "logical_not")
@@ -92,6 +101,8 @@ UNARY_ATTRS = {
 
 def _float_unary(op):
     def infer(types, **attrs):
+        if op in COMPLEX_UNARY and dtypes.is_complex(types[0].dtype):
+            return [types[0]]
         require_float(op, types[0])
         return [types[0]]
 

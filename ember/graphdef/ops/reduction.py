@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ember.errors import DTypeError, ShapeError
+from ember.graphdef import dtypes
 from ember.graphdef.ops.common import normalize_dim, normalize_dims, require_float
 from ember.graphdef.registry import register_op
 from ember.graphdef.types import TensorType
@@ -26,12 +27,12 @@ def _check_nonempty(op, shape, dims):
         )
 
 
-def _reduce(result_dtype=None, float_only=False, name=None):
+def _reduce(result_dtype=None, float_only=False, name=None, complex_ok=False):
     def infer(types, dims, keepdim, **attrs):
         t = types[0]
         if name is not None:
             _check_nonempty(name, t.shape, dims)
-        if float_only:
+        if float_only and not (complex_ok and dtypes.is_complex(t.dtype)):
             require_float("reduction", t)
         dtype = result_dtype or t.dtype
         if dtype == "sum_dtype":  # PyTorch sums bool/int to int64; ember to int32 (JAX default)
@@ -78,7 +79,7 @@ def _var(types, dims, keepdim, correction):
 _DIMS = {"dims": "ints?", "keepdim": "bool"}
 register_op("sum", _reduce("sum_dtype"), attrs=_DIMS)
 register_op("prod", _reduce("sum_dtype"), attrs=_DIMS)
-register_op("mean", _reduce(float_only=True), attrs=_DIMS)
+register_op("mean", _reduce(float_only=True, complex_ok=True), attrs=_DIMS)
 register_op("amax", _reduce(name="amax"), attrs=_DIMS)
 register_op("amin", _reduce(name="amin"), attrs=_DIMS)
 register_op("logsumexp", _reduce(float_only=True), attrs=_DIMS)

@@ -53,7 +53,18 @@ arctanh = _alias("arctanh", E.atanh, "`torch.arctanh`: an alias of `atanh`.")
 arctan2 = _alias("arctan2", E.atan2, "`torch.arctan2`: an alias of `atan2(input, other)`.")
 negative = _alias("negative", E.neg, "`torch.negative`: an alias of `neg`.")
 fix = _alias("fix", E.trunc, "`torch.fix`: an alias of `trunc` (round towards zero).")
-sgn = _alias("sgn", E.sign, "`torch.sgn`: `sign` (the complex extension is moot: real only).")
+
+
+@tensor_method()
+def sgn(input) -> Tensor:
+    """`torch.sgn`: `sign` of reals; `z / |z|` of complex numbers (0 at 0)."""
+    x = as_tensor(input)
+    if not dtypes.is_complex(x.dtype):
+        return E.sign(x)
+    modulus = E.abs(x)
+    return x / E.where(modulus == 0, math.inf, modulus)  # 0 / inf: 0, the gradient too
+
+
 multiply = _alias("multiply", E.mul, "`torch.multiply`: an alias of `mul`.")
 true_divide = _alias("true_divide", E.div, "`torch.true_divide`: `div` without rounding.")
 

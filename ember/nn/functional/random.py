@@ -12,6 +12,8 @@ step's key as it would without one.
 
 from __future__ import annotations
 
+import math
+
 from ember.errors import ShapeError
 from ember.frontend.generator import key_data, stream_of
 from ember.frontend.lazy import RECORDER, leaf
@@ -19,6 +21,7 @@ from ember.frontend.tensor import Tensor, tensor_method
 from ember.graphdef import dtypes
 from ember.graphdef.ops.common import broadcast_shapes
 from ember.nn.functional._core import active_builder, as_tensor, cast, to_float
+from ember.nn.functional.complex_numbers import view_as_complex
 from ember.nn.functional.creation import _dtype, _options, _size, finish
 
 __all__ = [
@@ -51,6 +54,11 @@ def _key(builder, generator, where: str) -> Tensor:
 
 
 def _draw(op: str, shape: tuple, dtype: str, generator=None, **attrs) -> Tensor:
+    if dtypes.is_complex(dtype):  # PyTorch: independent parts, N(0, 1/2) each for normals
+        parts = _draw(op, (*shape, 2), dtypes.real_part(dtype), generator, **attrs)
+        if op == "random_normal":
+            parts = parts * math.sqrt(0.5)
+        return view_as_complex(parts)
     builder = active_builder()
     key = _key(builder, generator, op)
     (out,) = builder.emit(

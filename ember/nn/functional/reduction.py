@@ -6,6 +6,7 @@ from collections import namedtuple
 
 from ember.errors import UnsupportedOpError
 from ember.frontend.tensor import tensor_method
+from ember.graphdef import dtypes
 from ember.nn.functional._core import as_tensor, dims_arg, emit, to_float
 
 MaxMin = namedtuple("MaxMin", ["values", "indices"])  # torch.return_types.max/min
@@ -44,6 +45,11 @@ def _correction(unbiased, correction) -> float:
 @tensor_method()
 def var(input, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
     x = to_float(as_tensor(input))
+    if dtypes.is_complex(x.dtype):  # PyTorch: the real part's variance plus the imaginary's
+        re, im = emit("real", [x]), emit("imag", [x])
+        return var(re, dim, unbiased, keepdim, correction=correction) + var(
+            im, dim, unbiased, keepdim, correction=correction
+        )
     return emit(
         "var",
         [x],
@@ -56,6 +62,8 @@ def var(input, dim=None, unbiased=None, keepdim: bool = False, *, correction=Non
 @tensor_method()
 def std(input, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
     x = to_float(as_tensor(input))
+    if dtypes.is_complex(x.dtype):
+        return emit("sqrt", [var(x, dim, unbiased, keepdim, correction=correction)])
     return emit(
         "std",
         [x],
@@ -80,6 +88,8 @@ def norm(input, p="fro", dim=None, keepdim: bool = False, dtype=None):
             )
         )
     ord_ = _NORM_ORDS[p] if isinstance(p, str) else (2.0 if p is None else float(p))
+    if dtypes.is_complex(x.dtype):  # the norm of the moduli
+        x = emit("abs", [x])
     return emit("norm", [x], dims=dims_arg(dim), keepdim=bool(keepdim), ord=ord_)
 
 
