@@ -33,6 +33,7 @@ CODES: dict[str, np.dtype] = {
     "BF16": np.dtype(ml_dtypes.bfloat16),
     "F32": np.dtype(np.float32),
     "F64": np.dtype(np.float64),
+    "C64": np.dtype(np.complex64),  # the format's one complex type (PyTorch's complex64)
 }
 DTYPE_TO_CODE = {dtype: code for code, dtype in CODES.items()}
 SUPPORTED = ", ".join(str(d) for d in DTYPE_TO_CODE)

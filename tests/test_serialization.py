@@ -231,8 +231,8 @@ def test_save_safetensors_refuses_what_is_not_a_flat_array_dict(tmp_path):
         ser.save_safetensors({0: np.zeros(2)}, path)
     with pytest.raises(TypeError, match="str -> str"):
         ser.save_safetensors({"a": np.zeros(2)}, path, metadata={"epoch": 3})
-    with pytest.raises(TypeError, match="dtype complex64"):
-        ser.save_safetensors({"a": np.zeros(2, np.complex64)}, path)
+    with pytest.raises(TypeError, match="dtype complex128"):  # the format has C64 only
+        ser.save_safetensors({"a": np.zeros(2, np.complex128)}, path)
     assert not path.exists()
 
 

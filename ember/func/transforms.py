@@ -28,6 +28,7 @@ from typing import Any
 
 import jax
 
+from ember.compiler.lowering.composite import torch_gradient
 from ember.errors import TraceError
 from ember.frontend.tensor import Tensor
 from ember.nn.functional._core import as_tensor
@@ -95,7 +96,9 @@ def grad(func: Callable, argnums: int | tuple[int, ...] = 0, has_aux: bool = Fal
             argnums=_argnums(argnums, len(args)),
             has_aux=has_aux,
         )
-        return _to_ember(transformed(*_to_jax(args)))
+        out = transformed(*_to_jax(args))
+        gradient = jax.tree_util.tree_map(torch_gradient, out[0] if has_aux else out)
+        return _to_ember((gradient, out[1]) if has_aux else gradient)
 
     return wrapper
 
@@ -113,7 +116,7 @@ def grad_and_value(
             has_aux=has_aux,
         )
         value, gradient = transformed(*_to_jax(args))
-        return _to_ember((gradient, value))
+        return _to_ember((jax.tree_util.tree_map(torch_gradient, gradient), value))
 
     return wrapper
 

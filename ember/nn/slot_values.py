@@ -43,9 +43,11 @@ def converted_value(value: Any, want) -> tuple[str, Any]:
         return f"cannot read a {type(value).__name__} as an array ({e})", None
     if tuple(arr.shape) != tuple(want.shape):
         return f"checkpoint has shape {tuple(arr.shape)}, model expects {tuple(want.shape)}", None
-    if arr.dtype.kind not in "biuf" and str(arr.dtype) != "bfloat16":
+    if arr.dtype.kind not in "biufc" and str(arr.dtype) != "bfloat16":
         return f"checkpoint has dtype {arr.dtype}, which is not numeric", None
     target = np.dtype(want.dtype) if want.dtype != "bfloat16" else None
+    if arr.dtype.kind == "c" and (target is None or target.kind != "c"):
+        return f"checkpoint has complex values ({arr.dtype}), model expects {want.dtype}", None
     if target is not None and target.kind in "iu" and arr.dtype.kind in "iu" and arr.size:
         info = np.iinfo(target)
         if arr.min() < info.min or arr.max() > info.max:

@@ -30,6 +30,8 @@ class Adafactor(RuleOptimizer):
         >>> opt = Adafactor(model.parameters(), lr=1e-2)
     """
 
+    takes_complex = False  # its factored moments are over real matrices (as in PyTorch)
+
     def __init__(
         self,
         params: Iterable | None = None,

@@ -235,7 +235,7 @@ class NAdam(_AdamFamily):
 
     def _init_slots(self, param, group):
         # torch keeps mu_product as a float32 (float64 under x64) scalar per param.
-        mu_product = jnp.ones([], jnp.promote_types(param.dtype, jnp.float32))
+        mu_product = jnp.ones([], jnp.promote_types(jnp.finfo(param.dtype).dtype, jnp.float32))
         return (jnp.zeros_like(param), jnp.zeros_like(param), mu_product)
 
     def _scalars(self, hp, group, step):

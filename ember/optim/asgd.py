@@ -59,7 +59,7 @@ class ASGD(RuleOptimizer):
 
     def _init_slots(self, param, group):
         # torch keeps eta and mu as float32 (float64 under x64) scalars per parameter.
-        dtype = jnp.promote_types(param.dtype, jnp.float32)
+        dtype = jnp.promote_types(jnp.finfo(param.dtype).dtype, jnp.float32)  # real
         eta = jnp.asarray(group["lr"], dtype)
         return (eta, jnp.ones([], dtype), jnp.zeros_like(param))
 

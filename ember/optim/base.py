@@ -41,6 +41,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from ember.errors import DTypeError
 from ember.frontend.tensor import Tensor
 from ember.optim.state_dict import (
     TORCH_ONLY_OPTIONS,
@@ -132,6 +133,8 @@ class Optimizer:
     # True where several parameters stacked into one array (stacked storage, see
     # `state_for`) can be updated as one unit, exactly like each alone
     stackable = False
+    # Whether complex parameters are updated (as (real, imag) pairs, see `rule.py`)
+    takes_complex = False
 
     def __init__(self, params: Iterable | None, defaults: dict[str, Any]):
         self.defaults = dict(defaults)
@@ -166,6 +169,15 @@ class Optimizer:
             raise ValueError(
                 f"{type(self).__name__}: unknown option(s) {sorted(unknown)} in a param "
                 f"group; known options are {sorted(self.defaults)}"
+            )
+        complex_params = [p for p in group["params"] if str(getattr(p, "dtype", "")).endswith(
+            ("complex64", "complex128")
+        )]  # fmt: skip
+        if complex_params and not self.takes_complex:
+            raise DTypeError(
+                f"{type(self).__name__}: complex parameters are not supported (one of shape "
+                f"{tuple(complex_params[0].shape)}); fix: use SGD, Adam, AdamW, RMSprop or "
+                "another PyTorch optimizer, which update them as (real, imag) pairs"
             )
         seen = {id(p) for g in self.param_groups for p in g["params"]}
         if any(id(p) in seen for p in group["params"]):

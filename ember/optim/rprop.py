@@ -58,8 +58,10 @@ class Rprop(RuleOptimizer):
         return ("prev", "step_size")
 
     def _init_slots(self, param, group):
-        # The step size starts at the lr the group has when the state is created.
-        return (jnp.zeros_like(param), jnp.full_like(param, group["lr"]))
+        # The step size starts at the lr the group has when the state is created (both
+        # parts of a complex one: they are two independent reals, as in PyTorch).
+        lr = complex(group["lr"], group["lr"]) if jnp.iscomplexobj(param) else group["lr"]
+        return (jnp.zeros_like(param), jnp.full_like(param, lr))
 
     def _update(self, grad, param, slots, hp, group, step):
         g = -grad if group["maximize"] else grad

@@ -43,6 +43,17 @@ def one_minus_pow(one_minus_beta: jax.Array, step: jax.Array) -> jax.Array:
     return -jnp.expm1(step * jnp.log1p(-one_minus_beta))
 
 
+def _pairs(x: jax.Array) -> jax.Array:
+    """A complex array as (real, imag) pairs on a new last axis; others as they are."""
+    return jnp.stack([jnp.real(x), jnp.imag(x)], axis=-1) if jnp.iscomplexobj(x) else x
+
+
+def _unpairs(new: jax.Array, like: jax.Array) -> jax.Array:
+    if jnp.iscomplexobj(like):
+        return jax.lax.complex(new[..., 0], new[..., 1]).astype(like.dtype)
+    return new.astype(like.dtype)
+
+
 def _compute_dtype(dtype) -> jnp.dtype:
     # torch does its arithmetic on low-precision tensors in float32 ("opmath").
     return jnp.promote_types(dtype, jnp.float32)
@@ -73,6 +84,7 @@ class RuleOptimizer(Optimizer):
     # the stack as it is, which is the same arithmetic in one kernel.
     stackable = True
     elementwise = False
+    takes_complex = True
 
     # PyTorch's per-parameter state (`optimizer.state[p]`, `state_dict()["state"]`): the
     # slots' names (see `slot_names`), plus a "step" entry where torch keeps one.
@@ -141,6 +153,9 @@ class RuleOptimizer(Optimizer):
             groups = self._groups
 
             def rule(g, p, s, hyper, count):
+                if jnp.iscomplexobj(p):  # PyTorch updates it as its (real, imag) pairs
+                    new_p, s2 = rule(_pairs(g), _pairs(p), jax.tree.map(_pairs, s), hyper, count)
+                    return _unpairs(new_p, p), jax.tree.map(_unpairs, s2, s)
                 # Everything scalar is derived here, inside the branch: XLA:CPU then
                 # fuses it into the update's kernel instead of running one tiny kernel
                 # per hyperparameter, and a guarded and an unguarded step compile to

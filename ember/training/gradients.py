@@ -18,14 +18,16 @@ def clip_grad_norm(max_norm: float, norm_type: float = 2.0) -> Callable:
         if norm_type == float("inf"):
             total = jnp.max(jnp.stack([jnp.max(jnp.abs(g)) for g in leaves]))
         else:
-            total = sum(jnp.sum(jnp.abs(g.astype(jnp.float32)) ** norm_type) for g in leaves) ** (
-                1.0 / norm_type
-            )
+            total = sum(jnp.sum(_modulus(g) ** norm_type) for g in leaves) ** (1.0 / norm_type)
         coef = jnp.minimum(max_norm / (total + 1e-6), 1.0)
         return jax.tree_util.tree_map(lambda g: (g * coef).astype(g.dtype), grads)
 
     apply.any_grouping = True  # a global norm: the same on stacked gradients
     return apply
+
+
+def _modulus(g) -> jax.Array:
+    return jnp.abs(g) if jnp.iscomplexobj(g) else jnp.abs(g.astype(jnp.float32))
 
 
 def clip_grad_value(clip_value: float) -> Callable:

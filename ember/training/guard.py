@@ -68,6 +68,8 @@ def grad_sum(g) -> jax.Array:
     784x128 gradient, a tenth of the seed MLP's step), while `ones @ g` runs as a
     vectorized matrix-vector product, leaving a reduction of one row. NaN and inf
     propagate through both, so their sums are finite for the same gradients."""
+    if jnp.iscomplexobj(g):  # finite exactly when both parts are
+        return grad_sum(jnp.real(g)) + grad_sum(jnp.imag(g))
     if g.ndim < 2 or g.size < DOT_SUM_MIN_SIZE or jax.default_backend() != "cpu":
         return jnp.sum(g, dtype=jnp.float32)
     rows = g.reshape(g.shape[0], -1).astype(jnp.float32)

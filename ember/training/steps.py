@@ -30,6 +30,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ember.compiler.lowering.composite import torch_convention
 from ember.graphdef.pytree import tree_unflatten
 from ember.training.guard import OK, grad_sum, guard_status, keep_if_bad, pending_status
 from ember.training.stacked_storage import StorageLayout, expander
@@ -201,7 +202,7 @@ def train_step_function(program: Any, plan: StepPlan) -> Callable:
         (_, aux), grads = jax.value_and_grad(loss_of, has_aux=True)(
             [params[i] for i in op.opt_index]
         )
-        return aux, grads
+        return aux, list(torch_convention(grads))
 
     def update(op: OptimizerPlan, grads, params, opt_state, hyper, ok=None):
         if plan.grad_transform is not None:

@@ -60,9 +60,14 @@ def _grad(types: Sequence[TensorType], *, num_wrt: int, subgraphs: Sequence[Grap
     if len(body.outputs) != 1 or body.outputs[0].type.shape != ():
         shown = ", ".join(str(v.type) for v in body.outputs)
         raise ShapeError(f"grad: the body must return one scalar, got ({shown})")
+    if body.outputs[0].type.dtype in ("complex64", "complex128"):
+        raise DTypeError(
+            f"grad: the loss is complex ({body.outputs[0].type}); as in PyTorch, only a real "
+            "scalar can be differentiated; fix: take its .real, .abs() or a norm"
+        )
     for t in types[:num_wrt]:
-        if t.dtype not in ("float16", "bfloat16", "float32", "float64"):
-            raise DTypeError(f"grad: can only differentiate floating tensors, got {t}")
+        if t.dtype not in ("float16", "bfloat16", "float32", "float64", "complex64", "complex128"):
+            raise DTypeError(f"grad: can only differentiate floating or complex tensors, got {t}")
     return list(types[:num_wrt])
 
 
